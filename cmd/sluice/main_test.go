@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// TestDemo runs `sluice demo` in a temporary directory and reads its table back: the
+// first command of the README must leave a table DuckDB reads.
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	stdout := captureStdout(t, func() {
+		if err := runDemo(context.Background(), dir, 3000, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !strings.Contains(stdout, "committed 3000 rows") || !strings.Contains(stdout, "(3 rows)") {
+		t.Fatalf("demo output:\n%s", stdout)
+	}
+	var out bytes.Buffer
+	if err := runQuery(context.Background(), &out, filepath.Join(dir, "events"), "events",
+		`SELECT count(*), count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "3000  ") || strings.Count(out.String(), "3000") != 2 {
+		t.Fatalf("query output:\n%s", out.String())
+	}
+	// A second demo replaces its own earlier table; a foreign directory is refused.
+	captureStdout(t, func() {
+		if err := runDemo(context.Background(), dir, 100, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	foreign := t.TempDir()
+	if err := runDemo(context.Background(), foreign, 10, slog.Default()); err == nil || !strings.Contains(err.Error(), "not made by sluice demo") {
+		t.Fatalf("demo in a foreign directory: %v", err)
+	}
+}
+
+func TestInspectJSONKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	captureStdout(t, func() {
+		if err := runDemo(context.Background(), dir, 500, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	store, err := storage.Open(context.Background(), filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := table.Load(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(inspect(store.URI(), snap))
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "protocol", "partitionColumns", "schema", "numFiles", "sizeBytes", "numRecords", "appTransactions", "checkpointVersion"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("inspect JSON lacks %q: %s", k, b)
+		}
+	}
+	if m["numRecords"].(float64) != 500 {
+		t.Errorf("numRecords = %v", m["numRecords"])
+	}
+	p := m["protocol"].(map[string]any)
+	for _, k := range []string{"minReaderVersion", "minWriterVersion", "readerFeatures", "writerFeatures"} {
+		if _, ok := p[k]; !ok {
+			t.Errorf("protocol lacks %q", k)
+		}
+	}
+}
+
+func captureStdout(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	defer func() { os.Stdout = old }()
+	f()
+	w.Close()
+	os.Stdout = old
+	return <-done
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicelake/sluice/query"
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+func queryCmd() *cobra.Command {
+	var as string
+	cmd := &cobra.Command{
+		Use:   "query LOCATION SQL",
+		Short: "Run SQL (DuckDB) over the latest snapshot of a Delta table",
+		Long: `Query registers the table's latest snapshot as a view and runs the SQL with DuckDB.
+The view is named after the last element of LOCATION (override with --as).
+
+  sluice query ./lake/events "SELECT day, count(*) FROM events GROUP BY day ORDER BY day"`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := as
+			if name == "" {
+				name = viewName(args[0])
+			}
+			return runQuery(cmd.Context(), os.Stdout, args[0], name, args[1])
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "name of the view the SQL refers to")
+	return cmd
+}
+
+var nonIdent = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+func viewName(location string) string {
+	base := filepath.Base(strings.TrimRight(location, "/"))
+	n := nonIdent.ReplaceAllString(base, "_")
+	if n == "" || (n[0] >= '0' && n[0] <= '9') {
+		n = "t_" + n
+	}
+	return n
+}
+
+func runQuery(ctx context.Context, w io.Writer, location, name, sqlText string) error {
+	store, err := storage.Open(ctx, location)
+	if err != nil {
+		return err
+	}
+	snap, err := table.Load(ctx, store)
+	if err != nil {
+		return err
+	}
+	db, err := query.OpenDB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := query.Register(ctx, db, name, store, snap); err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, sqlText)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	return printRows(w, rows)
+}
+
+// printRows writes a result set as an aligned text table.
+func printRows(w io.Writer, rows *sql.Rows) error {
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		cells := make([]string, len(cols))
+		for i, v := range vals {
+			cells[i] = formatCell(v)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "(%d row%s)\n", n, map[bool]string{true: "", false: "s"}[n == 1])
+	return nil
+}
+
+func formatCell(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case time.Time:
+		if v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 {
+			return v.UTC().Format("2006-01-02")
+		}
+		return v.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+	case float64:
+		return fmt.Sprintf("%.4f", v)
+	case []byte:
+		return fmt.Sprintf("%x", v)
+	}
+	return fmt.Sprint(v)
+}

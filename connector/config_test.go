@@ -1,0 +1,108 @@
+package connector
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+func TestIssueConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig("../examples/events.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := cfg.Tables[0]
+	if cfg.Name != "events-ingest" || cfg.Kafka.GroupID != "sluice-events" || tc.Flush.MaxRows != 100000 ||
+		time.Duration(tc.Flush.MaxLatency) != 5*time.Second || !tc.KafkaColumns || tc.Start != "earliest" {
+		t.Fatalf("unexpected config: %+v", cfg)
+	}
+	s, err := tc.TableSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range s.Fields {
+		names = append(names, f.Name+":"+f.Type.String())
+	}
+	want := "id:long user:string amount:double ok:boolean ts:timestamp day:date _kafka_topic:string _kafka_partition:integer _kafka_offset:long _kafka_timestamp:timestamp"
+	if strings.Join(names, " ") != want {
+		t.Fatalf("schema %v", names)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	base := `name: x
+kafka:
+  bootstrap_servers: b:9092
+tables:
+  - name: t
+    topics: [a]
+    location: /tmp/t
+    schema:
+      - {name: id, type: long}
+`
+	cases := []struct {
+		name, text, want string
+	}{
+		{"unknown key", strings.Replace(base, "name: t", "name: t\n    bogus: 1", 1), `test.yaml:6:5: unknown field "bogus"`},
+		{"wrong type", strings.Replace(base, "topics: [a]", "topics: 7", 1), `test.yaml:6:13`},
+		{"missing name", strings.Replace(base, "name: x\n", "", 1), `name is required`},
+		{"missing bootstrap", strings.Replace(base, "bootstrap_servers: b:9092", "group_id: g", 1), `bootstrap_servers is required`},
+		{"bad type", strings.Replace(base, "type: long", "type: varchar", 1), `test.yaml:9:26: tables[0].schema[0].type: column "id": unsupported data type "varchar"`},
+		{"bad duration", base + "    flush: {max_latency: soon}\n", `invalid duration "soon"`},
+		{"bad partition", base + "    partition_by: [nope]\n", `partition_by: "nope" is not a declared or derived column`},
+		{"bad derived", base + "    columns: {day: \"month(id)\"}\n", `unknown function "month"`},
+		{"derived wrong source type", base + "    columns: {day: \"date(id)\"}\n", `needs a timestamp`},
+		{"bad format", base + "    format: xml\n", `test.yaml:10:13: tables[0].format: unsupported format "xml"`},
+		{"duplicate column", base + "      - {name: ID, type: string}\n", `column "ID" is defined twice`},
+		{"no tables", "name: x\nkafka: {bootstrap_servers: b}\n", `at least one table`},
+		{"bad size", base + "    flush: {max_bytes: lots}\n", `invalid size "lots"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseConfig("test.yaml", []byte(c.text))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v\nwant error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"1024": 1024, "64MiB": 64 << 20, "512KB": 512 << 10, "1g": 1 << 30, "10 MB": 10 << 20} {
+		var b ByteSize
+		if err := b.UnmarshalText([]byte(in)); err != nil || int64(b) != want {
+			t.Errorf("%q = %d, %v; want %d", in, b, err, want)
+		}
+	}
+}
+
+// The container files are not run here (no Docker engine), so check what can be checked:
+// the compose file is valid YAML and the config it mounts validates.
+func TestDockerFiles(t *testing.T) {
+	if _, err := LoadConfig("../docker/config.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Build   any      `yaml:"build"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := compose.Services["sluice"]
+	if !ok || s.Build == nil || !slices.Contains(s.Volumes, "./docker/config.yaml:/etc/sluice/config.yaml:ro") {
+		t.Fatalf("sluice service: %+v", s)
+	}
+}

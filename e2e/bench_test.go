@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicelake/sluice/connector"
+)
+
+// BenchmarkIngestJSON measures the whole path: librdkafka fetching from kfake, JSON
+// decoding, buffering, Parquet encoding, and commits to a local table. Each iteration
+// ingests the same 200,000 events (≈150 bytes, 5 fields + 4 Kafka columns, partitioned
+// by day) into a new table.
+func BenchmarkIngestJSON(b *testing.B) {
+	const n = 200_000
+	cluster := newCluster(b, "events", 3)
+	records := events("events", 0, n)
+	var bytes int64
+	for _, r := range records {
+		bytes += int64(len(r.Value))
+	}
+	produceB(b, cluster, records)
+	b.SetBytes(bytes)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		location := filepath.Join(b.TempDir(), "events")
+		cfg := issueConfig(b, cluster.ListenAddrs()[0], location, 100_000)
+		cfg.Name = fmt.Sprintf("bench-%d", i)
+		cfg.Kafka.GroupID = cfg.Name
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := c.Run(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.Rows != n {
+			b.Fatalf("rows = %d", sum.Rows)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func produceB(b *testing.B, c interface{ ListenAddrs() []string }, records []*kgo.Record) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), records...).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+}

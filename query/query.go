@@ -1,0 +1,158 @@
+// Package query reads Delta tables with SQL: it registers a table's latest snapshot in
+// DuckDB as a view over exactly the live data files the log lists, with partition
+// values taken from the log (not from directory names).
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// OpenDB opens an in-memory DuckDB database.
+func OpenDB() (*sql.DB, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	db.SetMaxOpenConns(1) // one connection: temp tables and views stay visible
+	return db, nil
+}
+
+// Register creates (or replaces) view name in db over the snapshot of a local table.
+func Register(ctx context.Context, db *sql.DB, name string, store storage.Storage, snap *table.Snapshot) error {
+	local, ok := store.(*storage.Local)
+	if !ok {
+		return fmt.Errorf("query: %s: only local tables can be queried (DuckDB's S3 support is not available)", store.URI())
+	}
+	schema := snap.Schema()
+	partCols := snap.PartitionColumns()
+	isPart := map[string]bool{}
+	for _, p := range partCols {
+		isPart[p] = true
+	}
+	files := snap.Files()
+	view := quoteIdent(name)
+	var selectCols []string
+	for _, f := range schema.Fields {
+		typ, err := duckType(f.Type)
+		if err != nil {
+			return fmt.Errorf("query: column %q: %w", f.Name, err)
+		}
+		switch {
+		case len(files) == 0:
+			selectCols = append(selectCols, fmt.Sprintf("CAST(NULL AS %s) AS %s", typ, quoteIdent(f.Name)))
+		case isPart[f.Name]:
+			selectCols = append(selectCols, fmt.Sprintf("CAST(f.%s AS %s) AS %s", quoteIdent(f.Name), typ, quoteIdent(f.Name)))
+		default:
+			selectCols = append(selectCols, fmt.Sprintf("d.%s", quoteIdent(f.Name)))
+		}
+	}
+	if len(files) == 0 {
+		_, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(selectCols, ", ")))
+		return err
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		key, err := table.DecodePath(f.Path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(key, "://") {
+			return fmt.Errorf("query: file %s is not local", key)
+		}
+		paths[i] = filepath.Join(local.Root(), filepath.FromSlash(key))
+	}
+	fileList := "[" + joinQuoted(paths) + "]"
+	if len(partCols) == 0 {
+		_, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s FROM read_parquet(%s, union_by_name=true) d",
+			view, strings.Join(selectCols, ", "), fileList))
+		return err
+	}
+	filesTable := quoteIdent("_sluice_files_" + name)
+	cols := []string{"filename VARCHAR"}
+	for _, p := range partCols {
+		cols = append(cols, quoteIdent(p)+" VARCHAR")
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", filesTable, strings.Join(cols, ", "))); err != nil {
+		return err
+	}
+	const batch = 500
+	for start := 0; start < len(files); start += batch {
+		var rows []string
+		for i := start; i < min(start+batch, len(files)); i++ {
+			vals := []string{quoteString(paths[i])}
+			for _, p := range partCols {
+				if v := files[i].PartitionValues[p]; v != nil {
+					vals = append(vals, quoteString(*v))
+				} else {
+					vals = append(vals, "NULL")
+				}
+			}
+			rows = append(rows, "("+strings.Join(vals, ", ")+")")
+		}
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s VALUES %s", filesTable, strings.Join(rows, ", "))); err != nil {
+			return err
+		}
+	}
+	_, err := db.ExecContext(ctx, fmt.Sprintf(
+		"CREATE OR REPLACE VIEW %s AS SELECT %s FROM read_parquet(%s, filename=true, union_by_name=true) d JOIN %s f ON d.filename = f.filename",
+		view, strings.Join(selectCols, ", "), fileList, filesTable))
+	return err
+}
+
+func duckType(t table.DataType) (string, error) {
+	switch t := t.(type) {
+	case *table.DecimalType:
+		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale), nil
+	case table.PrimitiveType:
+		switch t {
+		case table.String:
+			return "VARCHAR", nil
+		case table.Long:
+			return "BIGINT", nil
+		case table.Integer:
+			return "INTEGER", nil
+		case table.Short:
+			return "SMALLINT", nil
+		case table.Byte:
+			return "TINYINT", nil
+		case table.Float:
+			return "FLOAT", nil
+		case table.Double:
+			return "DOUBLE", nil
+		case table.Boolean:
+			return "BOOLEAN", nil
+		case table.Binary:
+			return "BLOB", nil
+		case table.Date:
+			return "DATE", nil
+		case table.Timestamp:
+			return "TIMESTAMPTZ", nil
+		case table.TimestampNTZ:
+			return "TIMESTAMP", nil
+		}
+	case *table.StructType, *table.ArrayType, *table.MapType:
+		return "", errors.New("nested types are not supported by query yet")
+	}
+	return "", fmt.Errorf("type %s has no DuckDB equivalent", t)
+}
+
+func quoteIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func quoteString(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+func joinQuoted(ss []string) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quoteString(s)
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,202 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// AppTxn advances one application transaction (a Kafka partition, for the connector).
+type AppTxn struct {
+	AppID string
+	// Prev is the version the batch continues from: the txn version the table must hold
+	// for AppID, or -1 when the table must hold none (the batch starts at the start policy).
+	Prev int64
+	// Version is the new txn version: the last Kafka offset in the batch.
+	Version int64
+}
+
+// Transaction is one atomic append.
+type Transaction struct {
+	// Operation and Parameters go to commitInfo. Operation defaults to "STREAMING UPDATE".
+	Operation  string
+	Parameters map[string]string
+	// Adds are the data files, already uploaded.
+	Adds []Add
+	// AppTxns are checked against the table and advanced, all or none.
+	AppTxns []AppTxn
+	// SchemaString is the schema the data files were written with. Commit refuses when
+	// another writer changed the table so that these files no longer fit it.
+	SchemaString string
+	// Metadata, when set, replaces the table metadata in the same commit (schema
+	// evolution); its schema must also accept the data files.
+	Metadata *Metadata
+}
+
+// CommitResult reports a successful commit.
+type CommitResult struct {
+	Version  int64
+	Attempts int // 1 when the first put won
+}
+
+// Commit appends tx as the next version with optimistic concurrency (DESIGN.md,
+// "Exactly-once"): it checks every AppTxn against the latest snapshot, writes the next
+// commit with put-if-absent and, when another writer won that version, reads only the
+// new commits, checks again and retries with jittered backoff.
+//
+// It returns *TxnConflictError when a txn no longer continues from the table,
+// *MetadataChangedError when a concurrent schema change no longer fits the files, and
+// *UnsupportedFeatureError when the table cannot be written. Nothing is written then.
+func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.snap == nil {
+		if _, err := t.refresh(ctx); err != nil {
+			return CommitResult{}, err
+		}
+	}
+	op := tx.Operation
+	if op == "" {
+		op = "STREAMING UPDATE"
+	}
+	backoff := t.opts.retryBackoff
+	for attempt := 1; ; attempt++ {
+		s := t.snap
+		if err := t.checkCommit(s, tx); err != nil {
+			return CommitResult{}, err
+		}
+		version := s.version + 1
+		actions := t.commitActions(tx, op, s.version)
+		data, err := encodeActions(actions)
+		if err != nil {
+			return CommitResult{}, fmt.Errorf("table %s: commit %d: %w", t.URI(), version, err)
+		}
+		err = t.store.PutIfAbsent(ctx, CommitKey(version), data)
+		if err == nil {
+			if err := s.apply(version, actions); err != nil {
+				t.snap = nil
+				return CommitResult{}, err
+			}
+			return CommitResult{Version: version, Attempts: attempt}, nil
+		}
+		if !errors.Is(err, storage.ErrExists) {
+			return CommitResult{}, fmt.Errorf("table %s: commit %d: %w", t.URI(), version, err)
+		}
+		// Lost the race: read what the winner wrote, then check and try the next version.
+		if attempt >= t.opts.maxAttempts {
+			return CommitResult{}, fmt.Errorf("table %s: commit: lost the race for a version %d times in a row", t.URI(), attempt)
+		}
+		if _, err := t.refresh(ctx); err != nil {
+			return CommitResult{}, fmt.Errorf("table %s: commit: re-read after losing version %d: %w", t.URI(), version, err)
+		}
+		if attempt > 1 {
+			sleep := time.Duration(rand.Int64N(int64(backoff)) + 1)
+			select {
+			case <-time.After(sleep):
+			case <-ctx.Done():
+				return CommitResult{}, ctx.Err()
+			}
+			backoff = min(backoff*2, time.Second)
+		}
+	}
+}
+
+func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
+	if err := checkWrite(s.uri, s.protocol, s.metadata); err != nil {
+		return err
+	}
+	for _, a := range tx.AppTxns {
+		cur, ok := s.txns[a.AppID]
+		actual := int64(-1)
+		if ok {
+			actual = cur.Version
+		}
+		if actual != a.Prev {
+			return &TxnConflictError{Table: s.uri, AppID: a.AppID, Expected: a.Prev, Actual: actual}
+		}
+	}
+	if tx.Metadata != nil {
+		if !slices.Equal(tx.Metadata.PartitionColumns, s.metadata.PartitionColumns) {
+			return &MetadataChangedError{Table: s.uri, Reason: "partition columns differ"}
+		}
+		if tx.Metadata.ID != s.metadata.ID {
+			return &MetadataChangedError{Table: s.uri, Reason: "the table was replaced (metadata id changed)"}
+		}
+	}
+	if tx.SchemaString == "" || tx.SchemaString == s.metadata.SchemaString {
+		return nil
+	}
+	written, err := ParseSchema(tx.SchemaString)
+	if err != nil {
+		return err
+	}
+	target := s.schema
+	if tx.Metadata != nil {
+		if target, err = tx.Metadata.Schema(); err != nil {
+			return err
+		}
+	}
+	if err := fitsSchema(written, target, ""); err != nil {
+		return &MetadataChangedError{Table: s.uri, Reason: err.Error()}
+	}
+	return nil
+}
+
+// fitsSchema reports whether files written with schema w can be read as schema t:
+// every column of w is in t with the same type, and every column t adds is nullable.
+func fitsSchema(w, t *StructType, prefix string) error {
+	for _, tf := range t.Fields {
+		wf := w.Field(tf.Name)
+		if wf == nil {
+			if !tf.Nullable {
+				return fmt.Errorf("column %s%s was added as NOT NULL", prefix, tf.Name)
+			}
+			continue
+		}
+		ws, wok := wf.Type.(*StructType)
+		ts, tok := tf.Type.(*StructType)
+		switch {
+		case wok && tok:
+			if err := fitsSchema(ws, ts, prefix+tf.Name+"."); err != nil {
+				return err
+			}
+		case wf.Type.String() != tf.Type.String():
+			return fmt.Errorf("column %s%s changed type from %s to %s", prefix, tf.Name, wf.Type, tf.Type)
+		}
+		if wf.Nullable && !tf.Nullable {
+			return fmt.Errorf("column %s%s became NOT NULL", prefix, tf.Name)
+		}
+	}
+	for _, wf := range w.Fields {
+		if t.Field(wf.Name) == nil {
+			return fmt.Errorf("column %s%s was dropped", prefix, wf.Name)
+		}
+	}
+	return nil
+}
+
+func (t *Table) commitActions(tx *Transaction, op string, readVersion int64) []Action {
+	now := time.Now().UnixMilli()
+	actions := make([]Action, 0, 2+len(tx.AppTxns)+len(tx.Adds))
+	actions = append(actions, Action{CommitInfo: t.commitInfo(now, op, tx.Parameters, readVersion)})
+	if tx.Metadata != nil {
+		actions = append(actions, Action{MetaData: tx.Metadata})
+	}
+	for _, a := range tx.AppTxns {
+		actions = append(actions, Action{Txn: &Txn{AppID: a.AppID, Version: a.Version, LastUpdated: &now}})
+	}
+	for i := range tx.Adds {
+		actions = append(actions, Action{Add: &tx.Adds[i]})
+	}
+	return actions
+}
+
+func jsonStringList(ss []string) string {
+	b, _ := encodeJSON(ss)
+	return string(b)
+}

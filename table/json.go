@@ -1,0 +1,19 @@
+package table
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+func lower(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,98 @@
+package table
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// HiveDefaultPartition is the directory name Spark and Hive use for a null partition value.
+const HiveDefaultPartition = "__HIVE_DEFAULT_PARTITION__"
+
+// EscapePartitionValue escapes a partition value for use in a directory name, exactly as
+// Spark's ExternalCatalogUtils.escapePathName does: control characters and
+// "#%'*/:=?\{[]^ become %XX (upper-case hex).
+func EscapePartitionValue(v string) string {
+	if !strings.ContainsFunc(v, needsHiveEscape) {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v) + 8)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if needsHiveEscape(rune(c)) {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func needsHiveEscape(r rune) bool {
+	if r < 0x20 || r == 0x7f {
+		return true
+	}
+	switch r {
+	case '"', '#', '%', '\'', '*', '/', ':', '=', '?', '\\', '{', '[', ']', '^':
+		return true
+	}
+	return false
+}
+
+// PartitionDir returns the Hive-style relative directory for partition values in
+// column order ("day=2024-01-01/country=NL"). A nil value is the Hive default partition.
+func PartitionDir(columns []string, values []*string) string {
+	var b strings.Builder
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(EscapePartitionValue(c))
+		b.WriteByte('=')
+		if values[i] == nil {
+			b.WriteString(HiveDefaultPartition)
+		} else if *values[i] == "" {
+			b.WriteString(HiveDefaultPartition) // Spark writes empty strings as null partitions
+		} else {
+			b.WriteString(EscapePartitionValue(*values[i]))
+		}
+	}
+	return b.String()
+}
+
+// EncodePath percent-encodes a relative file path for add.path: every byte outside
+// the URI unreserved set, '/', '=' and '+' is escaped, so a Hive escape "%3A" becomes
+// "%253A" and no segment can be read as a URI scheme.
+func EncodePath(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~', c == '/', c == '=', c == '+':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// DecodePath turns an add/remove path URI into the key of the file relative to the
+// table root, or an absolute URI for files outside it.
+func DecodePath(p string) (string, error) {
+	if strings.Contains(p, "://") || strings.HasPrefix(p, "file:") {
+		u, err := url.Parse(p)
+		if err != nil {
+			return "", fmt.Errorf("file path %q: %w", p, err)
+		}
+		return u.String(), nil
+	}
+	d, err := url.PathUnescape(p)
+	if err != nil {
+		return "", fmt.Errorf("file path %q: %w", p, err)
+	}
+	return d, nil
+}

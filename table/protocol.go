@@ -1,0 +1,154 @@
+package table
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Reader and writer versions this implementation reads and writes.
+const (
+	maxReaderVersion = 3
+	maxWriterVersion = 7
+)
+
+// readerFeaturesSupported are reader table features whose data this package's readers
+// (inspect, query) interpret correctly.
+var readerFeaturesSupported = []string{
+	"timestampNtz",
+	"vacuumProtocolCheck",
+	"typeWidening-preview",
+	"typeWidening",
+}
+
+// writerFeaturesSupported are writer table features an appending writer can honour.
+// Some are conditional; checkWrite enforces the conditions.
+var writerFeaturesSupported = []string{
+	"appendOnly",          // appends only: always honoured
+	"invariants",          // only when no column declares one (checked)
+	"checkConstraints",    // only when no constraint is declared (checked)
+	"changeDataFeed",      // inserts need no cdc files
+	"generatedColumns",    // only when no column is generated (checked)
+	"timestampNtz",        // the writer supports the type
+	"vacuumProtocolCheck", // affects vacuum only; ours honours the protocol
+	"domainMetadata",      // appends do not touch domains
+}
+
+// NewTableProtocol is the protocol of tables Sluice creates: readable by every Delta
+// reader. A schema with timestamp_ntz needs reader 3 / writer 7 with that feature.
+func NewTableProtocol(schema *StructType) Protocol {
+	if usesType(schema, TimestampNTZ) {
+		return Protocol{MinReaderVersion: 3, MinWriterVersion: 7,
+			ReaderFeatures: []string{"timestampNtz"}, WriterFeatures: []string{"timestampNtz"}}
+	}
+	return Protocol{MinReaderVersion: 1, MinWriterVersion: 2}
+}
+
+func usesType(t DataType, want PrimitiveType) bool {
+	switch t := t.(type) {
+	case PrimitiveType:
+		return t == want
+	case *StructType:
+		for _, f := range t.Fields {
+			if usesType(f.Type, want) {
+				return true
+			}
+		}
+	case *ArrayType:
+		return usesType(t.ElementType, want)
+	case *MapType:
+		return usesType(t.KeyType, want) || usesType(t.ValueType, want)
+	}
+	return false
+}
+
+// checkRead refuses a snapshot this package cannot read correctly.
+func checkRead(uri string, p *Protocol, m *Metadata) error {
+	switch {
+	case p.MinReaderVersion < 1:
+		return &InvalidTableError{Table: uri, Reason: fmt.Sprintf("minReaderVersion %d", p.MinReaderVersion)}
+	case p.MinReaderVersion > maxReaderVersion:
+		return &UnsupportedFeatureError{Table: uri, Feature: fmt.Sprintf("reader version %d", p.MinReaderVersion)}
+	case p.MinReaderVersion == 3:
+		for _, f := range p.ReaderFeatures {
+			if !slices.Contains(readerFeaturesSupported, f) {
+				return &UnsupportedFeatureError{Table: uri, Feature: "reader feature " + f}
+			}
+		}
+	}
+	if mode := m.Configuration["delta.columnMapping.mode"]; mode != "" && mode != "none" {
+		return &UnsupportedFeatureError{Table: uri, Feature: "column mapping (mode " + mode + ")"}
+	}
+	return nil
+}
+
+// checkWrite refuses a snapshot an appending writer cannot commit to without breaking
+// a feature's rules.
+func checkWrite(uri string, p *Protocol, m *Metadata) error {
+	if err := checkRead(uri, p, m); err != nil {
+		err.(interface{ setWrite() }).setWrite()
+		return err
+	}
+	refuse := func(what string) error { return &UnsupportedFeatureError{Table: uri, Feature: what, Write: true} }
+	if p.MinWriterVersion > maxWriterVersion {
+		return refuse(fmt.Sprintf("writer version %d", p.MinWriterVersion))
+	}
+	var features []string
+	if p.MinWriterVersion == 7 {
+		for _, f := range p.WriterFeatures {
+			if !slices.Contains(writerFeaturesSupported, f) {
+				return refuse("writer feature " + f)
+			}
+		}
+		features = p.WriterFeatures
+	} else {
+		// Legacy versions imply their features.
+		if p.MinWriterVersion >= 2 {
+			features = append(features, "invariants")
+		}
+		if p.MinWriterVersion >= 3 {
+			features = append(features, "checkConstraints")
+		}
+		if p.MinWriterVersion >= 4 {
+			features = append(features, "generatedColumns")
+		}
+		if p.MinWriterVersion >= 6 {
+			return refuse("identity columns (writer version 6)")
+		}
+	}
+	schema, err := m.Schema()
+	if err != nil {
+		return &InvalidTableError{Table: uri, Reason: err.Error()}
+	}
+	if slices.Contains(features, "invariants") && schemaHasMetadataKey(schema, "delta.invariants") {
+		return refuse("column invariants (delta.invariants)")
+	}
+	if slices.Contains(features, "generatedColumns") && schemaHasMetadataKey(schema, "delta.generationExpression") {
+		return refuse("generated columns")
+	}
+	for k := range m.Configuration {
+		if strings.HasPrefix(k, "delta.constraints.") {
+			return refuse("CHECK constraints (" + k + ")")
+		}
+	}
+	return nil
+}
+
+func (e *UnsupportedFeatureError) setWrite() { e.Write = true }
+func (e *InvalidTableError) setWrite()       {}
+
+func schemaHasMetadataKey(t DataType, key string) bool {
+	switch t := t.(type) {
+	case *StructType:
+		for _, f := range t.Fields {
+			if strings.Contains(string(f.Metadata), `"`+key+`"`) || schemaHasMetadataKey(f.Type, key) {
+				return true
+			}
+		}
+	case *ArrayType:
+		return schemaHasMetadataKey(t.ElementType, key)
+	case *MapType:
+		return schemaHasMetadataKey(t.KeyType, key) || schemaHasMetadataKey(t.ValueType, key)
+	}
+	return false
+}

@@ -1,0 +1,30 @@
+package table
+
+import "encoding/json"
+
+// Stats is the parsed form of add.stats. Values in MinValues and MaxValues are JSON
+// values keyed by column (nested objects for struct columns).
+type Stats struct {
+	NumRecords  int64                      `json:"numRecords"`
+	MinValues   map[string]json.RawMessage `json:"minValues,omitempty"`
+	MaxValues   map[string]json.RawMessage `json:"maxValues,omitempty"`
+	NullCount   map[string]json.RawMessage `json:"nullCount,omitempty"`
+	TightBounds *bool                      `json:"tightBounds,omitempty"`
+}
+
+// ParseStats parses add.stats; ok is false when the file has no (valid) stats.
+func (a *Add) ParseStats() (s Stats, ok bool) {
+	if a.Stats == "" {
+		return s, false
+	}
+	var probe struct {
+		NumRecords *int64 `json:"numRecords"`
+	}
+	if err := json.Unmarshal([]byte(a.Stats), &probe); err != nil || probe.NumRecords == nil {
+		return s, false
+	}
+	if err := json.Unmarshal([]byte(a.Stats), &s); err != nil {
+		return s, false
+	}
+	return s, true
+}

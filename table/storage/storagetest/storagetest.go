@@ -1,0 +1,165 @@
+// Package storagetest holds the acceptance suite that every storage backend must pass.
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// AcceptanceTest checks the Storage contracts against a backend. newStore must return an
+// empty store each time it is called.
+func AcceptanceTest(t *testing.T, newStore func(t *testing.T) storage.Storage) {
+	ctx := context.Background()
+
+	t.Run("GetMissing", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Get(ctx, "nope/missing.json"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Get missing: got %v, want ErrNotFound", err)
+		}
+		if _, err := s.Stat(ctx, "nope/missing.json"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Stat missing: got %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("PutGetStat", func(t *testing.T) {
+		s := newStore(t)
+		data := []byte("hello, delta")
+		if err := s.Put(ctx, "a/b/c.txt", bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "a/b/c.txt")
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Get = %q, %v; want %q", got, err, data)
+		}
+		info, err := s.Stat(ctx, "a/b/c.txt")
+		if err != nil || info.Size != int64(len(data)) || info.ModTime.IsZero() {
+			t.Fatalf("Stat = %+v, %v", info, err)
+		}
+		// Put replaces.
+		if err := s.Put(ctx, "a/b/c.txt", bytes.NewReader([]byte("x")), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, "a/b/c.txt"); string(got) != "x" {
+			t.Fatalf("after overwrite Get = %q", got)
+		}
+	})
+
+	t.Run("PutIfAbsent", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.PutIfAbsent(ctx, "_delta_log/00000000000000000000.json", []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		err := s.PutIfAbsent(ctx, "_delta_log/00000000000000000000.json", []byte("second"))
+		if !errors.Is(err, storage.ErrExists) {
+			t.Fatalf("second PutIfAbsent: got %v, want ErrExists", err)
+		}
+		if got, _ := s.Get(ctx, "_delta_log/00000000000000000000.json"); string(got) != "first" {
+			t.Fatalf("loser overwrote the winner: %q", got)
+		}
+	})
+
+	t.Run("PutIfAbsentRace", func(t *testing.T) {
+		s := newStore(t)
+		const writers = 8
+		for round := range 5 {
+			key := fmt.Sprintf("_delta_log/%020d.json", round)
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := s.PutIfAbsent(ctx, key, []byte(fmt.Sprintf("writer %d", w)))
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case !errors.Is(err, storage.ErrExists):
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if wins.Load() != 1 {
+				t.Fatalf("round %d: %d writers won, want exactly 1", round, wins.Load())
+			}
+		}
+	})
+
+	t.Run("ListOrderPrefixStartAfter", func(t *testing.T) {
+		s := newStore(t)
+		keys := []string{
+			"_delta_log/00000000000000000002.json",
+			"_delta_log/00000000000000000000.json",
+			"_delta_log/00000000000000000001.checkpoint.parquet",
+			"_delta_log/00000000000000000001.json",
+			"_delta_log/_last_checkpoint",
+			"part=a/file1.parquet",
+			"part=b/file2.parquet",
+			"top.parquet",
+		}
+		for _, k := range keys {
+			if err := s.Put(ctx, k, bytes.NewReader([]byte(k)), int64(len(k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list := func(prefix, after string) []string {
+			var out []string
+			for o, err := range s.List(ctx, prefix, after) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, o.Key)
+			}
+			return out
+		}
+		want := []string{
+			"_delta_log/00000000000000000000.json",
+			"_delta_log/00000000000000000001.checkpoint.parquet",
+			"_delta_log/00000000000000000001.json",
+			"_delta_log/00000000000000000002.json",
+			"_delta_log/_last_checkpoint",
+		}
+		if got := list("_delta_log/", ""); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("List _delta_log/ = %v\nwant %v", got, want)
+		}
+		if got := list("_delta_log/", "_delta_log/00000000000000000001.json"); fmt.Sprint(got) != fmt.Sprint(want[3:]) {
+			t.Fatalf("List startAfter = %v, want %v", got, want[3:])
+		}
+		if got := list("_delta_log/0000000000000000000", ""); len(got) != 4 {
+			t.Fatalf("List partial-name prefix = %v, want 4 keys", got)
+		}
+		if got := list("", ""); len(got) != len(keys) {
+			t.Fatalf("List all = %v, want %d keys", got, len(keys))
+		}
+		if got := list("nothing/", ""); len(got) != 0 {
+			t.Fatalf("List empty prefix = %v", got)
+		}
+	})
+
+	t.Run("DeleteIdempotent", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Put(ctx, "x/y", bytes.NewReader([]byte("1")), 1); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := s.Delete(ctx, "x/y"); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+		}
+		if _, err := s.Get(ctx, "x/y"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("Get after Delete: %v", err)
+		}
+	})
+}
