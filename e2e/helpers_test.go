@@ -153,7 +153,6 @@ func duck(t *testing.T, location string) *sql.DB {
 	return db
 }
 
-
 // loadTableIfExists returns nil when the table has no log yet.
 func loadTableIfExists(location string) (storage.Storage, *table.Snapshot) {
 	store, err := storage.Open(context.Background(), location)

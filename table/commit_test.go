@@ -198,7 +198,7 @@ func TestUnsupportedReaderVersion(t *testing.T) {
 func TestPartitionPaths(t *testing.T) {
 	v := func(s string) *string { return &s }
 	cases := []struct {
-		vals       []*string
+		vals         []*string
 		dir, addPath string
 	}{
 		{[]*string{v("2024-01-01"), v("NL")}, "day=2024-01-01/c=NL", "day=2024-01-01/c=NL"},
