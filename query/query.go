@@ -66,10 +66,14 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		if err != nil {
 			return err
 		}
-		if strings.Contains(key, "://") {
+		switch {
+		case strings.HasPrefix(key, "file://"):
+			paths[i] = filepath.FromSlash(strings.TrimPrefix(key, "file://"))
+		case strings.Contains(key, "://"):
 			return fmt.Errorf("query: file %s is not local", key)
+		default:
+			paths[i] = filepath.Join(local.Root(), filepath.FromSlash(key))
 		}
-		paths[i] = filepath.Join(local.Root(), filepath.FromSlash(key))
 	}
 	fileList := "[" + joinQuoted(paths) + "]"
 	if len(partCols) == 0 {

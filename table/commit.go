@@ -42,6 +42,13 @@ type Transaction struct {
 type CommitResult struct {
 	Version  int64
 	Attempts int // 1 when the first put won
+	// Checkpointed is true when the commit was followed by a checkpoint.
+	Checkpointed bool
+	// CheckpointErr is a failed checkpoint or log cleanup after the commit. The commit
+	// itself succeeded: a failed checkpoint never fails ingestion.
+	CheckpointErr error
+	// LogFilesDeleted counts expired log files removed after the checkpoint.
+	LogFilesDeleted int
 }
 
 // Commit appends tx as the next version with optimistic concurrency (DESIGN.md,
@@ -82,7 +89,11 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 				t.snap = nil
 				return CommitResult{}, err
 			}
-			return CommitResult{Version: version, Attempts: attempt}, nil
+			res := CommitResult{Version: version, Attempts: attempt}
+			if version%s.checkpointInterval() == 0 {
+				res.Checkpointed, res.LogFilesDeleted, res.CheckpointErr = t.checkpoint(ctx, s)
+			}
+			return res, nil
 		}
 		if !errors.Is(err, storage.ErrExists) {
 			return CommitResult{}, fmt.Errorf("table %s: commit %d: %w", t.URI(), version, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicelake/sluice/table/storage"
 )
@@ -36,11 +37,12 @@ type logFile struct {
 	part    int // 1-based, multi-part only
 	parts   int // multi-part only
 	size    int64
+	modTime time.Time
 }
 
 // parseLogFile classifies one key under _delta_log/.
 func parseLogFile(o storage.ObjectInfo) logFile {
-	f := logFile{key: o.Key, size: o.Size, version: -1}
+	f := logFile{key: o.Key, size: o.Size, modTime: o.ModTime, version: -1}
 	name := strings.TrimPrefix(o.Key, LogDir)
 	if strings.Contains(name, "/") {
 		return f // a file in a subfolder (_commits/, sidecars): not a log entry

@@ -9,6 +9,14 @@ type options struct {
 	engineInfo   string
 	maxAttempts  int
 	retryBackoff time.Duration
+	clock        func() time.Time
+}
+
+func (o *options) now() time.Time {
+	if o.clock != nil {
+		return o.clock()
+	}
+	return time.Now()
 }
 
 func defaultOptions() options {
@@ -28,3 +36,6 @@ func EngineInfo(s string) Option { return optionFunc(func(o *options) { o.engine
 func CommitRetries(attempts int, backoff time.Duration) Option {
 	return optionFunc(func(o *options) { o.maxAttempts, o.retryBackoff = attempts, backoff })
 }
+
+// Clock replaces time.Now for retention decisions (tests). Defaults to time.Now.
+func Clock(now func() time.Time) Option { return optionFunc(func(o *options) { o.clock = now }) }

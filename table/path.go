@@ -80,15 +80,23 @@ func EncodePath(p string) string {
 	return b.String()
 }
 
-// DecodePath turns an add/remove path URI into the key of the file relative to the
-// table root, or an absolute URI for files outside it.
+// DecodePath turns an add/remove path URI into a canonical file key: the decoded path
+// relative to the table root, or, for files outside it, an absolute URI with a decoded
+// path ("/a%20b", "file:/a%20b" and "file:///a%20b" all become "file:///a b").
 func DecodePath(p string) (string, error) {
-	if strings.Contains(p, "://") || strings.HasPrefix(p, "file:") {
+	if strings.HasPrefix(p, "/") {
+		d, err := url.PathUnescape(p)
+		if err != nil {
+			return "", fmt.Errorf("file path %q: %w", p, err)
+		}
+		return "file://" + d, nil
+	}
+	if i := strings.IndexByte(p, ':'); i > 0 && !strings.ContainsAny(p[:i], "/%") {
 		u, err := url.Parse(p)
 		if err != nil {
 			return "", fmt.Errorf("file path %q: %w", p, err)
 		}
-		return u.String(), nil
+		return u.Scheme + "://" + u.Host + u.Path, nil
 	}
 	d, err := url.PathUnescape(p)
 	if err != nil {

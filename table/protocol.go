@@ -15,6 +15,7 @@ const (
 // readerFeaturesSupported are reader table features whose data this package's readers
 // (inspect, query) interpret correctly.
 var readerFeaturesSupported = []string{
+	"deletionVectors", // only while no live file has one (Snapshot.checkReadable)
 	"timestampNtz",
 	"vacuumProtocolCheck",
 	"typeWidening-preview",
@@ -32,6 +33,7 @@ var writerFeaturesSupported = []string{
 	"timestampNtz",        // the writer supports the type
 	"vacuumProtocolCheck", // affects vacuum only; ours honours the protocol
 	"domainMetadata",      // appends do not touch domains
+	"deletionVectors",     // appends never write one; checkpoints keep the existing ones
 }
 
 // NewTableProtocol is the protocol of tables Sluice creates: readable by every Delta

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicelake/sluice/table/storage"
 )
@@ -26,6 +28,10 @@ type Snapshot struct {
 	schema   *StructType
 	files    map[fileKey]*Add
 	txns     map[string]Txn
+	// tombstones are removed files, kept for checkpoints until their retention ends.
+	tombstones map[fileKey]*Remove
+	domains    map[string]*DomainMetadata
+	dvFiles    int // live files with a deletion vector
 	// checkpointVersion is the version of the checkpoint the snapshot was loaded from,
 	// -1 when it was replayed from commits only.
 	checkpointVersion int64
@@ -37,7 +43,8 @@ type fileKey struct {
 }
 
 func newSnapshot(uri string) *Snapshot {
-	return &Snapshot{uri: uri, version: -1, checkpointVersion: -1, files: make(map[fileKey]*Add), txns: make(map[string]Txn)}
+	return &Snapshot{uri: uri, version: -1, checkpointVersion: -1, files: make(map[fileKey]*Add), txns: make(map[string]Txn),
+		tombstones: make(map[fileKey]*Remove), domains: make(map[string]*DomainMetadata)}
 }
 
 // Version is the table version the snapshot reflects.
@@ -83,25 +90,105 @@ func (s *Snapshot) AppTransactions() map[string]int64 {
 	return out
 }
 
-// Load reads the latest snapshot of the table in store. It returns an error wrapping
+// Load reads the latest snapshot of the table in store: from the newest readable
+// checkpoint (found through _last_checkpoint, or by listing when the hint is missing,
+// stale or corrupt) plus the JSON commits after it. It returns an error wrapping
 // ErrNotATable when there is no log, *UnsupportedFeatureError when reading needs a
 // feature this package lacks, and *InvalidTableError for an inconsistent log.
 func Load(ctx context.Context, store storage.Storage) (*Snapshot, error) {
-	s := newSnapshot(store.URI())
+	uri := store.URI()
+	if lc, ok := readLastCheckpoint(ctx, store); ok {
+		startAfter := ""
+		if lc.Version > 0 {
+			startAfter = CommitKey(lc.Version - 1)
+		}
+		files, err := listLog(ctx, store, startAfter)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: list log: %w", uri, err)
+		}
+		if s, err := loadFrom(ctx, store, files, true); err == nil || !errors.Is(err, errTryListing) {
+			return s, err
+		}
+	}
 	files, err := listLog(ctx, store, "")
 	if err != nil {
-		return nil, fmt.Errorf("table %s: list log: %w", s.uri, err)
+		return nil, fmt.Errorf("table %s: list log: %w", uri, err)
 	}
+	return loadFrom(ctx, store, files, false)
+}
+
+// errTryListing says a load from the _last_checkpoint hint failed in a way a full
+// listing may fix (the hinted checkpoint is missing or unreadable).
+var errTryListing = errors.New("checkpoint hint unusable")
+
+// loadFrom builds the snapshot from listed log files: the newest complete checkpoint
+// that reads cleanly, then the commits after it, without gaps.
+func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromHint bool) (*Snapshot, error) {
+	uri := store.URI()
+	latest := int64(-1)
+	hasV2 := false
+	for _, f := range files {
+		switch f.kind {
+		case logCommit, logCheckpoint, logCheckpointMP:
+			latest = max(latest, f.version)
+		case logCheckpointV2:
+			hasV2 = true
+		}
+	}
+	cps := checkpointParts(files)
+	versions := make([]int64, 0, len(cps))
+	for v := range cps {
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	var lastErr error
+	for i := len(versions) - 1; i >= 0; i-- {
+		v := versions[i]
+		s := newSnapshot(uri)
+		if err := s.loadCheckpoint(ctx, store, v, cps[v]); err != nil {
+			lastErr = err // a corrupt checkpoint: try an older one, or the commits
+			continue
+		}
+		if err := s.validate(); err != nil {
+			return nil, err // a readable checkpoint without protocol or metaData is a broken table
+		}
+		if err := s.replay(ctx, store, files); err != nil {
+			return nil, err
+		}
+		return s, s.checkReadable()
+	}
+	if fromHint {
+		return nil, errTryListing
+	}
+	hasZero := false
+	for _, f := range files {
+		if f.kind == logCommit && f.version == 0 {
+			hasZero = true
+		}
+	}
+	switch {
+	case latest < 0 && hasV2:
+		return nil, &UnsupportedFeatureError{Table: uri, Feature: "reader feature v2Checkpoint (the log has only v2 checkpoints)"}
+	case latest < 0:
+		return nil, fmt.Errorf("table %s: %w (no commits in %s)", uri, ErrNotATable, LogDir)
+	case !hasZero:
+		if hasV2 {
+			return nil, &UnsupportedFeatureError{Table: uri, Feature: "reader feature v2Checkpoint (the log has only v2 checkpoints)"}
+		}
+		reason := "the log starts after version 0 and has no readable checkpoint"
+		if lastErr != nil {
+			reason += ": " + lastErr.Error()
+		}
+		return nil, &InvalidTableError{Table: uri, Reason: reason}
+	}
+	s := newSnapshot(uri)
 	if err := s.replay(ctx, store, files); err != nil {
 		return nil, err
-	}
-	if s.version < 0 {
-		return nil, fmt.Errorf("table %s: %w (no commits in %s)", s.uri, ErrNotATable, LogDir)
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	return s, checkRead(s.uri, s.protocol, s.metadata)
+	return s, s.checkReadable()
 }
 
 // update advances the snapshot to the latest version by reading only the commits after
@@ -124,11 +211,8 @@ func (s *Snapshot) replay(ctx context.Context, store storage.Storage, files []lo
 		if f.kind != logCommit || f.version <= s.version {
 			continue
 		}
-		if s.version >= 0 && f.version != s.version+1 {
-			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d is missing (next is %d)", s.version+1, f.version)}
-		}
-		if s.version < 0 && f.version != 0 {
-			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("the log starts at commit %d with no checkpoint", f.version)}
+		if f.version != s.version+1 {
+			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d is missing (the next one is %d)", s.version+1, f.version)}
 		}
 		data, err := store.Get(ctx, f.key)
 		if err != nil {
@@ -153,15 +237,32 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 		case a.Add != nil:
 			k, err := addKey(a.Add.Path, a.Add.DeletionVector)
 			if err != nil {
-				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", version, err)}
+				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
+			}
+			if a.Add.PartitionValues == nil {
+				a.Add.PartitionValues = map[string]*string{}
+			}
+			if _, dup := s.files[k]; !dup && k.dv != "" {
+				s.dvFiles++
 			}
 			s.files[k] = a.Add
+			delete(s.tombstones, k)
 		case a.Remove != nil:
 			k, err := addKey(a.Remove.Path, a.Remove.DeletionVector)
 			if err != nil {
-				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", version, err)}
+				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
+			}
+			if _, live := s.files[k]; live && k.dv != "" {
+				s.dvFiles--
 			}
 			delete(s.files, k)
+			s.tombstones[k] = a.Remove
+		case a.DomainMetadata != nil:
+			if a.DomainMetadata.Removed {
+				delete(s.domains, a.DomainMetadata.Domain)
+			} else {
+				s.domains[a.DomainMetadata.Domain] = a.DomainMetadata
+			}
 		case a.Txn != nil:
 			s.txns[a.Txn.AppID] = *a.Txn
 		case a.Protocol != nil:
@@ -169,7 +270,7 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 		case a.MetaData != nil:
 			schema, err := a.MetaData.Schema()
 			if err != nil {
-				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", version, err)}
+				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
 			}
 			if a.MetaData.Configuration == nil {
 				a.MetaData.Configuration = map[string]string{}
@@ -224,4 +325,92 @@ func decodeCommit(data []byte) ([]Action, error) {
 		return nil, errors.New("empty commit")
 	}
 	return actions, nil
+}
+
+// Tombstones returns the removed files still tracked for vacuum and checkpoints.
+func (s *Snapshot) Tombstones() []*Remove {
+	out := make([]*Remove, 0, len(s.tombstones))
+	for _, k := range sortedFileKeys(s.tombstones) {
+		out = append(out, s.tombstones[k])
+	}
+	return out
+}
+
+// Property returns a table property, or def when it is not set.
+func (s *Snapshot) Property(key, def string) string {
+	if v, ok := s.metadata.Configuration[key]; ok {
+		return v
+	}
+	return def
+}
+
+// tombstoneRetention is delta.deletedFileRetentionDuration (default one week).
+func (s *Snapshot) tombstoneRetention() time.Duration {
+	d, err := ParseInterval(s.Property("delta.deletedFileRetentionDuration", "interval 1 week"))
+	if err != nil {
+		return 7 * 24 * time.Hour
+	}
+	return d
+}
+
+// logRetention is delta.logRetentionDuration (default 30 days).
+func (s *Snapshot) logRetention() time.Duration {
+	d, err := ParseInterval(s.Property("delta.logRetentionDuration", "interval 30 days"))
+	if err != nil {
+		return 30 * 24 * time.Hour
+	}
+	return d
+}
+
+// checkpointInterval is delta.checkpointInterval (default 10).
+func (s *Snapshot) checkpointInterval() int64 {
+	n, err := strconv.ParseInt(s.Property("delta.checkpointInterval", "10"), 10, 64)
+	if err != nil || n <= 0 {
+		return 10
+	}
+	return n
+}
+
+// ParseInterval parses a Delta table property interval: "interval 30 days",
+// "interval 1 week", "interval 168 hours", "2 days" (units: nanosecond … week, with or
+// without a plural s).
+func ParseInterval(s string) (time.Duration, error) {
+	f := strings.Fields(strings.ToLower(strings.TrimSpace(s)))
+	if len(f) > 0 && f[0] == "interval" {
+		f = f[1:]
+	}
+	if len(f) == 0 || len(f)%2 != 0 {
+		return 0, fmt.Errorf("invalid interval %q", s)
+	}
+	var total time.Duration
+	for i := 0; i < len(f); i += 2 {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid interval %q", s)
+		}
+		unit, ok := intervalUnits[strings.TrimSuffix(f[i+1], "s")]
+		if !ok {
+			return 0, fmt.Errorf("invalid interval %q: unknown unit %q", s, f[i+1])
+		}
+		total += time.Duration(n) * unit
+	}
+	return total, nil
+}
+
+var intervalUnits = map[string]time.Duration{
+	"nanosecond": time.Nanosecond, "microsecond": time.Microsecond, "millisecond": time.Millisecond,
+	"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour,
+}
+
+// checkReadable refuses a snapshot whose data this package cannot read correctly.
+// Deletion vectors are refused only when a live file has one: a table with the feature
+// enabled but no deleted rows reads like any other.
+func (s *Snapshot) checkReadable() error {
+	if err := checkRead(s.uri, s.protocol, s.metadata); err != nil {
+		return err
+	}
+	if s.dvFiles > 0 {
+		return &UnsupportedFeatureError{Table: s.uri, Feature: fmt.Sprintf("deletion vectors (%d live file(s) have deleted rows)", s.dvFiles)}
+	}
+	return nil
 }

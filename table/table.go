@@ -66,7 +66,7 @@ func (t *Table) refresh(ctx context.Context) (*Snapshot, error) {
 		t.snap = nil // start over next time rather than build on a half-applied state
 		return nil, err
 	}
-	return t.snap, checkRead(t.snap.uri, t.snap.protocol, t.snap.metadata)
+	return t.snap, t.snap.checkReadable()
 }
 
 // Exists reports whether the table has a log.

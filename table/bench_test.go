@@ -1,0 +1,117 @@
+package table
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// buildLargeLog writes a table with n commits of one file each, as a long-running
+// ingestion leaves it: a JSON commit per version, a checkpoint every 10 versions (only
+// the newest holds real content: older ones are listed but never opened by a reader,
+// and writing them all would take hours), and _last_checkpoint.
+func buildLargeLog(b *testing.B, dir string, n int64) {
+	ctx := context.Background()
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tbl := New(store)
+	if _, err := tbl.Create(ctx, CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"}}); err != nil {
+		b.Fatal(err)
+	}
+	snap := tbl.snap
+	logDir := filepath.Join(dir, "_delta_log")
+	lastCP := (n / 10) * 10
+	for v := int64(1); v <= n; v++ {
+		a := add(fmt.Sprintf("day=2024-01-01/part-%06d.parquet", v))
+		a.Stats = `{"numRecords":100,"minValues":{"id":1},"maxValues":{"id":100},"nullCount":{"id":0}}`
+		actions := []Action{
+			{CommitInfo: &CommitInfo{Timestamp: 1, Operation: "STREAMING UPDATE"}},
+			{Txn: &Txn{AppID: fmt.Sprintf("c:t:%d", v%8), Version: v}},
+			{Add: &a},
+		}
+		data, err := encodeActions(actions)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(logDir, fmt.Sprintf("%020d.json", v)), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if err := snap.apply(v, actions); err != nil {
+			b.Fatal(err)
+		}
+		switch {
+		case v == lastCP:
+			if err := snap.writeCheckpoint(ctx, store, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		case v%10 == 0:
+			if err := os.WriteFile(filepath.Join(logDir, fmt.Sprintf("%020d.checkpoint.parquet", v)), nil, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkSnapshotLoad100kCommits loads the latest snapshot of a 100,000-commit,
+// 100,000-file table from its checkpoint and the commits after it.
+func BenchmarkSnapshotLoad100kCommits(b *testing.B) {
+	const n = 100_000
+	dir := filepath.Join(b.TempDir(), "t")
+	start := time.Now()
+	buildLargeLog(b, dir, n+5)
+	b.Logf("built a %d-commit table in %s", n+5, time.Since(start).Round(time.Millisecond))
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		snap, err := Load(context.Background(), store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if snap.Version() != n+5 || snap.NumFiles() != n+5 || snap.CheckpointVersion() != n {
+			b.Fatalf("version %d files %d checkpoint %d", snap.Version(), snap.NumFiles(), snap.CheckpointVersion())
+		}
+	}
+}
+
+// BenchmarkCommitLocal measures commit latency on local disk: put-if-absent of the next
+// version (synced) with one add and one txn. It reports the median.
+func BenchmarkCommitLocal(b *testing.B) {
+	dir := b.TempDir()
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tbl := New(store)
+	if _, err := tbl.Create(context.Background(), CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"},
+		Configuration: map[string]string{"delta.checkpointInterval": "1000000"}}); err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		start := time.Now()
+		_, err := tbl.Commit(context.Background(), &Transaction{
+			Adds:    []Add{add(fmt.Sprintf("day=2024-01-01/f%d.parquet", i))},
+			AppTxns: []AppTxn{{AppID: "app", Prev: int64(i) - 1, Version: int64(i)}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		i++
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
+}

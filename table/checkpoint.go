@@ -1,0 +1,434 @@
+package table
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// The checkpoint row types mirror the schema Spark writes for classic checkpoints
+// (column names, nesting, physical and logical types); checkpoint_test compares them
+// with a Spark-written checkpoint. Every field is optional, as in Spark's files.
+
+type cpTxn struct {
+	AppID       *string `parquet:"appId,optional"`
+	Version     *int64  `parquet:"version,optional,int(64)"`
+	LastUpdated *int64  `parquet:"lastUpdated,optional,int(64)"`
+}
+
+type cpDV struct {
+	StorageType    *string `parquet:"storageType,optional"`
+	PathOrInlineDv *string `parquet:"pathOrInlineDv,optional"`
+	Offset         *int32  `parquet:"offset,optional,int(32)"`
+	SizeInBytes    *int32  `parquet:"sizeInBytes,optional,int(32)"`
+	Cardinality    *int64  `parquet:"cardinality,optional,int(64)"`
+	MaxRowIndex    *int64  `parquet:"maxRowIndex,optional,int(64)"`
+}
+
+type cpAdd struct {
+	Path             *string            `parquet:"path,optional"`
+	PartitionValues  map[string]*string `parquet:"partitionValues,optional"`
+	Size             *int64             `parquet:"size,optional,int(64)"`
+	ModificationTime *int64             `parquet:"modificationTime,optional,int(64)"`
+	DataChange       *bool              `parquet:"dataChange,optional"`
+	Tags             map[string]*string `parquet:"tags,optional"`
+	DeletionVector   *cpDV              `parquet:"deletionVector,optional"`
+	BaseRowID        *int64             `parquet:"baseRowId,optional,int(64)"`
+	DefaultRowCommit *int64             `parquet:"defaultRowCommitVersion,optional,int(64)"`
+	Stats            *string            `parquet:"stats,optional"`
+}
+
+type cpRemove struct {
+	Path                 *string            `parquet:"path,optional"`
+	DeletionTimestamp    *int64             `parquet:"deletionTimestamp,optional,int(64)"`
+	DataChange           *bool              `parquet:"dataChange,optional"`
+	ExtendedFileMetadata *bool              `parquet:"extendedFileMetadata,optional"`
+	PartitionValues      map[string]*string `parquet:"partitionValues,optional"`
+	Size                 *int64             `parquet:"size,optional,int(64)"`
+	DeletionVector       *cpDV              `parquet:"deletionVector,optional"`
+	BaseRowID            *int64             `parquet:"baseRowId,optional,int(64)"`
+	DefaultRowCommit     *int64             `parquet:"defaultRowCommitVersion,optional,int(64)"`
+}
+
+type cpFormat struct {
+	Provider *string            `parquet:"provider,optional"`
+	Options  map[string]*string `parquet:"options,optional"`
+}
+
+type cpMetadata struct {
+	ID               *string            `parquet:"id,optional"`
+	Name             *string            `parquet:"name,optional"`
+	Description      *string            `parquet:"description,optional"`
+	Format           *cpFormat          `parquet:"format,optional"`
+	SchemaString     *string            `parquet:"schemaString,optional"`
+	PartitionColumns []*string          `parquet:"partitionColumns,optional,list"`
+	Configuration    map[string]*string `parquet:"configuration,optional"`
+	CreatedTime      *int64             `parquet:"createdTime,optional,int(64)"`
+}
+
+type cpProtocol struct {
+	MinReaderVersion *int32    `parquet:"minReaderVersion,optional,int(32)"`
+	MinWriterVersion *int32    `parquet:"minWriterVersion,optional,int(32)"`
+	ReaderFeatures   []*string `parquet:"readerFeatures,optional,list"`
+	WriterFeatures   []*string `parquet:"writerFeatures,optional,list"`
+}
+
+type cpDomainMetadata struct {
+	Domain        *string `parquet:"domain,optional"`
+	Configuration *string `parquet:"configuration,optional"`
+	Removed       *bool   `parquet:"removed,optional"`
+}
+
+type cpRow struct {
+	Txn            *cpTxn            `parquet:"txn,optional"`
+	Add            *cpAdd            `parquet:"add,optional"`
+	Remove         *cpRemove         `parquet:"remove,optional"`
+	MetaData       *cpMetadata       `parquet:"metaData,optional"`
+	Protocol       *cpProtocol       `parquet:"protocol,optional"`
+	DomainMetadata *cpDomainMetadata `parquet:"domainMetadata,optional"`
+}
+
+// checkpointSchema names the root as Spark does.
+var checkpointSchema = parquet.NewSchema("spark_schema", parquet.SchemaOf(new(cpRow)))
+
+// lastCheckpoint is the content of _delta_log/_last_checkpoint.
+type lastCheckpoint struct {
+	Version       int64 `json:"version"`
+	Size          int64 `json:"size"`
+	Parts         *int  `json:"parts,omitempty"`
+	SizeInBytes   int64 `json:"sizeInBytes,omitempty"`
+	NumOfAddFiles int64 `json:"numOfAddFiles,omitempty"`
+}
+
+// LastCheckpointKey is the key of the checkpoint hint file.
+const LastCheckpointKey = LogDir + "_last_checkpoint"
+
+// CheckpointKey is the key of a classic single-part checkpoint.
+func CheckpointKey(version int64) string {
+	return fmt.Sprintf("%s%020d.checkpoint.parquet", LogDir, version)
+}
+
+// readLastCheckpoint returns the hint, or ok=false when it is missing or unreadable
+// (a reader then lists the log; a bad hint is never fatal).
+func readLastCheckpoint(ctx context.Context, store storage.Storage) (lastCheckpoint, bool) {
+	data, err := store.Get(ctx, LastCheckpointKey)
+	if err != nil {
+		return lastCheckpoint{}, false
+	}
+	var lc lastCheckpoint
+	if err := json.Unmarshal(data, &lc); err != nil || lc.Version < 0 {
+		return lastCheckpoint{}, false
+	}
+	return lc, true
+}
+
+// checkpointParts returns, for each version with a complete classic checkpoint, its
+// files in part order. A multi-part checkpoint is complete when parts 1..n all exist.
+func checkpointParts(files []logFile) map[int64][]logFile {
+	type key struct {
+		version int64
+		parts   int
+	}
+	groups := map[key][]logFile{}
+	out := map[int64][]logFile{}
+	for _, f := range files {
+		switch f.kind {
+		case logCheckpoint:
+			out[f.version] = []logFile{f}
+		case logCheckpointMP:
+			k := key{f.version, f.parts}
+			groups[k] = append(groups[k], f)
+		}
+	}
+	for k, fs := range groups {
+		if _, ok := out[k.version]; ok {
+			continue
+		}
+		slices.SortFunc(fs, func(a, b logFile) int { return a.part - b.part })
+		complete := len(fs) == k.parts
+		for i, f := range fs {
+			complete = complete && f.part == i+1
+		}
+		if complete {
+			out[k.version] = fs
+		}
+	}
+	return out
+}
+
+// loadCheckpoint reads a classic checkpoint into an empty snapshot at its version.
+func (s *Snapshot) loadCheckpoint(ctx context.Context, store storage.Storage, version int64, parts []logFile) error {
+	var actions []Action
+	for _, f := range parts {
+		data, err := store.Get(ctx, f.key)
+		if err != nil {
+			return fmt.Errorf("read checkpoint %s: %w", f.key, err)
+		}
+		pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %w", f.key, err)
+		}
+		r := parquet.NewGenericReader[cpRow](pf)
+		rows := make([]cpRow, 256)
+		for {
+			n, err := r.Read(rows)
+			for i := range rows[:n] {
+				if a, ok := rows[i].action(); ok {
+					actions = append(actions, a)
+				}
+				rows[i] = cpRow{}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return fmt.Errorf("checkpoint %s: %w", f.key, err)
+			}
+		}
+		r.Close()
+	}
+	if err := s.apply(version, actions); err != nil {
+		return err
+	}
+	s.checkpointVersion = version
+	return nil
+}
+
+// action converts one checkpoint row.
+func (r *cpRow) action() (Action, bool) {
+	switch {
+	case r.Add != nil && r.Add.Path != nil:
+		a := r.Add
+		return Action{Add: &Add{
+			Path: *a.Path, PartitionValues: nonNilMap(a.PartitionValues), Size: deref(a.Size),
+			ModificationTime: deref(a.ModificationTime), DataChange: deref(a.DataChange),
+			Stats: deref(a.Stats), Tags: flattenMap(a.Tags), DeletionVector: a.DeletionVector.toAction(),
+			BaseRowID: a.BaseRowID, DefaultRowCommit: a.DefaultRowCommit,
+		}}, true
+	case r.Remove != nil && r.Remove.Path != nil:
+		m := r.Remove
+		return Action{Remove: &Remove{
+			Path: *m.Path, DeletionTimestamp: m.DeletionTimestamp, DataChange: deref(m.DataChange),
+			ExtendedFileMetadata: m.ExtendedFileMetadata, PartitionValues: m.PartitionValues, Size: m.Size,
+			DeletionVector: m.DeletionVector.toAction(), BaseRowID: m.BaseRowID, DefaultRowCommit: m.DefaultRowCommit,
+		}}, true
+	case r.Txn != nil && r.Txn.AppID != nil:
+		return Action{Txn: &Txn{AppID: *r.Txn.AppID, Version: deref(r.Txn.Version), LastUpdated: r.Txn.LastUpdated}}, true
+	case r.MetaData != nil && r.MetaData.ID != nil:
+		m := r.MetaData
+		md := &Metadata{ID: *m.ID, Name: m.Name, Description: m.Description, SchemaString: deref(m.SchemaString),
+			PartitionColumns: []string{}, Configuration: flattenMap(m.Configuration), CreatedTime: m.CreatedTime,
+			Format: Format{Provider: "parquet", Options: map[string]string{}}}
+		if m.Format != nil {
+			md.Format = Format{Provider: deref(m.Format.Provider), Options: flattenMap(m.Format.Options)}
+		}
+		for _, c := range m.PartitionColumns {
+			md.PartitionColumns = append(md.PartitionColumns, deref(c))
+		}
+		if md.Configuration == nil {
+			md.Configuration = map[string]string{}
+		}
+		return Action{MetaData: md}, true
+	case r.Protocol != nil && r.Protocol.MinReaderVersion != nil:
+		p := r.Protocol
+		pr := &Protocol{MinReaderVersion: int(*p.MinReaderVersion), MinWriterVersion: int(deref(p.MinWriterVersion))}
+		for _, f := range p.ReaderFeatures {
+			pr.ReaderFeatures = append(pr.ReaderFeatures, deref(f))
+		}
+		for _, f := range p.WriterFeatures {
+			pr.WriterFeatures = append(pr.WriterFeatures, deref(f))
+		}
+		return Action{Protocol: pr}, true
+	case r.DomainMetadata != nil && r.DomainMetadata.Domain != nil:
+		d := r.DomainMetadata
+		return Action{DomainMetadata: &DomainMetadata{Domain: *d.Domain, Configuration: deref(d.Configuration), Removed: deref(d.Removed)}}, true
+	}
+	return Action{}, false
+}
+
+func (dv *cpDV) toAction() *DeletionVector {
+	if dv == nil || dv.StorageType == nil {
+		return nil
+	}
+	return &DeletionVector{StorageType: *dv.StorageType, PathOrInlineDv: deref(dv.PathOrInlineDv), Offset: dv.Offset,
+		SizeInBytes: deref(dv.SizeInBytes), Cardinality: deref(dv.Cardinality)}
+}
+
+func fromDV(dv *DeletionVector) *cpDV {
+	if dv == nil {
+		return nil
+	}
+	return &cpDV{StorageType: &dv.StorageType, PathOrInlineDv: &dv.PathOrInlineDv, Offset: dv.Offset,
+		SizeInBytes: &dv.SizeInBytes, Cardinality: &dv.Cardinality}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func nonNilMap(m map[string]*string) map[string]*string {
+	if m == nil {
+		return map[string]*string{}
+	}
+	return m
+}
+
+func flattenMap(m map[string]*string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = deref(v)
+	}
+	return out
+}
+
+func pointerMap(m map[string]string) map[string]*string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]*string, len(m))
+	for k, v := range m {
+		out[k] = ptr(v)
+	}
+	return out
+}
+
+func stringPtrs(ss []string) []*string {
+	out := make([]*string, len(ss))
+	for i := range ss {
+		out[i] = &ss[i]
+	}
+	return out
+}
+
+// checkpointRows renders the snapshot as checkpoint rows: protocol, metaData, txns,
+// domain metadata, live files and the tombstones still within retention.
+func (s *Snapshot) checkpointRows(now time.Time) []cpRow {
+	rows := make([]cpRow, 0, 2+len(s.txns)+len(s.files)+len(s.tombstones))
+	p := s.protocol
+	cp := &cpProtocol{MinReaderVersion: ptr(int32(p.MinReaderVersion)), MinWriterVersion: ptr(int32(p.MinWriterVersion))}
+	if p.MinReaderVersion >= 3 {
+		cp.ReaderFeatures = stringPtrs(p.ReaderFeatures)
+	}
+	if p.MinWriterVersion >= 7 {
+		cp.WriterFeatures = stringPtrs(p.WriterFeatures)
+	}
+	rows = append(rows, cpRow{Protocol: cp})
+	m := s.metadata
+	rows = append(rows, cpRow{MetaData: &cpMetadata{
+		ID: &m.ID, Name: m.Name, Description: m.Description,
+		Format:       &cpFormat{Provider: &m.Format.Provider, Options: pointerMap(nonNilStrMap(m.Format.Options))},
+		SchemaString: &m.SchemaString, PartitionColumns: stringPtrs(m.PartitionColumns),
+		Configuration: pointerMap(nonNilStrMap(m.Configuration)), CreatedTime: m.CreatedTime,
+	}})
+	for _, id := range sortedKeys(s.txns) {
+		t := s.txns[id]
+		rows = append(rows, cpRow{Txn: &cpTxn{AppID: ptr(t.AppID), Version: ptr(t.Version), LastUpdated: t.LastUpdated}})
+	}
+	for _, d := range sortedKeys(s.domains) {
+		dm := s.domains[d]
+		rows = append(rows, cpRow{DomainMetadata: &cpDomainMetadata{Domain: ptr(dm.Domain), Configuration: ptr(dm.Configuration), Removed: ptr(false)}})
+	}
+	for _, a := range s.Files() {
+		rows = append(rows, cpRow{Add: &cpAdd{
+			Path: ptr(a.Path), PartitionValues: nonNilMap(a.PartitionValues), Size: ptr(a.Size),
+			ModificationTime: ptr(a.ModificationTime), DataChange: ptr(false), Tags: pointerMap(a.Tags),
+			DeletionVector: fromDV(a.DeletionVector), BaseRowID: a.BaseRowID, DefaultRowCommit: a.DefaultRowCommit,
+			Stats: optString(a.Stats),
+		}})
+	}
+	retention := s.tombstoneRetention()
+	for _, k := range sortedFileKeys(s.tombstones) {
+		r := s.tombstones[k]
+		if r.DeletionTimestamp != nil && now.Sub(time.UnixMilli(*r.DeletionTimestamp)) > retention {
+			continue
+		}
+		rows = append(rows, cpRow{Remove: &cpRemove{
+			Path: ptr(r.Path), DeletionTimestamp: r.DeletionTimestamp, DataChange: ptr(false),
+			ExtendedFileMetadata: r.ExtendedFileMetadata, PartitionValues: r.PartitionValues, Size: r.Size,
+			DeletionVector: fromDV(r.DeletionVector), BaseRowID: r.BaseRowID, DefaultRowCommit: r.DefaultRowCommit,
+		}})
+	}
+	return rows
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNilStrMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// writeCheckpoint writes a classic checkpoint of the snapshot and then _last_checkpoint.
+func (s *Snapshot) writeCheckpoint(ctx context.Context, store storage.Storage, now time.Time) error {
+	rows := s.checkpointRows(now)
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[cpRow](&buf, checkpointSchema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("sluice", "", ""))
+	for start := 0; start < len(rows); start += 4096 {
+		if _, err := w.Write(rows[start:min(start+4096, len(rows))]); err != nil {
+			return fmt.Errorf("checkpoint %d: encode: %w", s.version, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("checkpoint %d: encode: %w", s.version, err)
+	}
+	size := int64(buf.Len())
+	if err := store.Put(ctx, CheckpointKey(s.version), &buf, size); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", s.version, err)
+	}
+	hint, _ := json.Marshal(lastCheckpoint{Version: s.version, Size: int64(len(rows)), SizeInBytes: size, NumOfAddFiles: int64(len(s.files))})
+	if err := store.Put(ctx, LastCheckpointKey, bytes.NewReader(hint), int64(len(hint))); err != nil {
+		return fmt.Errorf("checkpoint %d: _last_checkpoint: %w", s.version, err)
+	}
+	s.checkpointVersion = s.version
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func sortedFileKeys[V any](m map[fileKey]V) []fileKey {
+	keys := make([]fileKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b fileKey) int {
+		if c := strings.Compare(a.path, b.path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.dv, b.dv)
+	})
+	return keys
+}

@@ -1,0 +1,81 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Checkpoint writes a checkpoint of the latest snapshot now, whatever the interval, and
+// removes expired log files. It is what runs after every delta.checkpointInterval-th
+// commit.
+func (t *Table) Checkpoint(ctx context.Context) (deleted int, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, err := t.refresh(ctx)
+	if err != nil {
+		return 0, err
+	}
+	_, deleted, err = t.checkpoint(ctx, s)
+	return deleted, err
+}
+
+func (t *Table) checkpoint(ctx context.Context, s *Snapshot) (bool, int, error) {
+	now := t.opts.now()
+	if err := s.writeCheckpoint(ctx, t.store, now); err != nil {
+		return false, 0, fmt.Errorf("table %s: %w", t.URI(), err)
+	}
+	if s.Property("delta.enableExpiredLogCleanup", "true") == "false" {
+		return true, 0, nil
+	}
+	n, err := cleanupLog(ctx, t, s, now)
+	if err != nil {
+		return true, n, fmt.Errorf("table %s: log cleanup: %w", t.URI(), err)
+	}
+	return true, n, nil
+}
+
+// cleanupLog deletes commits, checkpoints and checksums older than
+// delta.logRetentionDuration. It keeps the newest expired checkpoint and everything
+// after it, so the oldest version left is always covered by a checkpoint and every
+// later version can be rebuilt.
+func cleanupLog(ctx context.Context, t *Table, s *Snapshot, now time.Time) (int, error) {
+	cutoff := now.Add(-s.logRetention())
+	files, err := listLog(ctx, t.store, "")
+	if err != nil {
+		return 0, err
+	}
+	keep := int64(-1) // the newest complete checkpoint that is itself expired
+	for v, parts := range checkpointParts(files) {
+		if v > s.version {
+			continue
+		}
+		expired := true
+		for _, p := range parts {
+			expired = expired && p.modTime.Before(cutoff)
+		}
+		if expired && v > keep {
+			keep = v
+		}
+	}
+	if keep <= 0 {
+		return 0, nil
+	}
+	var errs []error
+	deleted := 0
+	for _, f := range files {
+		if f.version < 0 || f.version >= keep || !f.modTime.Before(cutoff) {
+			continue
+		}
+		switch f.kind {
+		case logCommit, logCheckpoint, logCheckpointMP, logCRC, logCompaction:
+			if err := t.store.Delete(ctx, f.key); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			deleted++
+		}
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -1,0 +1,212 @@
+package table
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// conformanceRefused lists the conformance tables a correct reader refuses, and why:
+// "invalid" (*InvalidTableError), "unsupported" (*UnsupportedFeatureError naming the
+// feature in the value after the colon) or "not a table" (ErrNotATable).
+var conformanceRefused = map[string]string{
+	// Negative tests of the kernel ("must FAIL" in the INDEX).
+	"kernel-rs-golden/deltalog-invalid-protocol-version":                              "unsupported:reader version 99",
+	"kernel-rs-golden/deltalog-state-reconstruction-from-checkpoint-missing-metadata": "invalid",
+	"kernel-rs-golden/deltalog-state-reconstruction-from-checkpoint-missing-protocol": "invalid",
+	"kernel-rs-golden/deltalog-state-reconstruction-without-metadata":                 "invalid",
+	"kernel-rs-golden/deltalog-state-reconstruction-without-protocol":                 "invalid",
+	"kernel-rs-golden/versions-not-contiguous":                                        "invalid",
+	"kernel-rs-golden/no-delta-log-folder":                                            "not a table",
+	"kernel-rs-golden/hive":                                                           "not a table",
+	// metaData without the required schemaString, or no metaData at all.
+	"kernel-rs-golden/deltalog-commit-info":                     "invalid",
+	"kernel-rs-golden/update-deleted-directory":                 "invalid",
+	"kernel-rs-golden/data-reader-absolute-paths-escaped-chars": "invalid",
+	// Features the reader does not implement: refused by name.
+	"delta-rs-data/checkpoint-v2-table":                                       "unsupported:v2Checkpoint",
+	"kernel-rs-golden/v2-checkpoint-json":                                     "unsupported:v2Checkpoint",
+	"kernel-rs-golden/v2-checkpoint-parquet":                                  "unsupported:v2Checkpoint",
+	"delta-rs-data/simple_table_features":                                     "unsupported:reader version 5",
+	"delta-rs-data/table_with_column_mapping":                                 "unsupported:column mapping",
+	"kernel-rs-golden/data-reader-timestamp_ntz-id-mode":                      "unsupported:columnMapping",
+	"kernel-rs-golden/data-reader-timestamp_ntz-name-mode":                    "unsupported:columnMapping",
+	"kernel-rs-golden/data-skipping-basic-stats-all-types-columnmapping-id":   "unsupported:column mapping",
+	"kernel-rs-golden/data-skipping-basic-stats-all-types-columnmapping-name": "unsupported:column mapping",
+	"kernel-rs-golden/table-with-columnmapping-mode-id":                       "unsupported:column mapping",
+	"kernel-rs-golden/table-with-columnmapping-mode-name":                     "unsupported:column mapping",
+	"kernel-rs-golden/dv-with-columnmapping":                                  "unsupported:columnMapping",
+	// Deletion vectors are read only while no live file has one.
+	"delta-rs-data/table-with-dv-small":               "unsupported:deletion vectors",
+	"delta-rs-data/table_with_deletion_logs":          "unsupported:deletion vectors",
+	"kernel-rs-golden/dv-partitioned-with-checkpoint": "unsupported:deletion vectors",
+	"kernel-rs-golden/log-replay-dv-key-cases":        "unsupported:deletion vectors",
+}
+
+type goldenTable struct {
+	Version          int64            `json:"version"`
+	Replayed         bool             `json:"replayed"`
+	Files            []string         `json:"files"`
+	Txns             map[string]int64 `json:"txns"`
+	SchemaString     *string          `json:"schemaString"`
+	PartitionColumns []string         `json:"partitionColumns"`
+	Protocol         *Protocol        `json:"protocol"`
+}
+
+func TestConformance(t *testing.T) {
+	data, err := os.ReadFile("testdata/conformance/golden.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var golden map[string]goldenTable
+	if err := json.Unmarshal(data, &golden); err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob("testdata/conformance/*/*")
+	for _, dir := range dirs {
+		info, err := os.Stat(dir)
+		if err != nil || !info.IsDir() {
+			continue
+		}
+		name := strings.TrimPrefix(dir, "testdata/conformance/")
+		t.Run(name, func(t *testing.T) {
+			root := dir
+			if _, err := os.Stat(filepath.Join(dir, "delta")); err == nil {
+				root = filepath.Join(dir, "delta")
+			}
+			store, err := storage.NewLocal(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := Load(context.Background(), store)
+			if want, refused := conformanceRefused[name]; refused {
+				checkRefused(t, err, want)
+				return
+			}
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			g, ok := golden[strings.TrimPrefix(root, "testdata/conformance/")]
+			if !ok {
+				t.Fatalf("no golden entry")
+			}
+			checkGolden(t, snap, g)
+			if _, err := os.Stat(filepath.Join(dir, "expected")); err == nil {
+				checkExpectedRows(t, root, filepath.Join(dir, "expected"), snap)
+			}
+		})
+	}
+}
+
+func checkRefused(t *testing.T, err error, want string) {
+	t.Helper()
+	kind, detail, _ := strings.Cut(want, ":")
+	var ue *UnsupportedFeatureError
+	var ie *InvalidTableError
+	switch {
+	case err == nil:
+		t.Fatalf("loaded, want it refused (%s)", want)
+	case kind == "unsupported" && errors.As(err, &ue):
+		if !strings.Contains(ue.Feature, detail) {
+			t.Fatalf("refused for %q, want %q: %v", ue.Feature, detail, err)
+		}
+	case kind == "invalid" && errors.As(err, &ie):
+	case kind == "not a table" && errors.Is(err, ErrNotATable):
+	default:
+		t.Fatalf("got %v (%T), want %s", err, err, want)
+	}
+	if !strings.Contains(err.Error(), "testdata/conformance") {
+		t.Fatalf("error does not name the table: %v", err)
+	}
+	t.Logf("refused: %v", err)
+}
+
+func checkGolden(t *testing.T, snap *Snapshot, g goldenTable) {
+	t.Helper()
+	if snap.Version() != g.Version {
+		t.Errorf("version = %d, want %d", snap.Version(), g.Version)
+	}
+	if !g.Replayed {
+		return
+	}
+	var files []string
+	for _, f := range snap.Files() {
+		p, _ := DecodePath(f.Path)
+		files = append(files, p)
+	}
+	slices.Sort(files)
+	if !slices.Equal(files, g.Files) && !(len(files) == 0 && len(g.Files) == 0) {
+		t.Errorf("live files = %v\nwant %v", files, g.Files)
+	}
+	if g.SchemaString != nil && snap.Metadata().SchemaString != *g.SchemaString {
+		t.Errorf("schemaString = %s\nwant %s", snap.Metadata().SchemaString, *g.SchemaString)
+	}
+	if g.PartitionColumns != nil && !slices.Equal(snap.PartitionColumns(), g.PartitionColumns) {
+		t.Errorf("partition columns = %v, want %v", snap.PartitionColumns(), g.PartitionColumns)
+	}
+	if got := snap.AppTransactions(); !maps.Equal(got, g.Txns) && len(got)+len(g.Txns) > 0 {
+		t.Errorf("txns = %v, want %v", got, g.Txns)
+	}
+	if g.Protocol != nil && (snap.Protocol().MinReaderVersion != g.Protocol.MinReaderVersion || snap.Protocol().MinWriterVersion != g.Protocol.MinWriterVersion) {
+		t.Errorf("protocol = %+v, want %+v", snap.Protocol(), *g.Protocol)
+	}
+}
+
+// checkExpectedRows compares the rows in the live files with Spark's scan result.
+func checkExpectedRows(t *testing.T, root, expected string, snap *Snapshot) {
+	t.Helper()
+	var live int64
+	for _, f := range snap.Files() {
+		key, _ := DecodePath(f.Path)
+		if strings.Contains(key, "://") {
+			t.Logf("file outside the table (%s): row count not checked", key)
+			return
+		}
+		n, err := parquetRows(filepath.Join(root, filepath.FromSlash(key)))
+		if err != nil {
+			t.Logf("data file unreadable (%v): row count not checked", err)
+			return
+		}
+		live += n
+	}
+	var want int64
+	exp, _ := filepath.Glob(filepath.Join(expected, "**", "*.parquet"))
+	top, _ := filepath.Glob(filepath.Join(expected, "*.parquet"))
+	for _, p := range append(exp, top...) {
+		n, err := parquetRows(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += n
+	}
+	if live != want {
+		t.Errorf("live files hold %d rows, Spark's expected result has %d", live, want)
+	}
+}
+
+func parquetRows(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, err
+	}
+	return pf.NumRows(), nil
+}
