@@ -133,7 +133,7 @@ func TestLogCleanup(t *testing.T) {
 		t.Fatalf("log files = %d before expiry", n)
 	}
 	now = now.Add(48 * time.Hour) // everything written so far is now older than the retention
-	commitN(t, tbl, 25, 5)         // version 30 checkpoints and cleans up
+	commitN(t, tbl, 25, 5)        // version 30 checkpoints and cleans up
 	files, _ := listLog(ctx, store, "")
 	var versions []string
 	for _, f := range files {
