@@ -210,3 +210,49 @@ func parquetRows(path string) (int64, error) {
 	}
 	return pf.NumRows(), nil
 }
+
+// TestWriteGating appends to copies of real tables: tables whose writer features an
+// appending writer honours accept the commit; the others are refused by feature name,
+// before anything is written.
+func TestWriteGating(t *testing.T) {
+	cases := []struct {
+		table string
+		want  string // "" = commit accepted; else a substring of the refused feature
+	}{
+		{"kernel-rs-golden/basic-with-vacuum-protocol-check-feature/delta", ""},
+		{"kernel-rs-golden/log-replay-latest-metadata-protocol/delta", ""},
+		{"delta-rs-data/table-with-domain-metadata", "writer feature rowTracking"},
+		{"delta-rs-data/table_with_liquid_clustering", "writer feature"},
+		{"delta-rs-data/simple_table_features", "reader version 5"},
+		{"kernel-rs-golden/table-with-columnmapping-mode-name/delta", "column mapping"},
+		{"delta-rs-data/simple_table", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.table, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata/conformance", c.table))); err != nil {
+				t.Fatal(err)
+			}
+			store, err := storage.NewLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl := New(store)
+			before, _ := listLog(context.Background(), store, "")
+			_, err = tbl.Commit(context.Background(), &Transaction{AppTxns: []AppTxn{{AppID: "sluice:t:0", Prev: -1, Version: 1}}})
+			var ue *UnsupportedFeatureError
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("commit refused: %v", err)
+			case c.want != "" && (!errors.As(err, &ue) || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("got %v, want refusal naming %q", err, c.want)
+			case c.want != "":
+				after, _ := listLog(context.Background(), store, "")
+				if len(after) != len(before) {
+					t.Fatal("a refused commit wrote to the log")
+				}
+				t.Logf("refused: %v", err)
+			}
+		})
+	}
+}
