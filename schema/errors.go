@@ -1,0 +1,109 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// EXTERNAL: errors a caller acts on. Each says where it is returned.
+
+// WireError is a Kafka message value that is not in the Confluent wire format (magic
+// byte 0, big-endian 4-byte schema id, payload). ParseWire returns it. It names no topic,
+// partition or offset: the connector wraps it with those, and callers find it with
+// errors.As.
+type WireError struct {
+	// Reason says what is wrong with the header and, where it can be guessed, why.
+	Reason string
+}
+
+func (e *WireError) Error() string {
+	return "not in Confluent wire format: " + e.Reason
+}
+
+// RegistryError is a non-2xx answer of a schema registry. Registry methods return it,
+// wrapped with the schema id or subject asked for, once retries are exhausted (5xx, 429)
+// or at once (other statuses). Match the common cases with errors.Is and the sentinels
+// below; read Code for the rest.
+type RegistryError struct {
+	// StatusCode is the HTTP status, e.g. 404.
+	StatusCode int
+	// Code is Confluent's "error_code", e.g. 40403; 0 when the body was not a Confluent
+	// error (a proxy, or a URL that is no schema registry).
+	Code int
+	// Message is Confluent's "message", or the start of a body that was not JSON.
+	Message string
+	// Method is the HTTP method of the request.
+	Method string
+	// URL is the request URL, never with credentials in it.
+	URL string
+}
+
+func (e *RegistryError) Error() string {
+	var b strings.Builder
+	if e.Method != "" {
+		b.WriteString(e.Method)
+		b.WriteByte(' ')
+	}
+	if e.URL != "" {
+		b.WriteString(e.URL)
+		b.WriteString(": ")
+	}
+	fmt.Fprintf(&b, "%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Code != 0 {
+		fmt.Fprintf(&b, " (error_code %d)", e.Code)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	switch {
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		b.WriteString(" (check the registry username/password or bearer token)")
+	case e.StatusCode == http.StatusNotFound && e.Code == 0:
+		b.WriteString(" (no Confluent error body: is the URL a schema registry?)")
+	}
+	return b.String()
+}
+
+// Is reports whether the sentinel target describes e, so that
+// errors.Is(err, ErrSchemaNotFound) works through any wrapping.
+func (e *RegistryError) Is(target error) bool {
+	switch target {
+	case ErrSubjectNotFound:
+		return e.Code == 40401
+	case ErrVersionNotFound:
+		return e.Code == 40402
+	case ErrSchemaNotFound:
+		return e.Code == 40403
+	case ErrIncompatibleSchema:
+		return e.StatusCode == http.StatusConflict
+	case ErrInvalidSchema:
+		return e.Code == 42201
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	}
+	return false
+}
+
+var (
+	// ErrSubjectNotFound (error_code 40401) is returned by SchemaBySubjectVersion, and by
+	// SchemaByID when a reference names a subject the registry does not have.
+	ErrSubjectNotFound = errors.New("schema registry: subject not found")
+	// ErrVersionNotFound (error_code 40402) is returned by SchemaBySubjectVersion, and by
+	// SchemaByID when a reference names a version the subject does not have.
+	ErrVersionNotFound = errors.New("schema registry: version not found")
+	// ErrSchemaNotFound (error_code 40403) is returned by SchemaByID for an unknown id:
+	// the message was produced against another registry, or its schema was deleted.
+	ErrSchemaNotFound = errors.New("schema registry: schema not found")
+	// ErrIncompatibleSchema (HTTP 409) is returned by Register when the subject's
+	// compatibility rule rejects the schema.
+	ErrIncompatibleSchema = errors.New("schema registry: schema incompatible with an earlier version")
+	// ErrInvalidSchema (error_code 42201) is returned by Register when the registry cannot
+	// parse the schema or resolve its references.
+	ErrInvalidSchema = errors.New("schema registry: invalid schema")
+	// ErrUnauthorized (HTTP 401 or 403) is returned by every Registry method when the
+	// registry refuses the credentials. It is never retried.
+	ErrUnauthorized = errors.New("schema registry: unauthorized")
+)
