@@ -10,8 +10,10 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/sluicelake/sluice/connector.Version=$(VERSION)
 # Cold cgo builds (librdkafka, DuckDB) take minutes on 2 cores; keep test timeouts generous.
 TESTFLAGS ?= -count=1 -timeout 20m
+# versitygw, the S3 server the storage tests start (table/storage/s3test), pinned in tools/go.mod.
+VERSITYGW := .tools/bin/versitygw
 
-.PHONY: all build test unit e2e bench demo lint fmt clean
+.PHONY: all build test unit e2e bench demo lint fmt clean tools
 
 all: build
 
@@ -23,10 +25,10 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
-test: lint
+test: lint tools
 	$(GO) test $(TESTFLAGS) ./...
 
-unit:
+unit: tools
 	$(GO) test $(TESTFLAGS) $$($(GO) list ./... | grep -v /e2e)
 
 e2e:
@@ -37,6 +39,13 @@ bench:
 
 demo: build
 	./$(BIN) demo
+
+# Built here, before the tests, so its cold build (minutes on 2 cores) does not run
+# inside a test binary next to other packages' builds; s3test builds it too when missing.
+tools: $(VERSITYGW)
+
+$(VERSITYGW): tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(VERSITYGW) github.com/versity/versitygw/cmd/versitygw
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,6 +149,80 @@ func AcceptanceTest(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		}
 	})
 
+	t.Run("ListByteOrderAcrossDirectories", func(t *testing.T) {
+		// '-' < '.' < '/' < '0': a backend that walks directories must still order
+		// "d/a/b" between "d/a.b" and "d/a0", as S3 does.
+		s := newStore(t)
+		for _, k := range []string{"d/a0", "d/a/b", "d/a.b", "d/a-c"} {
+			if err := s.Put(ctx, k, bytes.NewReader([]byte(k)), int64(len(k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []string{"d/a-c", "d/a.b", "d/a/b", "d/a0"}
+		if got := listKeys(t, s, "d/a", ""); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("List d/a = %v\nwant %v", got, want)
+		}
+		if got := listKeys(t, s, "d/", "d/a.b"); fmt.Sprint(got) != fmt.Sprint(want[2:]) {
+			t.Fatalf("List startAfter d/a.b = %v, want %v", got, want[2:])
+		}
+		if got := listKeys(t, s, "d/", "c"); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("List startAfter before the prefix = %v, want %v", got, want)
+		}
+		if got := listKeys(t, s, "d/", "e"); len(got) != 0 {
+			t.Fatalf("List startAfter past the prefix = %v, want nothing", got)
+		}
+	})
+
+	t.Run("KeyCharacters", func(t *testing.T) {
+		// Hive-escaped partition values carry '%', '=' and spaces; S3 keys are UTF-8.
+		s := newStore(t)
+		keys := []string{
+			"city=New York/part-0.parquet",
+			"city=S%C3%A3o Paulo/part-1.parquet",
+			"note=a+b&c/part-2.parquet",
+			"z\u00e9/caf\u00e9.json",
+		}
+		for _, k := range keys {
+			if err := s.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, k := range keys {
+			if got, err := s.Get(ctx, k); err != nil || string(got) != k {
+				t.Fatalf("Get %q = %q, %v", k, got, err)
+			}
+		}
+		if got := listKeys(t, s, "", ""); fmt.Sprint(got) != fmt.Sprint(keys) {
+			t.Fatalf("List = %q\nwant %q", got, keys)
+		}
+	})
+
+	t.Run("PutLarge", func(t *testing.T) {
+		// Larger than two 5 MiB parts (the S3 minimum) and read from a stream that
+		// cannot seek, so an S3 store with a small PartSize takes the multipart path.
+		s := newStore(t)
+		data := make([]byte, 11<<20+7)
+		for i := range data {
+			data[i] = byte(i*7 + i>>11)
+		}
+		if err := s.Put(ctx, "big/part-0.parquet", struct{ io.Reader }{bytes.NewReader(data)}, int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "big/part-0.parquet")
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Get = %d bytes, %v; want the %d bytes put", len(got), err, len(data))
+		}
+		info, err := s.Stat(ctx, "big/part-0.parquet")
+		if err != nil || info.Size != int64(len(data)) {
+			t.Fatalf("Stat = %+v, %v; want size %d", info, err, len(data))
+		}
+		for o, err := range s.List(ctx, "big/", "") {
+			if err != nil || o.Size != int64(len(data)) {
+				t.Fatalf("List = %+v, %v; want size %d", o, err, len(data))
+			}
+		}
+	})
+
 	t.Run("DeleteIdempotent", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Put(ctx, "x/y", bytes.NewReader([]byte("1")), 1); err != nil {
@@ -162,4 +237,16 @@ func AcceptanceTest(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 			t.Fatalf("Get after Delete: %v", err)
 		}
 	})
+}
+
+func listKeys(t *testing.T, s storage.Storage, prefix, startAfter string) []string {
+	t.Helper()
+	var out []string
+	for o, err := range s.List(context.Background(), prefix, startAfter) {
+		if err != nil {
+			t.Fatalf("List %q after %q: %v", prefix, startAfter, err)
+		}
+		out = append(out, o.Key)
+	}
+	return out
 }
