@@ -1,10 +1,10 @@
 package connector
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -228,23 +228,19 @@ func (s *sink) flush(ctx context.Context) error {
 	adds := make([]table.Add, 0, len(pending))
 	var bytesOut int64
 	for _, p := range pending {
-		var out bytes.Buffer
-		info, err := p.Encode(&out)
-		if err != nil {
-			return fmt.Errorf("table %s: encode data file: %w", s.cfg.Name, err)
+		for !p.Done() {
+			key := s.fileKey(p.Dir)
+			info, err := uploadFile(ctx, s.tbl.Store(), key, p)
+			if err != nil {
+				return fmt.Errorf("table %s: write data file %s: %w", s.cfg.Name, key, err)
+			}
+			adds = append(adds, table.Add{
+				Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
+				ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats,
+			})
+			bytesOut += info.Size
 		}
-		key := fmt.Sprintf("part-00000-%s-c000.zstd.parquet", uuid.NewString())
-		if p.Dir != "" {
-			key = p.Dir + "/" + key
-		}
-		if err := s.tbl.Store().Put(ctx, key, &out, info.Size); err != nil {
-			return fmt.Errorf("table %s: upload %s: %w", s.cfg.Name, key, err)
-		}
-		adds = append(adds, table.Add{
-			Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
-			ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats,
-		})
-		bytesOut += info.Size
+		p.Release()
 	}
 	tx := &table.Transaction{Adds: adds, SchemaString: s.schema,
 		Parameters: map[string]string{"outputMode": "Append", "connector": s.name}}
@@ -272,6 +268,44 @@ func (s *sink) flush(ctx context.Context) error {
 	s.log.Info("committed", "version", res.Version, "rows", rows, "files", len(adds), "bytes", bytesOut,
 		"partitions", len(tx.AppTxns), "attempts", res.Attempts, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// fileKey names a new data file the way Spark does: part-00000-<uuid>-c000.<codec>.parquet.
+func (s *sink) fileKey(dir string) string {
+	codec := s.buf.Config().Compression
+	ext := "." + codec + ".parquet"
+	if codec == "none" || codec == "uncompressed" {
+		ext = ".parquet"
+	}
+	key := "part-00000-" + uuid.NewString() + "-c000" + ext
+	if dir != "" {
+		key = dir + "/" + key
+	}
+	return key
+}
+
+// uploadFile encodes the next file of p straight into the store through a pipe, so the
+// encoded file is never held whole in memory and encoding overlaps the upload.
+func uploadFile(ctx context.Context, store storage.Storage, key string, p *writer.Pending) (writer.FileInfo, error) {
+	pr, pw := io.Pipe()
+	var info writer.FileInfo
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		info, err = p.Encode(pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	putErr := store.Put(ctx, key, pr, -1)
+	pr.CloseWithError(errors.Join(putErr, io.ErrClosedPipe))
+	encErr := <-done
+	if encErr != nil && !errors.Is(encErr, io.ErrClosedPipe) {
+		return info, fmt.Errorf("encode: %w", encErr)
+	}
+	if putErr != nil {
+		return info, fmt.Errorf("upload: %w", putErr)
+	}
+	return info, encErr
 }
 
 // discard drops the buffered rows and forgets the batch; partitions restart from the

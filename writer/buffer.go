@@ -1,9 +1,12 @@
 // Package writer turns rows into Parquet data files with Delta statistics.
 //
-// Decoders (package schema) fill a Buffer row by row through typed setters addressed by
-// column index; the Buffer splits rows by partition value into column buffers, and Take
-// hands the buffered partitions out as Pending files that encode themselves to an
-// io.Writer. The writer does no storage I/O; the connector uploads what it encodes.
+// Decoders (package schema) fill a Buffer row by row: primitive top-level columns with
+// typed setters addressed by column index, struct, list and map columns through the
+// Nest builder. At EndRow the Buffer computes derived columns, finds the row's
+// partition and shreds the row into per-leaf column buffers (values plus Parquet
+// definition and repetition levels). Take hands the partitions out as Pending files
+// that encode themselves to an io.Writer. Nothing on the append path allocates once
+// the buffers have grown; the writer does no storage I/O.
 package writer
 
 import (
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,7 +31,17 @@ type Spec struct {
 	Derived map[string]*Derivation
 }
 
-// MissingValueError is returned by EndRow when a non-nullable column got no value.
+// ValueError is a row the Buffer refuses: a missing or null value for a non-nullable
+// field, a value out of range for its type, or a value of the wrong kind.
+type ValueError struct {
+	Path string // dotted column path: "payload.items.element.qty"
+	Msg  string
+}
+
+func (e *ValueError) Error() string { return fmt.Sprintf("column %q: %s", e.Path, e.Msg) }
+
+// MissingValueError is returned by EndRow when a non-nullable top-level column got no
+// value.
 type MissingValueError struct{ Column string }
 
 func (e *MissingValueError) Error() string {
@@ -44,12 +58,19 @@ type Buffer struct {
 	partIdx []int // indices of partition columns, in partition order
 	dataIdx []int // indices of data-file columns, in schema order
 	derived []int // indices of derived columns, in schema order
+	leaves  []*leaf
+	roots   []*snode // data columns' schema nodes, in dataIdx order
 
-	stage []staged // the row being built
+	stage     []staged // the row being built: primitive columns
+	nest      Nest     // the row being built: nested columns
+	nodeStage staged   // scratch for shredding one nested value
+	err       error    // first error of the row being built
 
 	keyBuf []byte
 	parts  map[string]*part
 	order  []*part // parts in creation order, for deterministic output
+	pool   []*part // released parts whose memory the next rows reuse
+	pooled int64   // capacity bytes held by pool
 	rows   int
 	bytes  int64
 	first  time.Time // when the oldest buffered row was added
@@ -57,16 +78,18 @@ type Buffer struct {
 
 // staged is one column's value in the row being built.
 type staged struct {
-	state uint8 // stateUnset, stateNull, stateSet
+	state uint8 // stateUnset, stateNull, stateSet, stateNested
 	i     int64
 	f     float64
 	b     []byte
+	root  int32 // nested: the root node of the value tree
 }
 
 const (
 	stateUnset uint8 = iota
 	stateNull
 	stateSet
+	stateNested
 )
 
 // NewBuffer checks spec and returns an empty buffer.
@@ -76,11 +99,7 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	}
 	b := &Buffer{spec: spec, cfg: cfg, byName: map[string]int{}, parts: map[string]*part{}}
 	for i, f := range spec.Schema.Fields {
-		c, err := newColumn(i, f)
-		if err != nil {
-			return nil, err
-		}
-		b.cols = append(b.cols, c)
+		b.cols = append(b.cols, &Column{Index: i, Name: f.Name, Type: f.Type, Nullable: f.Nullable})
 		b.byName[f.Name] = i
 	}
 	for _, p := range spec.PartitionColumns {
@@ -88,17 +107,34 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 		if !ok {
 			return nil, fmt.Errorf("partition column %q is not in the schema", p)
 		}
-		if b.cols[i].Type == table.Binary {
-			return nil, fmt.Errorf("partition column %q: binary columns cannot be partition columns", p)
+		c := b.cols[i]
+		if _, err := leafKind(c.Type); err != nil || c.Type == table.Binary {
+			return nil, fmt.Errorf("partition column %q: a %s column cannot be a partition column", p, c.Type)
 		}
-		b.cols[i].Partition = true
+		c.Partition = true
 		b.partIdx = append(b.partIdx, i)
 	}
+	// Data columns are shredded into leaves; partition columns get a detached node.
+	var st schemaTree
 	for _, c := range b.cols {
-		if !c.Partition {
-			b.dataIdx = append(b.dataIdx, c.Index)
+		if c.Partition {
+			var pt schemaTree
+			n, err := pt.build(c.Name, c.Type, c.Nullable, 0, 0, false)
+			if err != nil {
+				return nil, err
+			}
+			c.node = n
+			continue
 		}
+		n, err := st.build(c.Name, c.Type, c.Nullable, 0, 0, false)
+		if err != nil {
+			return nil, err
+		}
+		c.node = n
+		b.dataIdx = append(b.dataIdx, c.Index)
+		b.roots = append(b.roots, n)
 	}
+	b.leaves = st.leaves
 	if len(b.dataIdx) == 0 {
 		return nil, errors.New("every column is a partition column; data files need at least one data column")
 	}
@@ -128,6 +164,7 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 		}
 	}
 	b.stage = make([]staged, len(b.cols))
+	b.nest.b = b
 	return b, nil
 }
 
@@ -145,6 +182,9 @@ func (b *Buffer) Column(name string) *Column {
 // Spec returns the spec the buffer was built from.
 func (b *Buffer) Spec() Spec { return b.spec }
 
+// Config returns the file configuration.
+func (b *Buffer) Config() Config { return b.cfg }
+
 // Rows is the number of complete buffered rows.
 func (b *Buffer) Rows() int { return b.rows }
 
@@ -154,12 +194,18 @@ func (b *Buffer) Bytes() int64 { return b.bytes }
 // Oldest is when the oldest buffered row was added (zero when empty).
 func (b *Buffer) Oldest() time.Time { return b.first }
 
-// SetNull sets the column of the current row to null.
+func (b *Buffer) fail(path, format string, args ...any) {
+	if b.err == nil {
+		b.err = &ValueError{Path: path, Msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+// SetNull sets a top-level column of the current row to null.
 func (b *Buffer) SetNull(col int) { b.stage[col].state = stateNull }
 
-// SetInt sets an integer-valued column: long, integer, short, byte, the days since the
-// epoch of a date, the microseconds since the epoch of a timestamp, or the unscaled
-// value of a decimal. The caller checks the value against Column.IntRange.
+// SetInt sets an integer-valued primitive column: long, integer, short, byte, the days
+// since the epoch of a date, the microseconds since the epoch of a timestamp, or the
+// unscaled value of a decimal(p<=18). Values outside Column.IntRange fail the row.
 func (b *Buffer) SetInt(col int, v int64) {
 	s := &b.stage[col]
 	s.state, s.i = stateSet, v
@@ -174,19 +220,25 @@ func (b *Buffer) SetFloat(col int, v float64) {
 // SetBool sets a boolean column.
 func (b *Buffer) SetBool(col int, v bool) {
 	s := &b.stage[col]
-	s.state = stateSet
+	s.state, s.i = stateSet, 0
 	if v {
 		s.i = 1
-	} else {
-		s.i = 0
 	}
 }
 
-// SetBytes sets a string or binary column; v is copied.
+// SetBytes sets a string or binary column, or a decimal(p>18) column to its unscaled
+// value in big-endian two's complement (any length; it is sign-extended). v is copied.
 func (b *Buffer) SetBytes(col int, v []byte) {
 	s := &b.stage[col]
 	s.state = stateSet
 	s.b = append(s.b[:0], v...)
+}
+
+// Nested starts (or restarts) the value of a struct, list or map column in the current
+// row and returns its builder.
+func (b *Buffer) Nested(col int) *Nest {
+	b.nest.start(col)
+	return &b.nest
 }
 
 // IsSet reports whether the current row has a value (or null) for the column.
@@ -197,12 +249,59 @@ func (b *Buffer) AbortRow() {
 	for i := range b.stage {
 		b.stage[i].state = stateUnset
 	}
+	b.nest.reset()
+	b.err = nil
 }
 
 // EndRow completes the current row: missing nullable columns become null, derived
-// columns are computed, and the row is appended to its partition. A missing value for a
-// non-nullable column returns *MissingValueError and discards the row.
+// columns are computed, and the row is appended to its partition. A row that breaks
+// the schema returns *MissingValueError or *ValueError and is discarded whole.
 func (b *Buffer) EndRow() error {
+	if err := b.validateRow(); err != nil {
+		b.AbortRow()
+		return err
+	}
+	p := b.partition()
+	for j, i := range b.dataIdx {
+		s := &b.stage[i]
+		n := b.roots[j]
+		if n.leaf != nil {
+			l := n.leaf
+			if s.state == stateSet {
+				b.bytes += p.leaves[l.index].appendValue(l, 0, n.def, s)
+			} else {
+				b.bytes += p.leaves[l.index].appendNull(l, 0, 0)
+			}
+		} else {
+			root := int32(-1)
+			if s.state == stateNested {
+				root = s.root
+			}
+			b.shred(p, n, root, 0, 0)
+		}
+		s.state = stateUnset
+	}
+	for _, i := range b.partIdx {
+		b.stage[i].state = stateUnset
+	}
+	b.nest.reset()
+	p.rows++
+	b.rows++
+	if b.rows == 1 {
+		b.first = time.Now()
+	}
+	return nil
+}
+
+// validateRow fills derived columns and checks every top-level value before anything
+// is appended, so a bad row never leaves a partial row behind.
+func (b *Buffer) validateRow() error {
+	if b.nest.depth() > 0 {
+		b.fail(b.cols[b.nest.col].Name, "value not finished (unbalanced Begin/End)")
+	}
+	if b.err != nil {
+		return b.err
+	}
 	for _, i := range b.derived {
 		c := b.cols[i]
 		src := &b.stage[c.Derived.source]
@@ -213,29 +312,82 @@ func (b *Buffer) EndRow() error {
 		b.stage[i].state, b.stage[i].i = stateSet, c.Derived.eval(b.cols[c.Derived.source].Type, src.i)
 	}
 	for i := range b.stage {
-		if b.stage[i].state == stateSet {
-			continue
+		s := &b.stage[i]
+		c := b.cols[i]
+		switch s.state {
+		case stateSet:
+			if c.node.leaf == nil {
+				return &ValueError{Path: c.Name, Msg: fmt.Sprintf("a %s column needs a nested value", c.Type)}
+			}
+			if err := checkPrimitive(c.node.leaf, s); err != nil {
+				return err
+			}
+		case stateNested:
+			if c.node.leaf != nil {
+				return &ValueError{Path: c.Name, Msg: fmt.Sprintf("a %s column cannot hold a nested value", c.Type)}
+			}
+		default:
+			if !c.Nullable {
+				return &MissingValueError{Column: c.Name}
+			}
+			s.state = stateNull
 		}
-		if !b.cols[i].Nullable {
-			b.AbortRow()
-			return &MissingValueError{Column: b.cols[i].Name}
-		}
-		b.stage[i].state = stateNull
-	}
-	p := b.partition()
-	for _, i := range b.dataIdx {
-		b.bytes += p.cols[i].append(b.cols[i], &b.stage[i])
-		b.stage[i].state = stateUnset
-	}
-	for _, i := range b.partIdx {
-		b.stage[i].state = stateUnset
-	}
-	p.rows++
-	b.rows++
-	if b.rows == 1 {
-		b.first = time.Now()
 	}
 	return nil
+}
+
+// checkPrimitive checks a staged value against its leaf type, and sign-extends wide
+// decimals to their fixed length.
+func checkPrimitive(l *leaf, s *staged) error {
+	switch l.kind {
+	case kindInt32, kindInt64:
+		if s.i < l.minInt || s.i > l.maxInt {
+			return &ValueError{Path: l.path, Msg: fmt.Sprintf("%d is out of range for %s", s.i, l.typ)}
+		}
+	case kindFloat:
+		if !math.IsInf(s.f, 0) && !math.IsNaN(s.f) && math.Abs(s.f) > math.MaxFloat32 {
+			return &ValueError{Path: l.path, Msg: fmt.Sprintf("%g is out of range for float", s.f)}
+		}
+	case kindBytes:
+		if d, ok := l.typ.(*table.DecimalType); ok {
+			n := decimalBytes(d.Precision)
+			ext, ok := signExtend(s.b, n)
+			if !ok {
+				return &ValueError{Path: l.path, Msg: fmt.Sprintf("value does not fit %s", d)}
+			}
+			s.b = ext
+		}
+	}
+	return nil
+}
+
+// signExtend widens (or narrows, when only sign bytes are lost) a big-endian two's
+// complement integer to n bytes, reusing b's storage when it can.
+func signExtend(b []byte, n int) ([]byte, bool) {
+	if len(b) == 0 {
+		b = append(b, 0)
+	}
+	neg := b[0]&0x80 != 0
+	pad := byte(0)
+	if neg {
+		pad = 0xff
+	}
+	for len(b) > n {
+		if b[0] != pad || (b[1]&0x80 != 0) != neg {
+			return nil, false
+		}
+		b = b[1:]
+	}
+	m := len(b)
+	if m == n {
+		return b, true
+	}
+	b = slices.Grow(b, n-m)[:n]
+	copy(b[n-m:], b[:m])
+	for i := range n - m {
+		b[i] = pad
+	}
+	return b, true
 }
 
 // partition returns the part for the staged row's partition values, creating it.
@@ -249,12 +401,12 @@ func (b *Buffer) partition() *part {
 	k := b.keyBuf[:0]
 	for _, i := range b.partIdx {
 		s := &b.stage[i]
-		if s.state != stateSet {
+		if s.state != stateSet || (b.cols[i].Type == table.String && len(s.b) == 0) {
 			k = append(k, 0)
 			continue
 		}
 		k = append(k, 1)
-		switch b.cols[i].kind {
+		switch b.cols[i].node.leaf.kind {
 		case kindBytes:
 			k = binary.AppendUvarint(k, uint64(len(s.b)))
 			k = append(k, s.b...)
@@ -276,7 +428,15 @@ func (b *Buffer) partition() *part {
 }
 
 func (b *Buffer) newPart(key string, values []*string) *part {
-	p := &part{values: values, cols: make([]colData, len(b.cols))}
+	var p *part
+	if n := len(b.pool); n > 0 {
+		p = b.pool[n-1]
+		b.pool = b.pool[:n-1]
+		b.pooled -= p.capacity()
+		p.reset(values)
+	} else {
+		p = &part{values: values, leaves: make([]leafData, len(b.leaves))}
+	}
 	b.parts[key] = p
 	b.order = append(b.order, p)
 	return p
@@ -307,9 +467,7 @@ func partitionValue(c *Column, s *staged) *string {
 			v = strconv.FormatFloat(s.f, 'g', -1, 64)
 		case table.Date:
 			v = formatDate(s.i)
-		case table.Timestamp:
-			v = time.UnixMicro(s.i).UTC().Format("2006-01-02 15:04:05.999999")
-		case table.TimestampNTZ:
+		case table.Timestamp, table.TimestampNTZ:
 			v = time.UnixMicro(s.i).UTC().Format("2006-01-02 15:04:05.999999")
 		default:
 			v = strconv.FormatInt(s.i, 10)
@@ -342,11 +500,21 @@ func formatDecimal(unscaled int64, scale int) string {
 	return s
 }
 
+// release takes back the memory of an encoded part, up to Config.ReuseBytes.
+func (b *Buffer) release(p *part) {
+	c := p.capacity()
+	if b.pooled+c > b.cfg.ReuseBytes {
+		return
+	}
+	b.pool = append(b.pool, p)
+	b.pooled += c
+}
+
 // Take hands out the buffered partitions as pending files and empties the buffer.
 func (b *Buffer) Take() []*Pending {
 	out := make([]*Pending, 0, len(b.order))
 	for _, p := range b.order {
-		pf := &Pending{buf: b, part: p, Rows: p.rows}
+		pf := &Pending{buf: b, part: p, Rows: p.rows, cursors: make([]cursor, len(b.leaves))}
 		if len(b.partIdx) > 0 {
 			pf.Dir = table.PartitionDir(b.spec.PartitionColumns, p.values)
 			pf.PartitionValues = make(map[string]*string, len(b.partIdx))

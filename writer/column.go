@@ -11,7 +11,7 @@ import (
 	"github.com/sluicelake/sluice/table"
 )
 
-// kind is how a column's values are held in memory.
+// kind is how a leaf's values are held in memory.
 type kind uint8
 
 const (
@@ -23,8 +23,8 @@ const (
 	kindBytes // string, binary, decimal(p>18) as big-endian two's complement
 )
 
-// Column describes one column of a Buffer. Decoders look columns up once, when they
-// compile their plan, and then address them by index.
+// Column describes one top-level column of a Buffer. Decoders look columns up once,
+// when they compile their plan, and then address them by index.
 type Column struct {
 	Index     int
 	Name      string
@@ -33,54 +33,176 @@ type Column struct {
 	Partition bool // kept out of the data files, written as a directory
 	Derived   *Derivation
 
-	kind   kind
-	minInt int64 // inclusive range for integer kinds; decoders check it
-	maxInt int64
+	node *snode
 }
 
-// IntRange is the inclusive range of values an integer column accepts (long, integer,
-// short, byte, date, timestamp, decimal unscaled values).
-func (c *Column) IntRange() (lo, hi int64) { return c.minInt, c.maxInt }
+// Primitive reports whether the column holds a primitive (or decimal) value, set with
+// SetInt/SetFloat/SetBool/SetBytes; other columns are built with Nested.
+func (c *Column) Primitive() bool { return c.node.leaf != nil }
 
-func newColumn(i int, f *table.StructField) (*Column, error) {
-	c := &Column{Index: i, Name: f.Name, Type: f.Type, Nullable: f.Nullable}
-	switch t := f.Type.(type) {
+// IntRange is the inclusive range of values an integer-valued primitive column accepts
+// (long, integer, short, byte, date, timestamp, decimal unscaled values).
+func (c *Column) IntRange() (lo, hi int64) { return intRange(c.Type) }
+
+// snode mirrors one node of the table schema with what shredding needs: the
+// definition level when the value is present, the repetition level of lists and maps,
+// and the leaves below it.
+type snode struct {
+	typ      table.DataType
+	path     string // dotted, for messages
+	nullable bool
+	def      uint8 // definition level when this value is present (not null)
+	rep      uint8 // repetition level of the repeated group (lists, maps)
+	leafLo   int   // leaves below: [leafLo, leafHi)
+	leafHi   int
+	fields   []*snode // struct
+	elem     *snode   // list
+	key, val *snode   // map
+	leaf     *leaf    // primitive
+	// statsName is the field name inside its parent's stats object; stats are kept only
+	// for fields reachable through structs (not inside lists or maps).
+	statsName string
+	inRepeat  bool
+}
+
+// leaf is one Parquet column: a primitive value at the end of a path.
+type leaf struct {
+	index  int // Parquet column index
+	path   string
+	typ    table.DataType
+	kind   kind
+	maxDef uint8
+	maxRep uint8
+	minInt int64 // inclusive range for integer kinds
+	maxInt int64
+	fixed  bool // decimal(p>18): FIXED_LEN_BYTE_ARRAY
+	// bitDefs keeps definition levels as validity bits (maxDef 1, no repetition).
+	bitDefs bool
+}
+
+// schemaTree builds the snodes and leaves of the data columns.
+type schemaTree struct {
+	leaves []*leaf
+}
+
+func (st *schemaTree) build(name string, t table.DataType, nullable bool, parentDef, parentRep uint8, inRepeat bool) (*snode, error) {
+	n := &snode{typ: t, path: name, nullable: nullable, rep: parentRep, leafLo: len(st.leaves), statsName: lastSegment(name), inRepeat: inRepeat}
+	n.def = parentDef
+	if nullable {
+		n.def++
+	}
+	if n.def > 250 || parentRep > 250 {
+		return nil, fmt.Errorf("column %s: nesting too deep", name)
+	}
+	switch t := t.(type) {
+	case table.PrimitiveType, *table.DecimalType:
+		k, err := leafKind(t)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", name, err)
+		}
+		lo, hi := intRange(t)
+		l := &leaf{index: len(st.leaves), path: name, typ: t, kind: k, maxDef: n.def, maxRep: parentRep, minInt: lo, maxInt: hi}
+		_, l.fixed = t.(*table.DecimalType)
+		l.fixed = l.fixed && k == kindBytes
+		l.bitDefs = l.maxDef == 1 && l.maxRep == 0
+		st.leaves = append(st.leaves, l)
+		n.leaf = l
+	case *table.StructType:
+		if len(t.Fields) == 0 {
+			return nil, fmt.Errorf("column %s: a struct needs at least one field", name)
+		}
+		for _, f := range t.Fields {
+			c, err := st.build(name+"."+f.Name, f.Type, f.Nullable, n.def, parentRep, inRepeat)
+			if err != nil {
+				return nil, err
+			}
+			c.statsName = f.Name
+			n.fields = append(n.fields, c)
+		}
+	case *table.ArrayType:
+		n.rep = parentRep + 1
+		e, err := st.build(name+".element", t.ElementType, t.ContainsNull, n.def+1, n.rep, true)
+		if err != nil {
+			return nil, err
+		}
+		n.elem = e
+	case *table.MapType:
+		n.rep = parentRep + 1
+		k, err := st.build(name+".key", t.KeyType, false, n.def+1, n.rep, true)
+		if err != nil {
+			return nil, err
+		}
+		v, err := st.build(name+".value", t.ValueType, t.ValueContainsNull, n.def+1, n.rep, true)
+		if err != nil {
+			return nil, err
+		}
+		n.key, n.val = k, v
+	default:
+		return nil, fmt.Errorf("column %s: type %s is not supported by the writer", name, t)
+	}
+	n.leafHi = len(st.leaves)
+	return n, nil
+}
+
+func lastSegment(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if path[i] == '.' {
+			return path[i+1:]
+		}
+	}
+	return path
+}
+
+func leafKind(t table.DataType) (kind, error) {
+	switch t := t.(type) {
 	case table.PrimitiveType:
 		switch t {
 		case table.String, table.Binary:
-			c.kind = kindBytes
+			return kindBytes, nil
 		case table.Long, table.Timestamp, table.TimestampNTZ:
-			c.kind, c.minInt, c.maxInt = kindInt64, -1<<63, 1<<63-1
-		case table.Integer, table.Date:
-			c.kind, c.minInt, c.maxInt = kindInt32, -1<<31, 1<<31-1
-		case table.Short:
-			c.kind, c.minInt, c.maxInt = kindInt32, -1<<15, 1<<15-1
-		case table.Byte:
-			c.kind, c.minInt, c.maxInt = kindInt32, -1<<7, 1<<7-1
+			return kindInt64, nil
+		case table.Integer, table.Date, table.Short, table.Byte:
+			return kindInt32, nil
 		case table.Float:
-			c.kind = kindFloat
+			return kindFloat, nil
 		case table.Double:
-			c.kind = kindDouble
+			return kindDouble, nil
 		case table.Boolean:
-			c.kind = kindBool
-		default:
-			return nil, fmt.Errorf("column %q: type %s is not supported by the writer", f.Name, t)
+			return kindBool, nil
 		}
 	case *table.DecimalType:
-		limit := pow10(min(t.Precision, 18)) - 1
 		switch {
 		case t.Precision <= 9:
-			c.kind = kindInt32
+			return kindInt32, nil
 		case t.Precision <= 18:
-			c.kind = kindInt64
+			return kindInt64, nil
 		default:
-			return nil, fmt.Errorf("column %q: decimal precision %d > 18 is not supported yet", f.Name, t.Precision)
+			return kindBytes, nil
 		}
-		c.minInt, c.maxInt = -limit, limit
-	default:
-		return nil, fmt.Errorf("column %q: type %s is not supported by the writer yet", f.Name, f.Type)
 	}
-	return c, nil
+	return 0, fmt.Errorf("type %s is not supported by the writer", t)
+}
+
+func intRange(t table.DataType) (int64, int64) {
+	switch t := t.(type) {
+	case table.PrimitiveType:
+		switch t {
+		case table.Long, table.Timestamp, table.TimestampNTZ:
+			return -1 << 63, 1<<63 - 1
+		case table.Integer, table.Date:
+			return -1 << 31, 1<<31 - 1
+		case table.Short:
+			return -1 << 15, 1<<15 - 1
+		case table.Byte:
+			return -1 << 7, 1<<7 - 1
+		}
+	case *table.DecimalType:
+		if t.Precision <= 18 {
+			limit := pow10(t.Precision) - 1
+			return -limit, limit
+		}
+	}
+	return 0, 0
 }
 
 func pow10(n int) int64 {
@@ -91,48 +213,80 @@ func pow10(n int) int64 {
 	return p
 }
 
-// parquetNode returns the Parquet schema node for a column.
-func (c *Column) parquetNode() parquet.Node {
-	var n parquet.Node
-	switch t := c.Type.(type) {
+// decimalBytes is the fixed length of a decimal(p>18) value: the fewest bytes holding
+// 10^p - 1 in two's complement, as Spark writes it.
+func decimalBytes(precision int) int {
+	n := 1
+	for {
+		// Largest value storable in n bytes is 2^(8n-1)-1; compare digit counts.
+		if float64(8*n-1)*0.30102999566398120 >= float64(precision) {
+			return n
+		}
+		n++
+	}
+}
+
+// parquetNode returns the Parquet schema node for a schema node.
+func (n *snode) parquetNode(dict bool) parquet.Node {
+	var node parquet.Node
+	switch t := n.typ.(type) {
 	case table.PrimitiveType:
 		switch t {
 		case table.String:
-			n = parquet.String()
+			node = parquet.String()
+			if dict {
+				node = parquet.Encoded(node, &parquet.RLEDictionary)
+			}
 		case table.Binary:
-			n = parquet.Leaf(parquet.ByteArrayType)
+			node = parquet.Leaf(parquet.ByteArrayType)
 		case table.Long:
-			n = parquet.Leaf(parquet.Int64Type)
+			node = parquet.Leaf(parquet.Int64Type)
 		case table.Integer:
-			n = parquet.Leaf(parquet.Int32Type)
+			node = parquet.Leaf(parquet.Int32Type)
 		case table.Short:
-			n = parquet.Int(16)
+			node = parquet.Int(16)
 		case table.Byte:
-			n = parquet.Int(8)
+			node = parquet.Int(8)
 		case table.Float:
-			n = parquet.Leaf(parquet.FloatType)
+			node = parquet.Leaf(parquet.FloatType)
 		case table.Double:
-			n = parquet.Leaf(parquet.DoubleType)
+			node = parquet.Leaf(parquet.DoubleType)
 		case table.Boolean:
-			n = parquet.Leaf(parquet.BooleanType)
+			node = parquet.Leaf(parquet.BooleanType)
 		case table.Date:
-			n = parquet.Date()
+			node = parquet.Date()
 		case table.Timestamp:
-			n = parquet.TimestampAdjusted(parquet.Microsecond, true)
+			node = parquet.TimestampAdjusted(parquet.Microsecond, true)
 		case table.TimestampNTZ:
-			n = parquet.TimestampAdjusted(parquet.Microsecond, false)
+			node = parquet.TimestampAdjusted(parquet.Microsecond, false)
 		}
 	case *table.DecimalType:
-		phys := parquet.Type(parquet.Int32Type)
-		if c.kind == kindInt64 {
+		var phys parquet.Type
+		switch n.leaf.kind {
+		case kindInt32:
+			phys = parquet.Int32Type
+		case kindInt64:
 			phys = parquet.Int64Type
+		default:
+			phys = parquet.FixedLenByteArrayType(decimalBytes(t.Precision))
 		}
-		n = parquet.Decimal(t.Scale, t.Precision, phys)
+		node = parquet.Decimal(t.Scale, t.Precision, phys)
+	case *table.StructType:
+		names := make([]string, len(n.fields))
+		nodes := make([]parquet.Node, len(n.fields))
+		for i, f := range n.fields {
+			names[i], nodes[i] = f.statsName, f.parquetNode(dict)
+		}
+		node = newGroup(names, nodes)
+	case *table.ArrayType:
+		node = parquet.List(n.elem.parquetNode(dict))
+	case *table.MapType:
+		node = parquet.Map(n.key.parquetNode(dict), n.val.parquetNode(dict))
 	}
-	if c.Nullable {
-		return parquet.Optional(n)
+	if n.nullable {
+		return parquet.Optional(node)
 	}
-	return parquet.Required(n)
+	return parquet.Required(node)
 }
 
 // group is a Parquet group node that keeps its fields in table order (parquet.Group is

@@ -5,6 +5,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // Config tunes the Parquet files a Buffer produces.
@@ -12,22 +13,41 @@ type Config struct {
 	// Compression is the codec of every column: "zstd", "snappy", "gzip" or "none".
 	// Defaults to "zstd".
 	Compression string
+	// TargetFileSize rolls a partition's rows over to a new file once a file has
+	// reached this many bytes (checked after each row group). Defaults to 128 MiB.
+	TargetFileSize int64
 	// RowGroupSize is the target uncompressed size of a row group in bytes.
-	// Defaults to 128 MiB.
+	// Defaults to 64 MiB.
 	RowGroupSize int64
 	// PageSize is the target size of a data page in bytes. Defaults to 1 MiB.
 	PageSize int
-	// NumIndexedCols is how many leading data columns get min/max statistics
+	// Dictionary enables dictionary encoding of string columns; a column whose
+	// dictionary outgrows DictionaryMaxBytes falls back to plain encoding for the rest
+	// of the row group, so it is used only where it pays. Defaults to true.
+	Dictionary bool
+	// DictionaryMaxBytes bounds a column's dictionary. Defaults to 1 MiB.
+	DictionaryMaxBytes int64
+	// NumIndexedCols is how many leading leaf columns get statistics
 	// (delta.dataSkippingNumIndexedCols); -1 means all. Defaults to 32.
 	NumIndexedCols int
 	// StringPrefixLength is how many characters of a string min/max value are kept.
 	// Defaults to 32.
 	StringPrefixLength int
+	// ReuseBytes bounds the column buffer memory a Buffer keeps from released files
+	// (Pending.Release) to hold the next rows without growing again; the rest goes back
+	// to the garbage collector. Defaults to 256 MiB; 0 disables reuse.
+	ReuseBytes int64
+	// ZstdLevel is the zstd encoder level: "fastest", "default" (about zstd level 3, what
+	// Spark writes), "better" or "best". Defaults to "fastest": streaming ingestion
+	// trades some file size for CPU; compaction can rewrite files denser.
+	ZstdLevel string
 }
 
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
-	return Config{Compression: "zstd", RowGroupSize: 128 << 20, PageSize: 1 << 20, NumIndexedCols: 32, StringPrefixLength: 32}
+	return Config{Compression: "zstd", TargetFileSize: 128 << 20, RowGroupSize: 64 << 20, PageSize: 1 << 20,
+		Dictionary: true, DictionaryMaxBytes: 1 << 20, NumIndexedCols: 32, StringPrefixLength: 32,
+		ReuseBytes: 256 << 20, ZstdLevel: "fastest"}
 }
 
 // Validate reports the first invalid setting.
@@ -35,8 +55,14 @@ func (c Config) Validate() error {
 	if _, err := c.codec(); err != nil {
 		return err
 	}
-	if c.RowGroupSize <= 0 || c.PageSize <= 0 {
-		return fmt.Errorf("writer: row group size and page size must be positive")
+	if c.RowGroupSize <= 0 || c.PageSize <= 0 || c.TargetFileSize <= 0 {
+		return fmt.Errorf("writer: target file size, row group size and page size must be positive")
+	}
+	if c.Dictionary && c.DictionaryMaxBytes <= 0 {
+		return fmt.Errorf("writer: DictionaryMaxBytes must be positive")
+	}
+	if c.ReuseBytes < 0 {
+		return fmt.Errorf("writer: ReuseBytes must not be negative")
 	}
 	if c.NumIndexedCols < -1 || c.StringPrefixLength < 1 {
 		return fmt.Errorf("writer: NumIndexedCols must be >= -1 and StringPrefixLength >= 1")
@@ -47,7 +73,17 @@ func (c Config) Validate() error {
 func (c Config) codec() (compress.Codec, error) {
 	switch c.Compression {
 	case "", "zstd":
-		return &parquet.Zstd, nil
+		switch c.ZstdLevel {
+		case "", "fastest":
+			return &zstd.Codec{Level: zstd.SpeedFastest}, nil
+		case "default":
+			return &zstd.Codec{Level: zstd.SpeedDefault}, nil
+		case "better":
+			return &zstd.Codec{Level: zstd.SpeedBetterCompression}, nil
+		case "best":
+			return &zstd.Codec{Level: zstd.SpeedBestCompression}, nil
+		}
+		return nil, fmt.Errorf("writer: unknown zstd level %q (want fastest, default, better or best)", c.ZstdLevel)
 	case "snappy":
 		return &parquet.Snappy, nil
 	case "gzip":

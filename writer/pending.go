@@ -7,7 +7,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// Pending is one partition's buffered rows, ready to be encoded as a data file.
+// Pending is one partition's buffered rows, ready to be encoded as one or more data
+// files (Config.TargetFileSize rolls them).
 type Pending struct {
 	// Dir is the Hive-style partition directory ("day=2024-01-01"), "" when unpartitioned.
 	Dir string
@@ -16,18 +17,42 @@ type Pending struct {
 	// Rows is the number of rows.
 	Rows int
 
-	buf  *Buffer
-	part *part
+	buf     *Buffer
+	part    *part
+	cursors []cursor // next entry and value of each leaf
+	done    int      // rows encoded so far
 }
 
 // FileInfo describes an encoded data file.
 type FileInfo struct {
 	Size  int64
+	Rows  int
 	Stats string // add.stats JSON
 }
 
-// Encode encodes the rows as one Parquet file to w and computes its Delta statistics.
+// cursor is the position of the next entry and value to encode in a leaf.
+type cursor struct{ entry, val int }
+
+// Release gives the rows' memory back to the Buffer for its next rows. Call it once
+// the Pending is Done and not used any more; it is optional (without it the garbage
+// collector takes the memory).
+func (p *Pending) Release() {
+	if p.part != nil {
+		p.buf.release(p.part)
+		p.part = nil
+	}
+}
+
+// Done reports whether every row has been encoded.
+func (p *Pending) Done() bool { return p.done >= p.Rows }
+
+// Encode writes the next data file to w: the remaining rows, or as many whole row
+// groups as fit Config.TargetFileSize. Call it until Done. The file streams to w row
+// group by row group; nothing but the current row group is held encoded in memory.
 func (p *Pending) Encode(w io.Writer) (FileInfo, error) {
+	if p.Done() {
+		return FileInfo{}, io.EOF
+	}
 	b := p.buf
 	codec, err := b.cfg.codec()
 	if err != nil {
@@ -36,95 +61,220 @@ func (p *Pending) Encode(w io.Writer) (FileInfo, error) {
 	names := make([]string, len(b.dataIdx))
 	nodes := make([]parquet.Node, len(b.dataIdx))
 	for j, i := range b.dataIdx {
-		names[j], nodes[j] = b.cols[i].Name, b.cols[i].parquetNode()
+		names[j], nodes[j] = b.cols[i].Name, b.roots[j].parquetNode(b.cfg.Dictionary)
 	}
 	schema := parquet.NewSchema("spark_schema", newGroup(names, nodes))
 	cw := &countingWriter{w: w}
-	pw := parquet.NewWriter(cw, schema,
+	opts := []parquet.WriterOption{
 		parquet.Compression(codec),
 		parquet.PageBufferSize(b.cfg.PageSize),
 		parquet.CreatedBy("sluice", "", ""),
-	)
+	}
+	if b.cfg.Dictionary {
+		opts = append(opts, parquet.DictionaryMaxBytes(b.cfg.DictionaryMaxBytes))
+	}
+	pw := parquet.NewWriter(cw, append([]parquet.WriterOption{schema}, opts...)...)
 	rowsPerGroup := p.Rows
 	if est := p.estimatedBytes(); est > b.cfg.RowGroupSize {
 		rowsPerGroup = max(1, int(int64(p.Rows)*b.cfg.RowGroupSize/est))
 	}
+	start := make([]cursor, len(p.cursors))
+	copy(start, p.cursors)
+	firstRow := p.done
 	enc := encoder{vals: make([]parquet.Value, 0, chunkValues)}
-	cursors := make([]cursor, len(b.dataIdx))
-	for start := 0; start < p.Rows; start += rowsPerGroup {
-		n := min(rowsPerGroup, p.Rows-start)
-		for j, i := range b.dataIdx {
-			if err := enc.writeColumn(pw.ColumnWriters()[j], j, b.cols[i], &p.part.cols[i], &cursors[j], n); err != nil {
-				return FileInfo{}, fmt.Errorf("writer: column %q: %w", b.cols[i].Name, err)
+	for !p.Done() {
+		n := min(rowsPerGroup, p.Rows-p.done)
+		for li, l := range b.leaves {
+			if err := enc.writeLeaf(pw.ColumnWriters()[li], l, &p.part.leaves[li], &p.cursors[li], n); err != nil {
+				return FileInfo{}, fmt.Errorf("writer: column %q: %w", l.path, err)
 			}
 		}
 		if err := pw.Flush(); err != nil {
 			return FileInfo{}, fmt.Errorf("writer: flush row group: %w", err)
 		}
+		p.done += n
+		if cw.n >= b.cfg.TargetFileSize {
+			break
+		}
 	}
 	if err := pw.Close(); err != nil {
 		return FileInfo{}, fmt.Errorf("writer: close file: %w", err)
 	}
-	return FileInfo{Size: cw.n, Stats: p.stats()}, nil
+	rows := p.done - firstRow
+	return FileInfo{Size: cw.n, Rows: rows, Stats: p.stats(rows, start, p.cursors)}, nil
 }
 
 func (p *Pending) estimatedBytes() int64 {
 	var n int64
-	for i := range p.part.cols {
-		d := &p.part.cols[i]
-		n += int64(len(d.defs) + 4*len(d.i32) + 8*len(d.i64) + 4*len(d.f32) + 8*len(d.f64) + len(d.bools) + len(d.data) + 4*len(d.offs))
+	for i := range p.part.leaves {
+		d := &p.part.leaves[i]
+		n += int64(8*len(d.valid) + len(d.defs) + len(d.reps) + 4*len(d.i32) + 8*len(d.i64) + 4*len(d.f32) + 8*len(d.f64) + len(d.bools) + len(d.data) + 4*len(d.offs))
 	}
 	return n
 }
 
 const chunkValues = 4096
 
-// cursor is the position of the next row and value to encode in a colData.
-type cursor struct{ row, val int }
-
 type encoder struct {
 	vals []parquet.Value
+	defs []uint8 // validity bits expanded to levels, one chunk at a time
 }
 
-// writeColumn writes the next n rows of one column.
-func (e *encoder) writeColumn(cw *parquet.ColumnWriter, colIdx int, c *Column, d *colData, cur *cursor, n int) error {
-	end := cur.row + n
-	for cur.row < end {
-		e.vals = e.vals[:0]
-		for cur.row < end && len(e.vals) < chunkValues {
-			if c.Nullable && d.defs[cur.row] == 0 {
-				e.vals = append(e.vals, parquet.NullValue().Level(0, 0, colIdx))
-				cur.row++
-				continue
+// writeLeaf writes the entries of the next n rows of one leaf column.
+func (e *encoder) writeLeaf(cw *parquet.ColumnWriter, l *leaf, d *leafData, cur *cursor, n int) error {
+	if l.maxRep == 0 {
+		return e.writeFlat(cw, l, d, cur, n)
+	}
+	rows := 0
+	e.vals = e.vals[:0]
+	colIdx := l.index
+	for cur.entry < d.n {
+		rep := d.rep(l, cur.entry)
+		if rep == 0 {
+			if rows == n {
+				break
 			}
-			var v parquet.Value
-			switch c.kind {
-			case kindInt32:
-				v = parquet.Int32Value(d.i32[cur.val])
-			case kindInt64:
-				v = parquet.Int64Value(d.i64[cur.val])
-			case kindFloat:
-				v = parquet.FloatValue(d.f32[cur.val])
-			case kindDouble:
-				v = parquet.DoubleValue(d.f64[cur.val])
-			case kindBool:
-				v = parquet.BooleanValue(d.bools[cur.val])
-			case kindBytes:
-				v = parquet.ByteArrayValue(d.bytesAt(cur.val))
+			if len(e.vals) >= chunkValues {
+				if _, err := cw.WriteRowValues(e.vals); err != nil {
+					return err
+				}
+				e.vals = e.vals[:0]
 			}
-			def := 0
-			if c.Nullable {
-				def = 1
-			}
-			e.vals = append(e.vals, v.Level(0, def, colIdx))
-			cur.row++
-			cur.val++
+			rows++
 		}
+		def := d.def(l, cur.entry)
+		cur.entry++
+		if def < l.maxDef {
+			e.vals = append(e.vals, parquet.NullValue().Level(int(rep), int(def), colIdx))
+			continue
+		}
+		e.vals = append(e.vals, l.value(d, cur.val).Level(int(rep), int(def), colIdx))
+		cur.val++
+	}
+	if len(e.vals) > 0 {
 		if _, err := cw.WriteRowValues(e.vals); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFlat is writeLeaf for a leaf outside lists and maps: one entry per row, in
+// chunks, with the value conversion hoisted out of the per-value loop.
+func (e *encoder) writeFlat(cw *parquet.ColumnWriter, l *leaf, d *leafData, cur *cursor, n int) error {
+	end := cur.entry + n
+	for cur.entry < end {
+		stop := min(end, cur.entry+chunkValues)
+		vals := e.vals[:0]
+		var defs []uint8
+		switch {
+		case l.bitDefs:
+			e.defs = e.defs[:0]
+			for i := cur.entry; i < stop; i++ {
+				e.defs = append(e.defs, d.def(l, i))
+			}
+			defs = e.defs
+		case l.maxDef > 0:
+			defs = d.defs[cur.entry:stop]
+		}
+		j := cur.val
+		switch l.kind {
+		case kindInt64:
+			vals, j = appendLevels(vals, defs, stop-cur.entry, l, d.i64, j, parquet.Int64Value)
+		case kindInt32:
+			vals, j = appendLevels(vals, defs, stop-cur.entry, l, d.i32, j, parquet.Int32Value)
+		case kindDouble:
+			vals, j = appendLevels(vals, defs, stop-cur.entry, l, d.f64, j, parquet.DoubleValue)
+		case kindFloat:
+			vals, j = appendLevels(vals, defs, stop-cur.entry, l, d.f32, j, parquet.FloatValue)
+		case kindBool:
+			vals, j = appendLevels(vals, defs, stop-cur.entry, l, d.bools, j, parquet.BooleanValue)
+		default:
+			vals, j = appendBytesLevels(vals, defs, stop-cur.entry, l, d, j)
+		}
+		e.vals = vals
+		if _, err := cw.WriteRowValues(vals); err != nil {
+			return err
+		}
+		cur.entry, cur.val = stop, j
+	}
+	return nil
+}
+
+// appendLevels converts count entries (defs nil: all present) starting at value j.
+func appendLevels[T any](vals []parquet.Value, defs []uint8, count int, l *leaf, src []T, j int, conv func(T) parquet.Value) ([]parquet.Value, int) {
+	col, maxDef := l.index, int(l.maxDef)
+	if defs == nil {
+		for _, x := range src[j : j+count] {
+			v := conv(x)
+			v.SetColumnIndex(col)
+			vals = append(vals, v)
+		}
+		return vals, j + count
+	}
+	for _, def := range defs {
+		var v parquet.Value
+		if int(def) < maxDef {
+			v = parquet.NullValue()
+			v.SetDefinitionLevel(int(def))
+		} else {
+			v = conv(src[j])
+			v.SetDefinitionLevel(maxDef)
+			j++
+		}
+		v.SetColumnIndex(col)
+		vals = append(vals, v)
+	}
+	return vals, j
+}
+
+// appendBytesLevels is appendLevels for byte array leaves.
+func appendBytesLevels(vals []parquet.Value, defs []uint8, count int, l *leaf, d *leafData, j int) ([]parquet.Value, int) {
+	col, maxDef := l.index, l.maxDef
+	start := uint32(0)
+	if j > 0 {
+		start = d.offs[j-1]
+	}
+	for k := range count {
+		var v parquet.Value
+		if defs != nil && defs[k] < maxDef {
+			v = parquet.NullValue()
+			v.SetDefinitionLevel(int(defs[k]))
+		} else {
+			end := d.offs[j]
+			if l.fixed {
+				v = parquet.FixedLenByteArrayValue(d.data[start:end])
+			} else {
+				v = parquet.ByteArrayValue(d.data[start:end])
+			}
+			v.SetDefinitionLevel(int(maxDef))
+			start = end
+			j++
+		}
+		v.SetColumnIndex(col)
+		vals = append(vals, v)
+	}
+	return vals, j
+}
+
+// value returns the j-th non-null value of the leaf as a Parquet value.
+func (l *leaf) value(d *leafData, j int) parquet.Value {
+	switch l.kind {
+	case kindInt32:
+		return parquet.Int32Value(d.i32[j])
+	case kindInt64:
+		return parquet.Int64Value(d.i64[j])
+	case kindFloat:
+		return parquet.FloatValue(d.f32[j])
+	case kindDouble:
+		return parquet.DoubleValue(d.f64[j])
+	case kindBool:
+		return parquet.BooleanValue(d.bools[j])
+	}
+	if l.fixed {
+		return parquet.FixedLenByteArrayValue(d.bytesAt(j))
+	}
+	return parquet.ByteArrayValue(d.bytesAt(j))
 }
 
 type countingWriter struct {

@@ -3,6 +3,7 @@ package writer
 import (
 	"bytes"
 	"math"
+	"math/big"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -10,93 +11,160 @@ import (
 	"github.com/sluicelake/sluice/table"
 )
 
-// stats renders the add.stats JSON of a pending file: numRecords, and minValues,
-// maxValues and nullCount for the first NumIndexedCols data columns. Columns with
-// no non-null value, binary and boolean columns get no min/max (as Spark does).
-// Timestamps are truncated to milliseconds, as the protocol says.
-func (p *Pending) stats() string {
-	b := p.buf
-	var mins, maxs, nulls bytes.Buffer
-	n := len(b.dataIdx)
-	if b.cfg.NumIndexedCols >= 0 {
-		n = min(n, b.cfg.NumIndexedCols)
+// stats renders the add.stats JSON of one file, whose entries of each leaf lie
+// between start and end: numRecords, and minValues, maxValues and nullCount for the
+// first NumIndexedCols fields in depth-first order, as Spark computes them:
+//   - structs are nested objects;
+//   - primitive fields outside lists and maps get nullCount, and min/max unless they
+//     are boolean or binary or have no non-null value;
+//   - a list or map field counts as one field and gets only nullCount (null lists);
+//   - fields inside lists and maps get nothing;
+//   - timestamps are truncated to milliseconds, strings to StringPrefixLength
+//     characters (the max rounded up so it still bounds the values).
+func (p *Pending) stats(rows int, start, end []cursor) string {
+	w := statsWriter{p: p, start: start, end: end, budget: p.buf.cfg.NumIndexedCols}
+	if w.budget < 0 {
+		w.budget = math.MaxInt
 	}
-	for _, i := range b.dataIdx[:n] {
-		c := b.cols[i]
-		d := &p.part.cols[i]
-		appendKey(&nulls, c.Name)
-		nulls.WriteString(strconv.Itoa(d.nulls))
-		lo, hi, ok := minMax(c, d, b.cfg.StringPrefixLength)
-		if !ok {
-			continue
-		}
-		appendKey(&mins, c.Name)
-		mins.WriteString(lo)
-		appendKey(&maxs, c.Name)
-		maxs.WriteString(hi)
+	w.min = append(w.min, '{')
+	w.max = append(w.max, '{')
+	w.nulls = append(w.nulls, '{')
+	for _, sn := range p.buf.roots {
+		w.field(sn)
 	}
 	var out bytes.Buffer
 	out.WriteString(`{"numRecords":`)
-	out.WriteString(strconv.Itoa(p.Rows))
-	for _, s := range []struct {
-		key string
-		buf *bytes.Buffer
-	}{{"minValues", &mins}, {"maxValues", &maxs}, {"nullCount", &nulls}} {
-		out.WriteString(`,"` + s.key + `":{`)
-		out.Write(s.buf.Bytes())
-		out.WriteByte('}')
-	}
-	out.WriteByte('}')
+	out.WriteString(strconv.Itoa(rows))
+	out.WriteString(`,"minValues":`)
+	out.Write(w.min)
+	out.WriteString(`},"maxValues":`)
+	out.Write(w.max)
+	out.WriteString(`},"nullCount":`)
+	out.Write(w.nulls)
+	out.WriteString(`}}`)
 	return out.String()
 }
 
-func appendKey(b *bytes.Buffer, name string) {
-	if b.Len() > 0 {
-		b.WriteByte(',')
-	}
-	b.Write(appendJSONString(nil, name))
-	b.WriteByte(':')
+type statsWriter struct {
+	p               *Pending
+	start, end      []cursor
+	budget          int
+	min, max, nulls []byte
 }
 
-// minMax returns the JSON-encoded min and max of a column, and false when there is none.
-func minMax(c *Column, d *colData, prefixLen int) (string, string, bool) {
-	switch c.kind {
+func (w *statsWriter) field(sn *snode) {
+	if w.budget <= 0 || sn.inRepeat {
+		return
+	}
+	switch {
+	case sn.fields != nil:
+		marks := [3]int{len(w.min), len(w.max), len(w.nulls)}
+		w.min = appendKey(w.min, sn.statsName)
+		w.max = appendKey(w.max, sn.statsName)
+		w.nulls = appendKey(w.nulls, sn.statsName)
+		inner := [3]int{len(w.min), len(w.max), len(w.nulls)}
+		w.min, w.max, w.nulls = append(w.min, '{'), append(w.max, '{'), append(w.nulls, '{')
+		for _, f := range sn.fields {
+			w.field(f)
+		}
+		// Close each object, or drop it when nothing went in.
+		for i, buf := range []*[]byte{&w.min, &w.max, &w.nulls} {
+			if len(*buf) == inner[i]+1 {
+				*buf = (*buf)[:marks[i]]
+			} else {
+				*buf = append(*buf, '}')
+			}
+		}
+	case sn.leaf != nil:
+		w.budget--
+		l := sn.leaf
+		d := &w.p.part.leaves[l.index]
+		s, e := w.start[l.index], w.end[l.index]
+		nulls := d.nulls(l, s.entry, e.entry)
+		w.nulls = appendKey(w.nulls, sn.statsName)
+		w.nulls = strconv.AppendInt(w.nulls, int64(nulls), 10)
+		lo, hi, ok := minMax(l, d, s.val, e.val, w.p.buf.cfg.StringPrefixLength)
+		if ok {
+			w.min = append(appendKey(w.min, sn.statsName), lo...)
+			w.max = append(appendKey(w.max, sn.statsName), hi...)
+		}
+	default: // list or map: null count of the value itself, from its first leaf
+		w.budget--
+		l := w.p.buf.leaves[sn.leafLo]
+		d := &w.p.part.leaves[l.index]
+		s, e := w.start[l.index], w.end[l.index]
+		nulls := 0
+		for i := s.entry; i < e.entry; i++ {
+			if d.rep(l, i) == 0 && d.def(l, i) < sn.def {
+				nulls++
+			}
+		}
+		w.nulls = appendKey(w.nulls, sn.statsName)
+		w.nulls = strconv.AppendInt(w.nulls, int64(nulls), 10)
+	}
+}
+
+func appendKey(b []byte, name string) []byte {
+	if len(b) > 0 && b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = appendJSONString(b, name)
+	return append(b, ':')
+}
+
+// minMax returns the JSON-encoded min and max of values [from, to) of a leaf, and
+// false when there is none to report.
+func minMax(l *leaf, d *leafData, from, to int, prefixLen int) (string, string, bool) {
+	if from >= to {
+		return "", "", false
+	}
+	switch l.kind {
 	case kindInt32:
-		if len(d.i32) == 0 {
-			return "", "", false
-		}
-		lo, hi := d.i32[0], d.i32[0]
-		for _, v := range d.i32[1:] {
+		vs := d.i32[from:to]
+		lo, hi := vs[0], vs[0]
+		for _, v := range vs[1:] {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		return formatIntStat(c, int64(lo)), formatIntStat(c, int64(hi)), true
+		return formatIntStat(l.typ, int64(lo)), formatIntStat(l.typ, int64(hi)), true
 	case kindInt64:
-		if len(d.i64) == 0 {
-			return "", "", false
-		}
-		lo, hi := d.i64[0], d.i64[0]
-		for _, v := range d.i64[1:] {
+		vs := d.i64[from:to]
+		lo, hi := vs[0], vs[0]
+		for _, v := range vs[1:] {
 			lo, hi = min(lo, v), max(hi, v)
 		}
-		return formatIntStat(c, lo), formatIntStat(c, hi), true
+		return formatIntStat(l.typ, lo), formatIntStat(l.typ, hi), true
 	case kindFloat:
-		lo, hi, ok := floatRange(len(d.f32), func(i int) float64 { return float64(d.f32[i]) })
+		lo, hi, ok := floatRange(d.f32[from:to])
 		if !ok {
 			return "", "", false
 		}
 		return strconv.FormatFloat(lo, 'g', -1, 32), strconv.FormatFloat(hi, 'g', -1, 32), true
 	case kindDouble:
-		lo, hi, ok := floatRange(len(d.f64), func(i int) float64 { return d.f64[i] })
+		lo, hi, ok := floatRange(d.f64[from:to])
 		if !ok {
 			return "", "", false
 		}
 		return strconv.FormatFloat(lo, 'g', -1, 64), strconv.FormatFloat(hi, 'g', -1, 64), true
 	case kindBytes:
-		if c.Type != table.String || len(d.offs) == 0 {
+		if l.fixed {
+			lo, hi := d.bytesAt(from), d.bytesAt(from)
+			for j := from + 1; j < to; j++ {
+				v := d.bytesAt(j)
+				if cmpTwosComplement(v, lo) < 0 {
+					lo = v
+				}
+				if cmpTwosComplement(v, hi) > 0 {
+					hi = v
+				}
+			}
+			scale := l.typ.(*table.DecimalType).Scale
+			return formatBigDecimal(lo, scale), formatBigDecimal(hi, scale), true
+		}
+		if l.typ != table.String {
 			return "", "", false
 		}
-		lo, hi := d.bytesAt(0), d.bytesAt(0)
-		for j := 1; j < len(d.offs); j++ {
+		lo, hi := d.bytesAt(from), d.bytesAt(from)
+		for j := from + 1; j < to; j++ {
 			v := d.bytesAt(j)
 			if bytes.Compare(v, lo) < 0 {
 				lo = v
@@ -110,13 +178,48 @@ func minMax(c *Column, d *colData, prefixLen int) (string, string, bool) {
 	return "", "", false
 }
 
+// cmpTwosComplement compares equal-length big-endian two's complement integers.
+func cmpTwosComplement(a, b []byte) int {
+	an, bn := a[0]&0x80 != 0, b[0]&0x80 != 0
+	switch {
+	case an && !bn:
+		return -1
+	case !an && bn:
+		return 1
+	}
+	return bytes.Compare(a, b)
+}
+
+func formatBigDecimal(b []byte, scale int) string {
+	v := new(big.Int).SetBytes(b)
+	if b[0]&0x80 != 0 {
+		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	s := v.String()
+	if scale == 0 {
+		return s
+	}
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	for len(s) <= scale {
+		s = "0" + s
+	}
+	s = s[:len(s)-scale] + "." + s[len(s)-scale:]
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
 // floatRange skips NaN; it reports no range when a bound is infinite or no value is left,
 // since JSON cannot carry those and a missing bound is safe for readers.
-func floatRange(n int, at func(int) float64) (float64, float64, bool) {
+func floatRange[T float32 | float64](vs []T) (float64, float64, bool) {
 	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range n {
-		v := at(i)
-		if math.IsNaN(v) {
+	for _, x := range vs {
+		v := float64(x)
+		if v != v { // NaN
 			continue
 		}
 		lo, hi = min(lo, v), max(hi, v)
@@ -127,8 +230,8 @@ func floatRange(n int, at func(int) float64) (float64, float64, bool) {
 	return lo, hi, true
 }
 
-func formatIntStat(c *Column, v int64) string {
-	switch t := c.Type.(type) {
+func formatIntStat(t table.DataType, v int64) string {
+	switch t := t.(type) {
 	case *table.DecimalType:
 		return formatDecimal(v, t.Scale)
 	case table.PrimitiveType:
@@ -190,7 +293,7 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, "\\ufffd"...)
+			dst = append(dst, `\ufffd`...)
 		} else {
 			dst = append(dst, s[i:i+size]...)
 		}
