@@ -102,3 +102,21 @@ func captureStdout(t *testing.T, f func()) string {
 	os.Stdout = old
 	return <-done
 }
+
+// TestInspectErrors: a missing or unsupported table is a clear error (main exits 1).
+func TestInspectErrors(t *testing.T) {
+	for _, c := range []struct{ location, want string }{
+		{t.TempDir(), "not a Delta table"},
+		{"../../table/testdata/conformance/kernel-rs-golden/deltalog-invalid-protocol-version/delta", "reader version 99"},
+		{"s3x://bucket/t", "unsupported scheme"},
+	} {
+		cmd := inspectCmd()
+		cmd.SetArgs([]string{c.location})
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("inspect %s: %v, want %q", c.location, err, c.want)
+		}
+	}
+}
