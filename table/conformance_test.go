@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -254,5 +255,68 @@ func TestWriteGating(t *testing.T) {
 				t.Logf("refused: %v", err)
 			}
 		})
+	}
+}
+
+// TestPartitionValues parses every partition value of every readable conformance table
+// with its column's type, and checks the table that covers every primitive type.
+func TestPartitionValues(t *testing.T) {
+	dirs, _ := filepath.Glob("testdata/conformance/*/*")
+	parsed := 0
+	for _, dir := range dirs {
+		name := strings.TrimPrefix(dir, "testdata/conformance/")
+		if _, refused := conformanceRefused[name]; refused {
+			continue
+		}
+		root := dir
+		if _, err := os.Stat(filepath.Join(dir, "delta")); err == nil {
+			root = filepath.Join(dir, "delta")
+		}
+		store, err := storage.NewLocal(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := Load(context.Background(), store)
+		if err != nil {
+			continue
+		}
+		for _, f := range snap.Files() {
+			for _, col := range snap.PartitionColumns() {
+				fld := snap.Schema().Field(col)
+				if _, err := ParsePartitionValue(fld.Type, f.PartitionValues[col]); err != nil {
+					t.Errorf("%s: %s: %v", name, f.Path, err)
+				}
+				parsed++
+			}
+		}
+	}
+	if parsed < 100 {
+		t.Fatalf("only %d partition values parsed", parsed)
+	}
+	s := func(v string) *string { return &v }
+	for _, c := range []struct {
+		typ  DataType
+		in   *string
+		want string
+	}{
+		{String, s("null"), "null"}, {String, s(""), "<nil>"}, {String, nil, "<nil>"}, {Long, s("-9223372036854775808"), "-9223372036854775808"},
+		{Byte, s("127"), "127"}, {Double, s("0.0"), "0"}, {Float, s("1.5"), "1.5"}, {Boolean, s("true"), "true"},
+		{Date, s("2021-09-08"), "2021-09-08 00:00:00 +0000 UTC"}, {Timestamp, s("2021-09-08 11:11:11"), "2021-09-08 11:11:11 +0000 UTC"},
+		{TimestampNTZ, s("2013-07-05 17:01:00.123456"), "2013-07-05 17:01:00.123456 +0000 UTC"},
+		{Timestamp, s("1970-01-01T00:00:00.123456Z"), "1970-01-01 00:00:00.123456 +0000 UTC"},
+		{&DecimalType{Precision: 5, Scale: 2}, s("-1.25"), "-5/4"}, {Integer, s(""), "<nil>"},
+	} {
+		got, err := ParsePartitionValue(c.typ, c.in)
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("ParsePartitionValue(%s, %v) = %v, %v; want %s", c.typ, c.in, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		typ DataType
+		in  string
+	}{{Byte, "300"}, {Integer, "x"}, {Boolean, "maybe"}, {Date, "2021-13-01"}, {Timestamp, "yesterday"}} {
+		if _, err := ParsePartitionValue(c.typ, &c.in); err == nil {
+			t.Errorf("ParsePartitionValue(%s, %q): want error", c.typ, c.in)
+		}
 	}
 }
