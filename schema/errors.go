@@ -107,3 +107,71 @@ var (
 	// registry refuses the credentials. It is never retried.
 	ErrUnauthorized = errors.New("schema registry: unauthorized")
 )
+
+// AvroError is an Avro message that does not decode: truncated, overlong or garbage
+// bytes, a union or enum index out of range, a value its column cannot hold. The row
+// is left unfinished; the caller aborts it (writer.Buffer.AbortRow). AvroDecoder.Decode
+// returns it; the connector adds topic, partition and offset.
+type AvroError struct {
+	// SchemaID is the writer schema the message claims.
+	SchemaID int32
+	// Field is the dotted path of the value, with "element" and "value" inside arrays
+	// and maps (a bad map key names the map) and the member name inside unions mapped
+	// to structs; empty for the message as a whole.
+	Field string
+	// Offset is the byte position of the value in the payload (after the 5-byte
+	// Confluent header).
+	Offset int
+	// Msg says what is wrong.
+	Msg string
+}
+
+func (e *AvroError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("avro message (schema %d) at byte %d: %s", e.SchemaID, e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("avro message (schema %d): field %q at byte %d: %s", e.SchemaID, e.Field, e.Offset, e.Msg)
+}
+
+// AvroSchemaError is an Avro schema the table cannot take: a type with no table
+// equivalent (AvroTableSchema), or a writer schema whose fields do not resolve against
+// the table's columns (NewAvroDecoder). Every message with that schema id fails alike,
+// so the connector treats it per schema, not per message.
+type AvroSchemaError struct {
+	// SchemaID is the writer schema id given to NewAvroDecoder; 0 from AvroTableSchema.
+	SchemaID int32
+	// Field is the dotted path of the field, empty for the schema as a whole.
+	Field string
+	// Msg says what is wrong, naming both types where two disagree.
+	Msg string
+}
+
+func (e *AvroSchemaError) Error() string {
+	var b strings.Builder
+	b.WriteString("avro schema")
+	if e.SchemaID != 0 {
+		fmt.Fprintf(&b, " %d", e.SchemaID)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": field %q", e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// EvolutionError is a schema change Evolve refuses: a changed type, a new non-nullable
+// column, a column that became non-nullable or was dropped while non-nullable, a name
+// that differs from an existing one only in case. The table keeps its schema; the
+// connector stops the table's ingestion (or dead-letters the messages) with this error.
+type EvolutionError struct {
+	// Path is the dotted column path, with "element", "key" and "value" inside arrays
+	// and maps.
+	Path string
+	// Msg says what changed.
+	Msg string
+}
+
+func (e *EvolutionError) Error() string {
+	return fmt.Sprintf("schema change refused: column %q: %s", e.Path, e.Msg)
+}

@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 
 	"github.com/sluicelake/sluice/table"
@@ -17,6 +19,7 @@ type UnknownFields string
 const (
 	UnknownIgnore UnknownFields = "ignore" // skip the field (default)
 	UnknownFail   UnknownFields = "fail"   // the message is an error
+	UnknownEvolve UnknownFields = "evolve" // report the field's inferred type: NewFieldsError
 )
 
 // EpochUnit is the unit of numbers decoded into timestamp columns.
@@ -40,8 +43,8 @@ type JSONOptions struct {
 
 // FieldError is a value that does not fit its column.
 type FieldError struct {
-	Field  string
-	Offset int // byte position of the value in the message
+	Field  string // dotted path
+	Offset int    // byte position of the value in the message
 	Msg    string
 }
 
@@ -49,19 +52,66 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("field %q (byte %d): %s", e.Field, e.Offset, e.Msg)
 }
 
+// NewFieldsError is returned by Decode with UnknownEvolve when the message has fields
+// the table lacks. Fields holds their paths and inferred types; the caller evolves the
+// table schema (Evolve) and decodes the message again. Nothing was written.
+type NewFieldsError struct {
+	Fields []NewField
+}
+
+// NewField is a field found in a message but not in the table.
+type NewField struct {
+	Path []string // field names from the top level down
+	Type table.DataType
+}
+
+func (e *NewFieldsError) Error() string {
+	return fmt.Sprintf("message has %d field(s) the table lacks", len(e.Fields))
+}
+
 // JSONDecoder decodes JSON objects into the current row of a writer.Buffer. The plan
-// (field name → column, conversion) is built once; Decode allocates nothing.
+// (field names → columns and struct fields, conversions) is built once per table
+// schema; Decode allocates nothing.
+//
+// Coercions, by column type:
+//
+//	long, integer, short, byte   whole numbers in range
+//	float, double                numbers
+//	boolean                      true, false
+//	string                       strings; any other JSON value as its JSON text
+//	binary                       base64 strings
+//	date                         "YYYY-MM-DD", an ISO-8601 timestamp (its UTC date), a day number
+//	timestamp, timestamp_ntz     ISO-8601 / RFC 3339 strings (no zone: UTC), epoch numbers in EpochUnit
+//	decimal(p,s)                 numbers or numeric strings that fit exactly
+//	struct                       objects (fields by name; missing fields are null)
+//	array                        arrays
+//	map                          objects (keys converted to the key type)
 type JSONDecoder struct {
 	buf    *writer.Buffer
 	opts   JSONOptions
 	fields map[string]*jsonField
 	sc     scanner
 	bin    []byte
+	newFs  []NewField
+	path   []string
 }
 
 type jsonField struct {
-	col  *writer.Column
-	conv conv
+	col  *writer.Column // top-level column
+	node *jsonNode
+}
+
+// jsonNode is the plan for one value position.
+type jsonNode struct {
+	name   string
+	typ    table.DataType
+	conv   conv
+	fields map[string]int // struct: field name → index
+	kids   []*jsonNode    // struct fields
+	elem   *jsonNode      // array element
+	key    *jsonNode      // map key
+	val    *jsonNode      // map value
+	lo, hi int64          // integer range
 }
 
 type conv uint8
@@ -75,6 +125,10 @@ const (
 	convDate
 	convTimestamp
 	convDecimal
+	convBigDecimal
+	convStruct
+	convArray
+	convMap
 )
 
 // NewJSONDecoder builds a decoder filling the given columns of buf from the top-level
@@ -88,9 +142,9 @@ func NewJSONDecoder(buf *writer.Buffer, columns []*writer.Column, opts JSONOptio
 		opts.EpochUnit = EpochMillis
 	}
 	switch opts.UnknownFields {
-	case UnknownIgnore, UnknownFail:
+	case UnknownIgnore, UnknownFail, UnknownEvolve:
 	default:
-		return nil, fmt.Errorf("json: unknown_fields %q: want ignore or fail", opts.UnknownFields)
+		return nil, fmt.Errorf("json: unknown_fields %q: want ignore, fail or evolve", opts.UnknownFields)
 	}
 	switch opts.EpochUnit {
 	case EpochSeconds, EpochMillis, EpochMicros, EpochNanos:
@@ -99,41 +153,89 @@ func NewJSONDecoder(buf *writer.Buffer, columns []*writer.Column, opts JSONOptio
 	}
 	d := &JSONDecoder{buf: buf, opts: opts, fields: make(map[string]*jsonField, len(columns))}
 	for _, c := range columns {
-		f := &jsonField{col: c}
-		switch t := c.Type.(type) {
-		case *table.DecimalType:
-			f.conv = convDecimal
-		case table.PrimitiveType:
-			switch t {
-			case table.Long, table.Integer, table.Short, table.Byte:
-				f.conv = convInt
-			case table.Float, table.Double:
-				f.conv = convFloat
-			case table.Boolean:
-				f.conv = convBool
-			case table.String:
-				f.conv = convString
-			case table.Binary:
-				f.conv = convBinary
-			case table.Date:
-				f.conv = convDate
-			case table.Timestamp, table.TimestampNTZ:
-				f.conv = convTimestamp
-			}
+		n, err := planJSON(c.Name, c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("json: column %q: %w", c.Name, err)
 		}
-		if f.conv == 0 {
-			return nil, fmt.Errorf("json: column %q: type %s cannot be decoded from JSON yet", c.Name, c.Type)
-		}
-		d.fields[c.Name] = f
+		d.fields[c.Name] = &jsonField{col: c, node: n}
 	}
 	return d, nil
 }
 
+func planJSON(name string, t table.DataType) (*jsonNode, error) {
+	n := &jsonNode{name: name, typ: t}
+	switch t := t.(type) {
+	case *table.DecimalType:
+		n.conv = convDecimal
+		if t.Precision > 18 {
+			n.conv = convBigDecimal
+		}
+	case table.PrimitiveType:
+		switch t {
+		case table.Long, table.Integer, table.Short, table.Byte:
+			n.conv = convInt
+		case table.Float, table.Double:
+			n.conv = convFloat
+		case table.Boolean:
+			n.conv = convBool
+		case table.String:
+			n.conv = convString
+		case table.Binary:
+			n.conv = convBinary
+		case table.Date:
+			n.conv = convDate
+		case table.Timestamp, table.TimestampNTZ:
+			n.conv = convTimestamp
+		}
+	case *table.StructType:
+		n.conv = convStruct
+		n.fields = make(map[string]int, len(t.Fields))
+		for i, f := range t.Fields {
+			k, err := planJSON(f.Name, f.Type)
+			if err != nil {
+				return nil, err
+			}
+			n.fields[f.Name] = i
+			n.kids = append(n.kids, k)
+		}
+	case *table.ArrayType:
+		n.conv = convArray
+		e, err := planJSON("element", t.ElementType)
+		if err != nil {
+			return nil, err
+		}
+		n.elem = e
+	case *table.MapType:
+		n.conv = convMap
+		k, err := planJSON("key", t.KeyType)
+		if err != nil {
+			return nil, err
+		}
+		switch k.conv {
+		case convString, convInt, convBool, convDate, convTimestamp:
+		default:
+			return nil, fmt.Errorf("map keys of type %s cannot come from JSON object keys", t.KeyType)
+		}
+		v, err := planJSON("value", t.ValueType)
+		if err != nil {
+			return nil, err
+		}
+		n.key, n.val = k, v
+	}
+	if n.conv == 0 {
+		return nil, fmt.Errorf("type %s cannot be decoded from JSON", t)
+	}
+	n.lo, n.hi = intRange(t)
+	return n, nil
+}
+
 // Decode sets the current row's columns from one JSON object. On error the caller
-// aborts the row (writer.Buffer.AbortRow); the error is a *SyntaxError or *FieldError.
+// aborts the row (writer.Buffer.AbortRow); the error is a *SyntaxError, *FieldError or
+// *NewFieldsError.
 func (d *JSONDecoder) Decode(msg []byte) error {
 	s := &d.sc
 	s.reset(msg)
+	d.newFs = d.newFs[:0]
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -150,18 +252,24 @@ func (d *JSONDecoder) Decode(msg []byte) error {
 			return err
 		}
 		f := d.fields[string(key)]
-		if f == nil && d.opts.UnknownFields == UnknownFail {
-			return &FieldError{Field: string(key), Offset: s.pos, Msg: "the table has no such column (unknown_fields: fail)"}
-		}
 		if err := s.expect(':'); err != nil {
 			return err
 		}
 		if f == nil {
-			if _, err := s.skipValue(0); err != nil {
+			if err := d.unknown(key, nil); err != nil {
 				return err
 			}
-		} else if err := d.value(f); err != nil {
-			return err
+		} else {
+			d.path = append(d.path[:0], f.col.Name)
+			var err error
+			if f.col.Primitive() {
+				err = d.value(target{buf: d.buf, col: f.col.Index}, f.node, f.col.Nullable)
+			} else {
+				err = d.value(target{nest: d.buf.Nested(f.col.Index)}, f.node, f.col.Nullable)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		switch s.peek() {
 		case ',':
@@ -181,31 +289,116 @@ func (d *JSONDecoder) end() error {
 	if d.sc.peek() != 0 {
 		return d.sc.errorf("data after the JSON object")
 	}
+	if len(d.newFs) > 0 {
+		return &NewFieldsError{Fields: append([]NewField(nil), d.newFs...)}
+	}
 	return nil
 }
 
-func (d *JSONDecoder) value(f *jsonField) error {
+// unknown handles a field with no column at path (parent path, then key).
+func (d *JSONDecoder) unknown(key []byte, parent []string) error {
+	s := &d.sc
+	switch d.opts.UnknownFields {
+	case UnknownFail:
+		path := append(append([]string{}, parent...), string(key))
+		return &FieldError{Field: dottedPath(path), Offset: s.pos, Msg: "the table has no such column (unknown_fields: fail)"}
+	case UnknownEvolve:
+		raw, err := s.skipValue(0)
+		if err != nil {
+			return err
+		}
+		if t := inferJSONType(raw); t != nil {
+			path := append(append([]string{}, parent...), string(key))
+			d.newFs = append(d.newFs, NewField{Path: path, Type: t})
+		}
+		return nil
+	}
+	_, err := s.skipValue(0)
+	return err
+}
+
+func dottedPath(p []string) string {
+	out := ""
+	for i, s := range p {
+		if i > 0 {
+			out += "."
+		}
+		out += s
+	}
+	return out
+}
+
+// target is where a value goes: a top-level primitive column or the next value of a
+// nested builder.
+type target struct {
+	buf  *writer.Buffer
+	col  int
+	nest *writer.Nest
+}
+
+func (t target) null() {
+	if t.nest != nil {
+		t.nest.Null()
+	} else {
+		t.buf.SetNull(t.col)
+	}
+}
+
+func (t target) int(v int64) {
+	if t.nest != nil {
+		t.nest.Int(v)
+	} else {
+		t.buf.SetInt(t.col, v)
+	}
+}
+
+func (t target) float(v float64) {
+	if t.nest != nil {
+		t.nest.Float(v)
+	} else {
+		t.buf.SetFloat(t.col, v)
+	}
+}
+
+func (t target) bool(v bool) {
+	if t.nest != nil {
+		t.nest.Bool(v)
+	} else {
+		t.buf.SetBool(t.col, v)
+	}
+}
+
+func (t target) bytes(v []byte) {
+	if t.nest != nil {
+		t.nest.Bytes(v)
+	} else {
+		t.buf.SetBytes(t.col, v)
+	}
+}
+
+func (d *JSONDecoder) fail(at int, format string, args ...any) error {
+	return &FieldError{Field: dottedPath(d.path), Offset: at, Msg: fmt.Sprintf(format, args...)}
+}
+
+// value decodes the next JSON value into t according to the plan node n.
+func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 	s := &d.sc
 	c := s.peek()
 	at := s.pos
-	fail := func(format string, args ...any) error {
-		return &FieldError{Field: f.col.Name, Offset: at, Msg: fmt.Sprintf(format, args...)}
-	}
-	idx := f.col.Index
 	if c == 'n' {
 		if err := s.literal("null"); err != nil {
 			return err
 		}
-		if !f.col.Nullable {
-			return fail("null in non-nullable column of type %s", f.col.Type)
+		if !nullable {
+			return d.fail(at, "null in a non-nullable %s field", n.typ)
 		}
-		d.buf.SetNull(idx)
+		t.null()
 		return nil
 	}
-	switch f.conv {
+	switch n.conv {
 	case convInt:
 		if !isNumberStart(c) {
-			return d.wrongType(f, at)
+			return d.wrongType(n, at)
 		}
 		num, err := s.number()
 		if err != nil {
@@ -213,15 +406,15 @@ func (d *JSONDecoder) value(f *jsonField) error {
 		}
 		v, err := strconv.ParseInt(string(num), 10, 64)
 		if err != nil {
-			return fail("%s is not a whole number in the range of %s", num, f.col.Type)
+			return d.fail(at, "%s is not a whole number in the range of %s", num, n.typ)
 		}
-		if lo, hi := f.col.IntRange(); v < lo || v > hi {
-			return fail("%d is out of range for %s", v, f.col.Type)
+		if v < n.lo || v > n.hi {
+			return d.fail(at, "%d is out of range for %s", v, n.typ)
 		}
-		d.buf.SetInt(idx, v)
+		t.int(v)
 	case convFloat:
 		if !isNumberStart(c) {
-			return d.wrongType(f, at)
+			return d.wrongType(n, at)
 		}
 		num, err := s.number()
 		if err != nil {
@@ -229,26 +422,26 @@ func (d *JSONDecoder) value(f *jsonField) error {
 		}
 		v, err := strconv.ParseFloat(string(num), 64)
 		if err != nil {
-			return fail("%s is out of range for %s", num, f.col.Type)
+			return d.fail(at, "%s is out of range for %s", num, n.typ)
 		}
-		if f.col.Type == table.Float && math.Abs(v) > math.MaxFloat32 {
-			return fail("%s is out of range for float", num)
+		if n.typ == table.Float && math.Abs(v) > math.MaxFloat32 {
+			return d.fail(at, "%s is out of range for float", num)
 		}
-		d.buf.SetFloat(idx, v)
+		t.float(v)
 	case convBool:
 		switch c {
 		case 't':
 			if err := s.literal("true"); err != nil {
 				return err
 			}
-			d.buf.SetBool(idx, true)
+			t.bool(true)
 		case 'f':
 			if err := s.literal("false"); err != nil {
 				return err
 			}
-			d.buf.SetBool(idx, false)
+			t.bool(false)
 		default:
-			return d.wrongType(f, at)
+			return d.wrongType(n, at)
 		}
 	case convString:
 		if c == '"' {
@@ -256,95 +449,45 @@ func (d *JSONDecoder) value(f *jsonField) error {
 			if err != nil {
 				return err
 			}
-			d.buf.SetBytes(idx, v)
+			t.bytes(v)
 			return nil
 		}
-		// Any other JSON value is kept as its JSON text.
-		raw, err := s.skipValue(0)
+		raw, err := s.skipValue(0) // any other JSON value is kept as its JSON text
 		if err != nil {
 			return err
 		}
-		d.buf.SetBytes(idx, raw)
+		t.bytes(raw)
 	case convBinary:
 		if c != '"' {
-			return d.wrongType(f, at)
+			return d.wrongType(n, at)
 		}
 		v, err := s.str()
 		if err != nil {
 			return err
 		}
-		n := base64.StdEncoding.DecodedLen(len(v))
-		if cap(d.bin) < n {
-			d.bin = make([]byte, n)
+		m := base64.StdEncoding.DecodedLen(len(v))
+		if cap(d.bin) < m {
+			d.bin = make([]byte, m)
 		}
-		m, err := base64.StdEncoding.Decode(d.bin[:n], v)
+		k, err := base64.StdEncoding.Decode(d.bin[:m], v)
 		if err != nil {
-			return fail("binary values must be base64: %v", err)
+			return d.fail(at, "binary values must be base64: %v", err)
 		}
-		d.buf.SetBytes(idx, d.bin[:m])
+		t.bytes(d.bin[:k])
 	case convDate:
-		switch {
-		case c == '"':
-			v, err := s.str()
-			if err != nil {
-				return err
-			}
-			days, n, ok := parseDate(v)
-			if !ok {
-				return fail("%q is not a date (want YYYY-MM-DD)", v)
-			}
-			if n != len(v) {
-				micros, err := parseISOTime(v)
-				if err != nil {
-					return fail("%q is not a date (want YYYY-MM-DD)", v)
-				}
-				days = floorDiv(micros, 86_400_000_000)
-			}
-			d.buf.SetInt(idx, days)
-		case isNumberStart(c):
-			num, err := s.number()
-			if err != nil {
-				return err
-			}
-			v, err := strconv.ParseInt(string(num), 10, 32)
-			if err != nil {
-				return fail("%s is not a day number", num)
-			}
-			d.buf.SetInt(idx, v)
-		default:
-			return d.wrongType(f, at)
+		days, err := d.date(c, at)
+		if err != nil {
+			return err
 		}
+		t.int(days)
 	case convTimestamp:
-		switch {
-		case c == '"':
-			v, err := s.str()
-			if err != nil {
-				return err
-			}
-			micros, err := parseISOTime(v)
-			if err != nil {
-				return fail("%q is not an ISO-8601 timestamp", v)
-			}
-			d.buf.SetInt(idx, micros)
-		case isNumberStart(c):
-			num, err := s.number()
-			if err != nil {
-				return err
-			}
-			v, err := strconv.ParseInt(string(num), 10, 64)
-			if err != nil {
-				return fail("%s is not an integer epoch timestamp", num)
-			}
-			micros, ok := epochToMicros(v, d.opts.EpochUnit)
-			if !ok {
-				return fail("%s %s since the epoch is out of range", num, d.opts.EpochUnit)
-			}
-			d.buf.SetInt(idx, micros)
-		default:
-			return d.wrongType(f, at)
+		micros, err := d.timestamp(c, at, n)
+		if err != nil {
+			return err
 		}
-	case convDecimal:
-		dt := f.col.Type.(*table.DecimalType)
+		t.int(micros)
+	case convDecimal, convBigDecimal:
+		dt := n.typ.(*table.DecimalType)
 		var num []byte
 		var err error
 		switch {
@@ -353,39 +496,302 @@ func (d *JSONDecoder) value(f *jsonField) error {
 		case c == '"':
 			num, err = s.str()
 		default:
-			return d.wrongType(f, at)
+			return d.wrongType(n, at)
 		}
 		if err != nil {
 			return err
 		}
-		v, ok := parseDecimal(num, dt.Scale)
-		lo, hi := f.col.IntRange()
-		if !ok || v < lo || v > hi {
-			return fail("%s does not fit %s exactly", num, dt)
+		if n.conv == convBigDecimal {
+			b, ok := parseBigDecimal(num, dt)
+			if !ok {
+				return d.fail(at, "%s does not fit %s exactly", num, dt)
+			}
+			t.bytes(b)
+			return nil
 		}
-		d.buf.SetInt(idx, v)
+		v, ok := parseDecimal(num, dt.Scale)
+		if !ok || v < n.lo || v > n.hi {
+			return d.fail(at, "%s does not fit %s exactly", num, dt)
+		}
+		t.int(v)
+	case convStruct:
+		return d.object(t.nest, n)
+	case convArray:
+		if c != '[' {
+			return d.wrongType(n, at)
+		}
+		s.pos++
+		t.nest.BeginList()
+		et := n.typ.(*table.ArrayType)
+		if s.peek() == ']' {
+			s.pos++
+			t.nest.EndList()
+			return nil
+		}
+		depth := len(d.path)
+		for {
+			d.path = append(d.path[:depth], "element")
+			if err := d.value(target{nest: t.nest}, n.elem, et.ContainsNull); err != nil {
+				return err
+			}
+			d.path = d.path[:depth]
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case ']':
+				s.pos++
+				t.nest.EndList()
+				return nil
+			default:
+				return s.errorf("want ',' or ']'")
+			}
+		}
+	case convMap:
+		if c != '{' {
+			return d.wrongType(n, at)
+		}
+		s.pos++
+		t.nest.BeginMap()
+		mt := n.typ.(*table.MapType)
+		if s.peek() == '}' {
+			s.pos++
+			t.nest.EndMap()
+			return nil
+		}
+		depth := len(d.path)
+		for {
+			if s.peek() != '"' {
+				return s.errorf("want object key")
+			}
+			kat := s.pos
+			key, err := s.str()
+			if err != nil {
+				return err
+			}
+			d.path = append(d.path[:depth], "key")
+			if err := d.mapKey(t.nest, n.key, key, kat); err != nil {
+				return err
+			}
+			if err := s.expect(':'); err != nil {
+				return err
+			}
+			d.path = append(d.path[:depth], "value")
+			if err := d.value(target{nest: t.nest}, n.val, mt.ValueContainsNull); err != nil {
+				return err
+			}
+			d.path = d.path[:depth]
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case '}':
+				s.pos++
+				t.nest.EndMap()
+				return nil
+			default:
+				return s.errorf("want ',' or '}'")
+			}
+		}
 	}
 	return nil
 }
 
-func (d *JSONDecoder) wrongType(f *jsonField, at int) error {
-	kind := "value"
-	switch c := d.sc.peek(); {
-	case c == '"':
-		kind = "string"
-	case c == '{':
-		kind = "object"
-	case c == '[':
-		kind = "array"
-	case c == 't' || c == 'f':
-		kind = "boolean"
-	case isNumberStart(c):
-		kind = "number"
+// object decodes a JSON object into a struct value.
+func (d *JSONDecoder) object(nest *writer.Nest, n *jsonNode) error {
+	s := &d.sc
+	at := s.pos
+	if s.peek() != '{' {
+		return d.wrongType(n, at)
 	}
-	return &FieldError{Field: f.col.Name, Offset: at, Msg: fmt.Sprintf("a JSON %s cannot be stored in a %s column", kind, f.col.Type)}
+	s.pos++
+	nest.BeginStruct()
+	st := n.typ.(*table.StructType)
+	if s.peek() == '}' {
+		s.pos++
+		nest.EndStruct()
+		return nil
+	}
+	depth := len(d.path)
+	for {
+		if s.peek() != '"' {
+			return s.errorf("want object key")
+		}
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		i, ok := n.fields[string(key)]
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		if !ok {
+			if err := d.unknown(key, d.path[:depth]); err != nil {
+				return err
+			}
+		} else {
+			d.path = append(d.path[:depth], st.Fields[i].Name)
+			nest.Field(i)
+			if err := d.value(target{nest: nest}, n.kids[i], st.Fields[i].Nullable); err != nil {
+				return err
+			}
+			d.path = d.path[:depth]
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			nest.EndStruct()
+			return nil
+		default:
+			return s.errorf("want ',' or '}'")
+		}
+	}
+}
+
+// mapKey converts a JSON object key to the map's key type.
+func (d *JSONDecoder) mapKey(nest *writer.Nest, n *jsonNode, key []byte, at int) error {
+	switch n.conv {
+	case convString:
+		nest.Bytes(key)
+	case convInt:
+		v, err := strconv.ParseInt(string(key), 10, 64)
+		if err != nil || v < n.lo || v > n.hi {
+			return d.fail(at, "map key %q is not a %s", key, n.typ)
+		}
+		nest.Int(v)
+	case convBool:
+		v, err := strconv.ParseBool(string(key))
+		if err != nil {
+			return d.fail(at, "map key %q is not a boolean", key)
+		}
+		nest.Bool(v)
+	case convDate:
+		days, _, ok := parseDate(key)
+		if !ok || len(key) != 10 {
+			return d.fail(at, "map key %q is not a date", key)
+		}
+		nest.Int(days)
+	case convTimestamp:
+		micros, err := parseISOTime(key)
+		if err != nil {
+			return d.fail(at, "map key %q is not a timestamp", key)
+		}
+		nest.Int(micros)
+	}
+	return nil
+}
+
+func (d *JSONDecoder) date(c byte, at int) (int64, error) {
+	s := &d.sc
+	switch {
+	case c == '"':
+		v, err := s.str()
+		if err != nil {
+			return 0, err
+		}
+		days, n, ok := parseDate(v)
+		if !ok {
+			return 0, d.fail(at, "%q is not a date (want YYYY-MM-DD)", v)
+		}
+		if n != len(v) {
+			micros, err := parseISOTime(v)
+			if err != nil {
+				return 0, d.fail(at, "%q is not a date (want YYYY-MM-DD)", v)
+			}
+			days = floorDiv(micros, 86_400_000_000)
+		}
+		return days, nil
+	case isNumberStart(c):
+		num, err := s.number()
+		if err != nil {
+			return 0, err
+		}
+		v, err := strconv.ParseInt(string(num), 10, 32)
+		if err != nil {
+			return 0, d.fail(at, "%s is not a day number", num)
+		}
+		return v, nil
+	}
+	return 0, d.fail(at, "a JSON %s cannot be stored in a date field", kindOf(c))
+}
+
+func (d *JSONDecoder) timestamp(c byte, at int, n *jsonNode) (int64, error) {
+	s := &d.sc
+	switch {
+	case c == '"':
+		v, err := s.str()
+		if err != nil {
+			return 0, err
+		}
+		micros, err := parseISOTime(v)
+		if err != nil {
+			return 0, d.fail(at, "%q is not an ISO-8601 timestamp", v)
+		}
+		return micros, nil
+	case isNumberStart(c):
+		num, err := s.number()
+		if err != nil {
+			return 0, err
+		}
+		v, err := strconv.ParseInt(string(num), 10, 64)
+		if err != nil {
+			return 0, d.fail(at, "%s is not an integer epoch timestamp", num)
+		}
+		micros, ok := epochToMicros(v, d.opts.EpochUnit)
+		if !ok {
+			return 0, d.fail(at, "%s %s since the epoch is out of range", num, d.opts.EpochUnit)
+		}
+		return micros, nil
+	}
+	return 0, d.fail(at, "a JSON %s cannot be stored in a %s field", kindOf(c), n.typ)
+}
+
+func (d *JSONDecoder) wrongType(n *jsonNode, at int) error {
+	return d.fail(at, "a JSON %s cannot be stored in a %s field", kindOf(d.sc.peek()), n.typ)
+}
+
+func kindOf(c byte) string {
+	switch {
+	case c == '"':
+		return "string"
+	case c == '{':
+		return "object"
+	case c == '[':
+		return "array"
+	case c == 't' || c == 'f':
+		return "boolean"
+	case isNumberStart(c):
+		return "number"
+	}
+	return "value"
 }
 
 func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
+
+func intRange(t table.DataType) (int64, int64) {
+	switch t := t.(type) {
+	case table.PrimitiveType:
+		switch t {
+		case table.Long, table.Timestamp, table.TimestampNTZ:
+			return math.MinInt64, math.MaxInt64
+		case table.Integer, table.Date:
+			return math.MinInt32, math.MaxInt32
+		case table.Short:
+			return math.MinInt16, math.MaxInt16
+		case table.Byte:
+			return math.MinInt8, math.MaxInt8
+		}
+	case *table.DecimalType:
+		if t.Precision <= 18 {
+			limit := int64(1)
+			for range t.Precision {
+				limit *= 10
+			}
+			return -(limit - 1), limit - 1
+		}
+	}
+	return 0, 0
+}
 
 func epochToMicros(v int64, unit EpochUnit) (int64, bool) {
 	switch unit {
@@ -414,6 +820,12 @@ func parseDecimal(b []byte, scale int) (int64, bool) {
 	neg := b[0] == '-'
 	if neg {
 		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	if bytes.IndexAny(b, "eE") >= 0 {
+		return parseDecimalExp(b, neg, scale)
 	}
 	var v int64
 	fracDigits := -1
@@ -451,10 +863,194 @@ func parseDecimal(b []byte, scale int) (int64, bool) {
 	return v, true
 }
 
+// parseDecimalExp handles numbers with an exponent exactly (rare: it allocates).
+func parseDecimalExp(b []byte, neg bool, scale int) (int64, bool) {
+	r, ok := new(big.Rat).SetString(string(b))
+	if !ok {
+		return 0, false
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)))
+	if !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	v := r.Num().Int64()
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// parseBigDecimal parses a decimal number exactly into the big-endian two's complement
+// unscaled value of a decimal(p>18) column. It allocates; wide decimals are rare.
+func parseBigDecimal(b []byte, t *table.DecimalType) ([]byte, bool) {
+	r, ok := new(big.Rat).SetString(string(b))
+	if !ok {
+		return nil, false
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)))
+	if !r.IsInt() {
+		return nil, false
+	}
+	v := r.Num()
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Precision)), nil)
+	if new(big.Int).Abs(v).Cmp(limit) >= 0 {
+		return nil, false
+	}
+	return TwosComplement(v), true
+}
+
+// TwosComplement renders v as a minimal big-endian two's complement integer.
+func TwosComplement(v *big.Int) []byte {
+	if v.Sign() >= 0 {
+		b := v.Bytes()
+		if len(b) == 0 || b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return b
+	}
+	m := new(big.Int).Neg(v)
+	m.Sub(m, big.NewInt(1))
+	b := m.Bytes()
+	if len(b) == 0 || b[0]&0x80 != 0 {
+		b = append([]byte{0}, b...)
+	}
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	return b
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
 		q--
 	}
 	return q
+}
+
+// inferJSONType guesses a Delta type for a JSON value of an unknown field (evolve):
+// whole numbers are long, other numbers double, booleans boolean, strings string,
+// objects structs of their fields, arrays arrays of their first non-null element's
+// type (string when empty). null gives nil: nothing to infer yet.
+func inferJSONType(raw []byte) table.DataType {
+	var s scanner
+	s.reset(raw)
+	return inferValue(&s, 0)
+}
+
+func inferValue(s *scanner, depth int) table.DataType {
+	if depth > 32 {
+		return table.String
+	}
+	c := s.peek()
+	switch {
+	case c == 'n':
+		_ = s.literal("null")
+		return nil
+	case c == 't' || c == 'f':
+		_, _ = s.skipValue(0)
+		return table.Boolean
+	case c == '"':
+		_, _ = s.str()
+		return table.String
+	case isNumberStart(c):
+		num, _ := s.number()
+		for _, b := range num {
+			if b == '.' || b == 'e' || b == 'E' {
+				return table.Double
+			}
+		}
+		if _, err := strconv.ParseInt(string(num), 10, 64); err != nil {
+			return table.Double
+		}
+		return table.Long
+	case c == '[':
+		s.pos++
+		var elem table.DataType
+		for s.peek() != ']' && s.peek() != 0 {
+			if t := inferValue(s, depth+1); elem == nil {
+				elem = t
+			}
+			if s.peek() == ',' {
+				s.pos++
+			}
+		}
+		s.pos++
+		if elem == nil {
+			elem = table.String
+		}
+		return &table.ArrayType{ElementType: elem, ContainsNull: true}
+	case c == '{':
+		s.pos++
+		st := &table.StructType{}
+		for s.peek() == '"' {
+			key, err := s.str()
+			if err != nil {
+				return table.String
+			}
+			name := string(key)
+			if s.expect(':') != nil {
+				return table.String
+			}
+			if t := inferValue(s, depth+1); t != nil && st.Field(name) == nil {
+				st.Fields = append(st.Fields, &table.StructField{Name: name, Type: t, Nullable: true})
+			}
+			if s.peek() == ',' {
+				s.pos++
+			}
+		}
+		s.pos++
+		if len(st.Fields) == 0 {
+			return nil
+		}
+		return st
+	}
+	return nil
+}
+
+// JSONField returns the value of a top-level field of a JSON object: a string's
+// decoded text, or any other value's JSON text. found is false when the object has no
+// such field. The result is valid until the next call with the same scanner state; it
+// may alias msg.
+func JSONField(msg []byte, name string) (value []byte, found bool, err error) {
+	var s scanner
+	s.reset(msg)
+	if err := s.expect('{'); err != nil {
+		return nil, false, err
+	}
+	if s.peek() == '}' {
+		return nil, false, nil
+	}
+	for {
+		if s.peek() != '"' {
+			return nil, false, s.errorf("want object key")
+		}
+		key, err := s.str()
+		if err != nil {
+			return nil, false, err
+		}
+		match := string(key) == name
+		if err := s.expect(':'); err != nil {
+			return nil, false, err
+		}
+		if match {
+			if s.peek() == '"' {
+				v, err := s.str()
+				return v, err == nil, err
+			}
+			v, err := s.skipValue(0)
+			return v, err == nil, err
+		}
+		if _, err := s.skipValue(0); err != nil {
+			return nil, false, err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			return nil, false, nil
+		default:
+			return nil, false, s.errorf("want ',' or '}'")
+		}
+	}
 }

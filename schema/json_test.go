@@ -53,7 +53,7 @@ func TestJSONDecodeErrors(t *testing.T) {
 		{"whitespace", " { \"id\" : 1 , \"ok\" : false } \n", ""},
 		{"wrong type names field", `{"id":"one"}`, `field "id"`},
 		{"float into long", `{"id":1.5}`, `field "id"`},
-		{"null in non-nullable", `{"id":null}`, `null in non-nullable`},
+		{"null in non-nullable", `{"id":null}`, `null in a non-nullable`},
 		{"short overflow", `{"id":1,"small":40000}`, `out of range for short`},
 		{"decimal loses digits", `{"id":1,"price":1.234}`, `does not fit decimal(10,2)`},
 		{"bad date", `{"id":1,"day":"2023-02-29"}`, `not a date`},
@@ -142,7 +142,7 @@ func TestParseDecimal(t *testing.T) {
 	}{
 		{"12.34", 2, 1234, true}, {"12.3", 2, 1230, true}, {"12", 2, 1200, true},
 		{"-0.05", 2, -5, true}, {"1.230", 2, 123, true}, {"1.234", 2, 0, false},
-		{"1e5", 0, 0, false}, {"", 0, 0, false}, {"99999999999999999999", 0, 0, false},
+		{"1e5", 0, 100000, true}, {"1.5e1", 0, 15, true}, {"1e-3", 2, 0, false}, {"", 0, 0, false}, {"99999999999999999999", 0, 0, false},
 	}
 	for _, c := range cases {
 		got, ok := parseDecimal([]byte(c.in), c.scale)
@@ -166,7 +166,124 @@ func BenchmarkJSONDecode(b *testing.B) {
 			b.Fatal(err)
 		}
 		if buf.Rows() >= 100_000 {
-			buf.Take()
+			for _, p := range buf.Take() {
+				p.Release()
+			}
 		}
+	}
+}
+
+func TestJSONNested(t *testing.T) {
+	item := &table.StructType{Fields: []*table.StructField{
+		{Name: "sku", Type: table.String},
+		{Name: "qty", Type: table.Integer, Nullable: true},
+	}}
+	schema := &table.StructType{Fields: []*table.StructField{
+		{Name: "id", Type: table.Long},
+		{Name: "order", Type: &table.StructType{Fields: []*table.StructField{
+			{Name: "items", Type: &table.ArrayType{ElementType: item, ContainsNull: true}, Nullable: true},
+			{Name: "attrs", Type: &table.MapType{KeyType: table.String, ValueType: table.Long, ValueContainsNull: true}, Nullable: true},
+			{Name: "counts", Type: &table.MapType{KeyType: table.Integer, ValueType: table.String}, Nullable: true},
+			{Name: "when", Type: table.Timestamp, Nullable: true},
+			{Name: "big", Type: &table.DecimalType{Precision: 30, Scale: 4}, Nullable: true},
+		}}, Nullable: true},
+		{Name: "tags", Type: &table.ArrayType{ElementType: table.String, ContainsNull: false}, Nullable: true},
+	}}
+	cases := []struct{ msg, want string }{
+		{`{"id":1,"order":{"items":[{"sku":"a","qty":2},null,{"sku":"b"}],"attrs":{"x":1,"y":null},"counts":{"7":"seven"},"when":"2024-01-01T00:00:00Z","big":"12345678901234567890.1234"},"tags":["p","q"]}`, ""},
+		{`{"id":2,"order":null,"tags":[]}`, ""},
+		{`{"id":3,"order":{},"tags":null}`, ""},
+		{`{"id":4,"order":{"items":[{"qty":1}]}}`, `"order.items.element.sku": missing value`},
+		{`{"id":5,"tags":["a",null]}`, `null in a non-nullable`},
+		{`{"id":6,"order":{"counts":{"x":"y"}}}`, `map key "x" is not a integer`},
+		{`{"id":7,"order":{"items":{"sku":"a"}}}`, `field "order.items" (byte 25): a JSON object cannot be stored in a array`},
+		{`{"id":8,"order":{"big":1.00001}}`, `does not fit decimal(30,4)`},
+		{`{"id":9,"order":{"big":1e5}}`, ""},
+	}
+	for _, c := range cases {
+		buf, err := writer.NewBuffer(writer.Spec{Schema: schema}, writer.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := NewJSONDecoder(buf, buf.Columns(), JSONOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = dec.Decode([]byte(c.msg))
+		if err == nil {
+			err = buf.EndRow()
+		} else {
+			buf.AbortRow()
+		}
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: got %v, want %q", c.msg, err, c.want)
+		}
+	}
+}
+
+func TestJSONEvolveInfersTypes(t *testing.T) {
+	buf, dec := newTestDecoder(t, JSONOptions{UnknownFields: UnknownEvolve})
+	err := dec.Decode([]byte(`{"id":1,"n":5,"x":1.5,"flag":true,"s":"t","obj":{"a":1,"b":[true]},"arr":[],"nothing":null}`))
+	var nf *NewFieldsError
+	if !errors.As(err, &nf) {
+		t.Fatalf("got %v, want NewFieldsError", err)
+	}
+	buf.AbortRow()
+	var got []string
+	for _, f := range nf.Fields {
+		got = append(got, strings.Join(f.Path, ".")+":"+f.Type.String())
+	}
+	want := "n:long x:double flag:boolean s:string obj:struct<a:long,b:array<boolean>> arr:array<string>"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("inferred %v\nwant %s", got, want)
+	}
+	if buf.Rows() != 0 {
+		t.Fatal("a message needing evolution must not be written")
+	}
+}
+
+func TestJSONSchemaTableSchema(t *testing.T) {
+	text := `{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "required": ["id", "ts"],
+  "properties": {
+    "id": {"type": "integer"},
+    "ts": {"type": "string", "format": "date-time"},
+    "day": {"type": ["null", "string"], "format": "date"},
+    "amount": {"type": "number"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "attrs": {"type": "object", "additionalProperties": {"type": "integer"}},
+    "customer": {"$ref": "#/definitions/customer"},
+    "blob": {"type": "string", "contentEncoding": "base64"},
+    "either": {"oneOf": [{"type": "null"}, {"type": "boolean"}]},
+    "anything": {}
+  },
+  "definitions": {
+    "customer": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "vip": {"type": "boolean"}}}
+  }
+}`
+	st, err := JSONSchemaTableSchema(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range st.Fields {
+		n := ""
+		if !f.Nullable {
+			n = "!"
+		}
+		got = append(got, f.Name+n+":"+f.Type.String())
+	}
+	want := "id!:long ts!:timestamp day:date amount:double tags:array<string> attrs:map<string,long> customer:struct<name:string,vip:boolean> blob:binary either:boolean anything:string"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+	if st.Field("customer").Type.(*table.StructType).Fields[0].Nullable {
+		t.Fatal("required nested field must not be nullable")
+	}
+	_, err = JSONSchemaTableSchema(`{"type":"object","properties":{"n":{"$ref":"#/definitions/node"}},"definitions":{"node":{"type":"object","properties":{"next":{"$ref":"#/definitions/node"}}}}}`)
+	if err == nil || !strings.Contains(err.Error(), "recursive reference") {
+		t.Fatalf("recursive schema: %v", err)
 	}
 }

@@ -770,3 +770,10 @@ func newRegistryError(method, rawURL string, status int, body []byte) *RegistryE
 	e.Message = strings.ToValidUTF8(msg, "�")
 	return e
 }
+
+// Ping checks that the registry answers (GET /subjects), with the usual retries. The
+// connector calls it at start-up so that a wrong URL or credentials fail fast.
+func (r *Registry) Ping(ctx context.Context) error {
+	var subjects []string
+	return r.do(ctx, http.MethodGet, "/subjects", nil, &subjects)
+}

@@ -1,0 +1,208 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sluicelake/sluice/table"
+)
+
+func evField(name string, t table.DataType, nullable bool) *table.StructField {
+	return &table.StructField{Name: name, Type: t, Nullable: nullable}
+}
+
+func evStruct(fields ...*table.StructField) *table.StructType {
+	return &table.StructType{Fields: fields}
+}
+
+func TestEvolveAllowed(t *testing.T) {
+	item := func(extra ...*table.StructField) *table.StructType {
+		return evStruct(append([]*table.StructField{evField("sku", table.String, false)}, extra...)...)
+	}
+	cases := []struct {
+		name        string
+		cur, in     *table.StructType
+		want        string // compactType of merged
+		wantChanged bool
+	}{
+		{"same schema", evStruct(evField("id", table.Long, false)), evStruct(evField("id", table.Long, false)), "struct<id:long>", false},
+		{"new nullable top-level column at the end",
+			evStruct(evField("id", table.Long, false), evField("b", table.String, true)),
+			evStruct(evField("a", table.Integer, true), evField("id", table.Long, false), evField("b", table.String, true)),
+			"struct<id:long,b:string?,a:integer?>", true},
+		{"new nullable struct field",
+			evStruct(evField("s", evStruct(evField("x", table.Long, false)), true)),
+			evStruct(evField("s", evStruct(evField("x", table.Long, false), evField("y", table.Double, true)), true)),
+			"struct<s:struct<x:long,y:double?>?>", true},
+		{"new field inside array elements",
+			evStruct(evField("items", &table.ArrayType{ElementType: item(), ContainsNull: false}, false)),
+			evStruct(evField("items", &table.ArrayType{ElementType: item(evField("qty", table.Integer, true)), ContainsNull: false}, false)),
+			"struct<items:array<struct<sku:string,qty:integer?>>>", true},
+		{"new field inside map values",
+			evStruct(evField("m", &table.MapType{KeyType: table.String, ValueType: item(), ValueContainsNull: true}, true)),
+			evStruct(evField("m", &table.MapType{KeyType: table.String, ValueType: item(evField("n", table.Long, true)), ValueContainsNull: true}, true)),
+			"struct<m:map<string,struct<sku:string,n:long?>?>?>", true},
+		{"new nullable struct whose fields are required",
+			evStruct(evField("id", table.Long, false)),
+			evStruct(evField("id", table.Long, false), evField("geo", evStruct(evField("lat", table.Double, false)), true)),
+			"struct<id:long,geo:struct<lat:double>?>", true},
+		{"dropped nullable column stays",
+			evStruct(evField("id", table.Long, false), evField("old", table.String, true), evField("s", evStruct(evField("x", table.Long, true), evField("y", table.Long, false)), false)),
+			evStruct(evField("id", table.Long, false), evField("s", evStruct(evField("y", table.Long, false)), false)),
+			"struct<id:long,old:string?,s:struct<x:long?,y:long>>", false},
+		{"new union member",
+			evStruct(evField("u", evStruct(evField("int", table.Integer, true), evField("string", table.String, true)), true)),
+			evStruct(evField("u", evStruct(evField("int", table.Integer, true), evField("string", table.String, true), evField("boolean", table.Boolean, true)), true)),
+			"struct<u:struct<int:integer?,string:string?,boolean:boolean?>?>", true},
+		{"same decimal", evStruct(evField("d", &table.DecimalType{Precision: 10, Scale: 2}, true)), evStruct(evField("d", &table.DecimalType{Precision: 10, Scale: 2}, true)), "struct<d:decimal(10,2)?>", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			curJSON := tc.cur.SchemaString()
+			inJSON := tc.in.SchemaString()
+			merged, changed, err := Evolve(tc.cur, tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed != tc.wantChanged {
+				t.Fatalf("changed = %v, want %v", changed, tc.wantChanged)
+			}
+			if got := compactType(merged); got != tc.want {
+				t.Fatalf("merged\n got %s\nwant %s", got, tc.want)
+			}
+			if !changed && merged != tc.cur {
+				t.Fatal("an unchanged schema must come back as current itself")
+			}
+			if tc.cur.SchemaString() != curJSON || tc.in.SchemaString() != inJSON {
+				t.Fatal("Evolve modified its inputs")
+			}
+			// The merged schema takes the incoming schema again without change.
+			if _, again, err := Evolve(merged, tc.in); err != nil || again {
+				t.Fatalf("second Evolve: changed %v, %v", again, err)
+			}
+		})
+	}
+}
+
+func TestEvolveKeepsMetadataAndShares(t *testing.T) {
+	cur := evStruct(&table.StructField{Name: "id", Type: table.Long, Metadata: json.RawMessage(`{"comment":"old"}`)},
+		evField("s", evStruct(evField("x", table.Long, true)), true))
+	in := evStruct(&table.StructField{Name: "id", Type: table.Long, Metadata: json.RawMessage(`{"comment":"new"}`)},
+		evField("s", evStruct(evField("x", table.Long, true)), true),
+		&table.StructField{Name: "n", Type: table.String, Nullable: true, Metadata: json.RawMessage(`{"comment":"added"}`)})
+	merged, changed, err := Evolve(cur, in)
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	if got := string(merged.Fields[0].Metadata); got != `{"comment":"old"}` {
+		t.Fatalf("existing field metadata %s, want the current one", got)
+	}
+	if got := string(merged.Fields[2].Metadata); got != `{"comment":"added"}` {
+		t.Fatalf("new field metadata %s", got)
+	}
+	merged.Fields[1].Type.(*table.StructType).Fields[0].Name = "changed"
+	merged.Fields[2].Metadata[2] = 'X'
+	if cur.Fields[1].Type.(*table.StructType).Fields[0].Name != "x" || string(in.Fields[2].Metadata) != `{"comment":"added"}` {
+		t.Fatal("merged shares memory with its inputs")
+	}
+}
+
+func TestEvolveRefused(t *testing.T) {
+	arr := func(e table.DataType, null bool) *table.ArrayType {
+		return &table.ArrayType{ElementType: e, ContainsNull: null}
+	}
+	mp := func(v table.DataType, null bool) *table.MapType {
+		return &table.MapType{KeyType: table.String, ValueType: v, ValueContainsNull: null}
+	}
+	cases := []struct {
+		name    string
+		cur, in *table.StructType
+		path    string
+		want    string
+	}{
+		{"type change", evStruct(evField("id", table.Long, false)), evStruct(evField("id", table.String, false)),
+			"id", "the type changed from long to string"},
+		{"widening int to long", evStruct(evField("n", table.Integer, true)), evStruct(evField("n", table.Long, true)),
+			"n", "the type changed from integer to long; a column's type never changes, widening included"},
+		{"widening decimal", evStruct(evField("d", &table.DecimalType{Precision: 10, Scale: 2}, true)), evStruct(evField("d", &table.DecimalType{Precision: 12, Scale: 2}, true)),
+			"d", "from decimal(10,2) to decimal(12,2)"},
+		{"struct to primitive", evStruct(evField("s", evStruct(evField("x", table.Long, true)), true)), evStruct(evField("s", table.String, true)),
+			"s", "the type changed from struct<x:long> to string"},
+		{"nested type change", evStruct(evField("s", evStruct(evField("a", evStruct(evField("b", table.Date, true)), true)), true)), evStruct(evField("s", evStruct(evField("a", evStruct(evField("b", table.Timestamp, true)), true)), true)),
+			"s.a.b", "from date to timestamp"},
+		{"type change in array elements", evStruct(evField("l", arr(evStruct(evField("q", table.Integer, true)), true), true)), evStruct(evField("l", arr(evStruct(evField("q", table.Double, true)), true), true)),
+			"l.element.q", "from integer to double"},
+		{"type change in map values", evStruct(evField("m", mp(table.Long, true), true)), evStruct(evField("m", mp(table.Binary, true), true)),
+			"m.value", "from long to binary"},
+		{"map key type change", evStruct(evField("m", &table.MapType{KeyType: table.String, ValueType: table.Long}, true)), evStruct(evField("m", &table.MapType{KeyType: table.Integer, ValueType: table.Long}, true)),
+			"m.key", "from string to integer"},
+		{"new non-nullable column", evStruct(evField("id", table.Long, false)), evStruct(evField("id", table.Long, false), evField("req", table.String, false)),
+			"req", "the new column is a non-nullable string; a column added to a table must be nullable"},
+		{"new non-nullable nested field", evStruct(evField("s", evStruct(evField("x", table.Long, true)), true)), evStruct(evField("s", evStruct(evField("x", table.Long, true), evField("y", table.Long, false)), true)),
+			"s.y", "the new column is a non-nullable long"},
+		{"became non-nullable", evStruct(evField("a", table.Long, true)), evStruct(evField("a", table.Long, false)),
+			"a", "the column became non-nullable"},
+		{"became nullable", evStruct(evField("a", table.Long, false)), evStruct(evField("a", table.Long, true)),
+			"a", "the column became nullable"},
+		{"array elements became non-nullable", evStruct(evField("l", arr(table.Long, true), true)), evStruct(evField("l", arr(table.Long, false), true)),
+			"l.element", "the array element type became non-nullable"},
+		{"map values became nullable", evStruct(evField("m", mp(table.Long, false), true)), evStruct(evField("m", mp(table.Long, true), true)),
+			"m.value", "the map value type became nullable"},
+		{"dropped non-nullable column", evStruct(evField("id", table.Long, false), evField("x", table.Long, true)), evStruct(evField("x", table.Long, true)),
+			"id", "the column is required (a non-nullable long) but the new schema drops it"},
+		{"dropped non-nullable nested field", evStruct(evField("s", evStruct(evField("x", table.Long, false), evField("y", table.Long, true)), true)), evStruct(evField("s", evStruct(evField("y", table.Long, true)), true)),
+			"s.x", "required (a non-nullable long) but the new schema drops it"},
+		{"rename by case", evStruct(evField("id", table.Long, false)), evStruct(evField("Id", table.Long, false)),
+			"id", `the new schema calls it "Id"; Delta column names are case-insensitive`},
+		{"nullable rename by case", evStruct(evField("name", table.String, true)), evStruct(evField("NAME", table.String, true)),
+			"name", `the new schema calls it "NAME"`},
+		{"case clash within the new schema", evStruct(evField("id", table.Long, false)), evStruct(evField("id", table.Long, false), evField("ID", table.Long, true)),
+			"ID", `the new schema also has "id", a name that differs only in case`},
+		{"case clash in a nested struct", evStruct(evField("s", evStruct(evField("a", table.Long, true)), true)), evStruct(evField("s", evStruct(evField("a", table.Long, true), evField("A", table.Long, true)), true)),
+			"s.A", `differs only in case`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			merged, changed, err := Evolve(tc.cur, tc.in)
+			var ee *EvolutionError
+			if !errors.As(err, &ee) {
+				t.Fatalf("got %v, want *EvolutionError", err)
+			}
+			if ee.Path != tc.path || !strings.Contains(ee.Msg, tc.want) {
+				t.Fatalf("got %q at %q, want %q at %q", ee.Msg, ee.Path, tc.want, tc.path)
+			}
+			if merged != nil || changed {
+				t.Fatal("a refused evolution returns no schema")
+			}
+			if !strings.HasPrefix(err.Error(), `schema change refused: column "`+tc.path+`": `) {
+				t.Fatalf("message %q", err)
+			}
+		})
+	}
+}
+
+// TestEvolveAvroSchemas runs the rules on schemas mapped from Avro: adding an optional
+// field with a default evolves; adding a required one does not.
+func TestEvolveAvroSchemas(t *testing.T) {
+	v1, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"id","type":"long"},{"name":"tags","type":{"type":"array","items":{"type":"record","name":"Tag","fields":[{"name":"k","type":"string"}]}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"id","type":"long"},{"name":"tags","type":{"type":"array","items":{"type":"record","name":"Tag","fields":[{"name":"k","type":"string"},{"name":"v","type":["null","string"],"default":null}]}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, changed, err := Evolve(v1, v2)
+	if err != nil || !changed || compactType(merged) != "struct<id:long,tags:array<struct<k:string,v:string?>>>" {
+		t.Fatalf("v1 -> v2: %s %v %v", compactType(merged), changed, err)
+	}
+	v3, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"id","type":"long"},{"name":"tags","type":{"type":"array","items":"string"}},{"name":"n","type":"int","default":0}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Evolve(merged, v3); err == nil || !strings.Contains(err.Error(), `column "tags.element": the type changed from struct<k:string,v:string> to string`) {
+		t.Fatalf("v2 -> v3: %v", err)
+	}
+}
