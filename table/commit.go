@@ -36,6 +36,10 @@ type Transaction struct {
 	// Metadata, when set, replaces the table metadata in the same commit (schema
 	// evolution); its schema must also accept the data files.
 	Metadata *Metadata
+	// BaseSchemaString is the schema Metadata was derived from. When the table's schema
+	// is no longer that one (another writer evolved it), Commit refuses with
+	// *MetadataChangedError instead of overwriting the other change.
+	BaseSchemaString string
 }
 
 // CommitResult reports a successful commit.
@@ -137,6 +141,9 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 		}
 		if tx.Metadata.ID != s.metadata.ID {
 			return &MetadataChangedError{Table: s.uri, Reason: "the table was replaced (metadata id changed)"}
+		}
+		if tx.BaseSchemaString != "" && tx.BaseSchemaString != s.metadata.SchemaString {
+			return &MetadataChangedError{Table: s.uri, Reason: "another writer changed the schema since this change was computed"}
 		}
 	}
 	if tx.SchemaString == "" || tx.SchemaString == s.metadata.SchemaString {

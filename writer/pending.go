@@ -3,6 +3,7 @@ package writer
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -49,10 +50,20 @@ func (p *Pending) Done() bool { return p.done >= p.Rows }
 // Encode writes the next data file to w: the remaining rows, or as many whole row
 // groups as fit Config.TargetFileSize. Call it until Done. The file streams to w row
 // group by row group; nothing but the current row group is held encoded in memory.
-func (p *Pending) Encode(w io.Writer) (FileInfo, error) {
+// When it fails (w failed, say), nothing is consumed: the next call encodes the same
+// rows again, so a failed upload can be retried.
+func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	if p.Done() {
 		return FileInfo{}, io.EOF
 	}
+	saved := slices.Clone(p.cursors)
+	savedDone := p.done
+	defer func() {
+		if err != nil {
+			copy(p.cursors, saved)
+			p.done = savedDone
+		}
+	}()
 	b := p.buf
 	codec, err := b.cfg.codec()
 	if err != nil {

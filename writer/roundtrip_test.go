@@ -620,3 +620,45 @@ func statAt(m map[string]json.RawMessage, path string) string {
 	}
 	return statAt(inner, rest)
 }
+
+type failingWriter struct{ left int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > f.left {
+		return 0, fmt.Errorf("disk full")
+	}
+	f.left -= len(p)
+	return len(p), nil
+}
+
+// TestEncodeRetry: a file whose write fails is encoded again whole by the next call.
+func TestEncodeRetry(t *testing.T) {
+	schema := &table.StructType{Fields: []*table.StructField{field("rid", table.Long, false), field("s", table.String, true)}}
+	buf, err := writer.NewBuffer(writer.Spec{Schema: schema}, writer.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		fill(t, buf, schema, []any{int64(i), fmt.Sprint("v", i)})
+		if err := buf.EndRow(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := buf.Take()[0]
+	if _, err := p.Encode(&failingWriter{left: 100}); err == nil {
+		t.Fatal("want a write error")
+	}
+	if p.Done() {
+		t.Fatal("a failed encode consumed the rows")
+	}
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	f, _ := os.Create(path)
+	info, err := p.Encode(f)
+	f.Close()
+	if err != nil || info.Rows != 1000 || !p.Done() {
+		t.Fatalf("retry: %+v %v", info, err)
+	}
+	if got := readBack(t, openDuck(t), []string{path}, schema); len(got) != 1000 {
+		t.Fatalf("read %d rows", len(got))
+	}
+}
