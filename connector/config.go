@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,13 +21,29 @@ import (
 	"github.com/sluicelake/sluice/writer"
 )
 
-// Config is the whole configuration file. docs/config.md documents every key.
+// Config is the whole configuration file. docs/config.md documents every key with its
+// default; the comments here say what the code relies on.
 type Config struct {
 	// Name identifies the connector; it prefixes every txn appId, so two connectors
 	// writing one table must have different names. Required.
-	Name   string        `yaml:"name"`
-	Kafka  KafkaConfig   `yaml:"kafka"`
-	Tables []TableConfig `yaml:"tables"`
+	Name           string               `yaml:"name"`
+	Kafka          KafkaConfig          `yaml:"kafka"`
+	SchemaRegistry SchemaRegistryConfig `yaml:"schema_registry"`
+	Storage        StorageConfig        `yaml:"storage"`
+	Tables         []TableConfig        `yaml:"tables"`
+	Metrics        MetricsConfig        `yaml:"metrics"`
+	Logging        LoggingConfig        `yaml:"logging"`
+	// MemoryBudget bounds the rows buffered in memory across all tables; past it the
+	// largest buffer is flushed and fetching pauses until memory falls. Defaults to 512 MiB.
+	MemoryBudget ByteSize `yaml:"memory_budget"`
+	// ShutdownTimeout bounds the final flush and commit on SIGTERM. Defaults to 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// StartupTimeout bounds how long start-up retries an unreachable broker, registry or
+	// storage before giving up. Defaults to 60s.
+	StartupTimeout Duration `yaml:"startup_timeout"`
+	// Decoders is the number of decoding goroutines per table. Defaults to the number
+	// of CPUs.
+	Decoders int `yaml:"decoders"`
 }
 
 // KafkaConfig is the consumer configuration.
@@ -37,26 +57,88 @@ type KafkaConfig struct {
 	Properties map[string]string `yaml:"properties"`
 }
 
+// SchemaRegistryConfig locates a Confluent-compatible Schema Registry.
+type SchemaRegistryConfig struct {
+	URL                string   `yaml:"url"`
+	Username           string   `yaml:"username"`
+	Password           string   `yaml:"password"`
+	BearerToken        string   `yaml:"bearer_token"`
+	CAFile             string   `yaml:"ca_file"`
+	CertFile           string   `yaml:"cert_file"`
+	KeyFile            string   `yaml:"key_file"`
+	InsecureSkipVerify bool     `yaml:"insecure_skip_verify"`
+	Timeout            Duration `yaml:"timeout"`
+}
+
+// StorageConfig configures object stores used by s3:// table locations.
+type StorageConfig struct {
+	S3 S3Config `yaml:"s3"`
+}
+
+// S3Config configures the S3 client. Empty keys use the default AWS credential chain.
+type S3Config struct {
+	Region          string `yaml:"region"`
+	Endpoint        string `yaml:"endpoint"`
+	PathStyle       bool   `yaml:"path_style"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SessionToken    string `yaml:"session_token"`
+}
+
+// MetricsConfig configures the HTTP endpoint serving /metrics, /healthz and /readyz.
+type MetricsConfig struct {
+	// Listen is the address, e.g. ":9090". Empty disables the endpoint.
+	Listen string `yaml:"listen"`
+}
+
+// LoggingConfig configures log output.
+type LoggingConfig struct {
+	// Level is debug, info, warn or error. Defaults to info.
+	Level string `yaml:"level"`
+	// Format is text or json. Defaults to text.
+	Format string `yaml:"format"`
+	// ProgressInterval is how often a progress line (rows/s, lag, versions) is logged at
+	// info level; 0 disables it. Defaults to 30s.
+	ProgressInterval *Duration `yaml:"progress_interval"`
+}
+
 // TableConfig routes topics into one Delta table.
 type TableConfig struct {
-	Name     string   `yaml:"name"`
-	Topics   []string `yaml:"topics"`
-	Location string   `yaml:"location"`
-	// Format of message values: "json". Defaults to json.
+	Name string `yaml:"name"`
+	// Topics lists topics by name; TopicPattern matches topics by regular expression
+	// (librdkafka subscribes to new matching topics as they appear). At least one.
+	Topics       []string `yaml:"topics"`
+	TopicPattern string   `yaml:"topic_pattern"`
+	Location     string   `yaml:"location"`
+	// Format of message values: json, avro (Confluent wire format + registry) or
+	// json_schema (JSON behind the Confluent wire header). Defaults to json.
 	Format string `yaml:"format"`
-	// Schema declares the columns decoded from the message.
+	// Schema declares the columns decoded from the message. Required for json; for avro
+	// and json_schema the table is created from the registry schema when it is absent.
 	Schema []ColumnConfig `yaml:"schema"`
 	// PartitionBy lists partition columns (declared or derived).
 	PartitionBy []string `yaml:"partition_by"`
 	// Columns are derived columns, name: "func(column)", in order.
 	Columns yaml.MapSlice `yaml:"columns"`
-	// KafkaColumns adds _kafka_topic, _kafka_partition, _kafka_offset, _kafka_timestamp.
-	KafkaColumns bool        `yaml:"kafka_columns"`
-	Flush        FlushConfig `yaml:"flush"`
-	// Start is where to begin a partition the table has no txn for: "earliest" or
-	// "latest". Defaults to earliest.
-	Start string     `yaml:"start"`
-	JSON  JSONConfig `yaml:"json"`
+	// KafkaColumns adds Kafka metadata columns: true for _kafka_topic,
+	// _kafka_partition, _kafka_offset and _kafka_timestamp, or a list naming any of
+	// topic, partition, offset, timestamp, key.
+	KafkaColumns KafkaColumnsConfig `yaml:"kafka_columns"`
+	Flush        FlushConfig        `yaml:"flush"`
+	// Start is where to begin a partition the table has no txn for.
+	Start StartConfig `yaml:"start"`
+	JSON  JSONConfig  `yaml:"json"`
+	// RouteBy sends a message to this table only when a field has one of the values.
+	RouteBy *RouteConfig `yaml:"route_by"`
+	// OnError is what a message that cannot be decoded does: fail (stop), dlq or skip.
+	// Defaults to fail.
+	OnError string     `yaml:"on_error"`
+	DLQ     *DLQConfig `yaml:"dlq"`
+	// Evolution is add_columns (a new nullable field in a message schema becomes a new
+	// column) or none. Defaults to add_columns.
+	Evolution string `yaml:"evolution"`
+	// File tunes the Parquet files.
+	File FileConfig `yaml:"file"`
 }
 
 // ColumnConfig declares one column.
@@ -79,10 +161,85 @@ type FlushConfig struct {
 
 // JSONConfig tunes JSON decoding.
 type JSONConfig struct {
-	// UnknownFields is "ignore" (default) or "fail".
+	// UnknownFields is ignore (default), fail, or evolve (add a nullable column).
 	UnknownFields string `yaml:"unknown_fields"`
 	// EpochUnit is the unit of numbers in timestamp columns: s, ms (default), us, ns.
 	EpochUnit string `yaml:"epoch_unit"`
+}
+
+// RouteConfig selects messages by the value of a top-level field.
+type RouteConfig struct {
+	Field  string   `yaml:"field"`
+	Values []string `yaml:"values"`
+}
+
+// DLQConfig is the dead-letter target of a table: a Kafka topic or a Delta table.
+type DLQConfig struct {
+	Topic    string `yaml:"topic"`
+	Location string `yaml:"location"`
+}
+
+// FileConfig tunes the data files of a table.
+type FileConfig struct {
+	// Compression is zstd (default), snappy, gzip or none.
+	Compression string `yaml:"compression"`
+	// TargetSize rolls data files at about this size. Defaults to 128 MiB.
+	TargetSize ByteSize `yaml:"target_size"`
+}
+
+// KafkaColumnsConfig is the set of Kafka metadata columns a table gets.
+type KafkaColumnsConfig struct {
+	Columns []string // of topic, partition, offset, timestamp, key
+}
+
+// Enabled reports whether any metadata column is on.
+func (k KafkaColumnsConfig) Enabled() bool { return len(k.Columns) > 0 }
+
+// UnmarshalYAML accepts a boolean (true: topic, partition, offset, timestamp) or a list.
+func (k *KafkaColumnsConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	var on bool
+	if err := unmarshal(&on); err == nil {
+		k.Columns = nil
+		if on {
+			k.Columns = []string{"topic", "partition", "offset", "timestamp"}
+		}
+		return nil
+	}
+	var list []string
+	if err := unmarshal(&list); err != nil {
+		return errors.New("kafka_columns: want true, false, or a list of topic, partition, offset, timestamp, key")
+	}
+	for _, c := range list {
+		switch c {
+		case "topic", "partition", "offset", "timestamp", "key":
+		default:
+			return fmt.Errorf("kafka_columns: unknown column %q (want topic, partition, offset, timestamp, key)", c)
+		}
+	}
+	k.Columns = list
+	return nil
+}
+
+// StartConfig is earliest, latest, or explicit offsets per topic and partition
+// (partitions not listed start at earliest).
+type StartConfig struct {
+	Policy  string                     // earliest, latest or offsets
+	Offsets map[string]map[int32]int64 // topic → partition → first offset
+}
+
+// UnmarshalYAML accepts a policy name or a mapping topic → partition → offset.
+func (s *StartConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	var name string
+	if err := unmarshal(&name); err == nil {
+		s.Policy = name
+		return nil
+	}
+	var offsets map[string]map[int32]int64
+	if err := unmarshal(&offsets); err != nil {
+		return errors.New("start: want earliest, latest, or a mapping topic: {partition: offset}")
+	}
+	s.Policy, s.Offsets = "offsets", offsets
+	return nil
 }
 
 // Duration is a time.Duration written as "5s", "1m30s".
@@ -109,19 +266,39 @@ func (s *ByteSize) UnmarshalText(b []byte) error {
 	if m == nil {
 		return fmt.Errorf("invalid size %q (want e.g. 1048576, 512KiB, 64MiB)", b)
 	}
-	var n int64
-	fmt.Sscan(m[1], &n)
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("invalid size %q", b)
+	}
 	unit := strings.TrimSuffix(strings.TrimSuffix(m[2], "B"), "I")
 	mult := map[string]int64{"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[unit]
 	*s = ByteSize(n * mult)
 	return nil
 }
 
-// Defaults applied by Load.
+// Defaults applied by ParseConfig.
 const (
-	DefaultMaxRows    = 100_000
-	DefaultMaxBytes   = 64 << 20
-	DefaultMaxLatency = Duration(time.Minute)
+	DefaultMaxRows         = 100_000
+	DefaultMaxBytes        = 64 << 20
+	DefaultMaxLatency      = Duration(time.Minute)
+	DefaultMemoryBudget    = 512 << 20
+	DefaultShutdownTimeout = Duration(30 * time.Second)
+	DefaultStartupTimeout  = Duration(60 * time.Second)
+	DefaultProgress        = Duration(30 * time.Second)
+)
+
+// Formats.
+const (
+	FormatJSON       = "json"
+	FormatAvro       = "avro"
+	FormatJSONSchema = "json_schema"
+)
+
+// On-error policies.
+const (
+	OnErrorFail = "fail"
+	OnErrorSkip = "skip"
+	OnErrorDLQ  = "dlq"
 )
 
 // ConfigError is a configuration mistake, located in the file.
@@ -148,8 +325,13 @@ func LoadConfig(path string) (*Config, error) {
 	return ParseConfig(path, data)
 }
 
-// ParseConfig parses and validates configuration text; name is used in messages.
+// ParseConfig interpolates ${VAR} and ${VAR:-default}, parses strictly and validates;
+// name is used in messages.
 func ParseConfig(name string, data []byte) (*Config, error) {
+	data, err := interpolate(name, data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
 	var c Config
 	if err := yaml.UnmarshalWithOptions(data, &c, yaml.Strict()); err != nil {
 		return nil, yamlError(name, err)
@@ -187,6 +369,9 @@ type validator struct {
 // errorf records an error at the YAML path ("$.tables[0].schema").
 func (v *validator) errorf(path, format string, args ...any) {
 	e := &ConfigError{File: v.file, Msg: fmt.Sprintf("%s: %s", strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...))}
+	if path == "$" {
+		e.Msg = fmt.Sprintf(format, args...)
+	}
 	if p, err := yaml.PathString(path); err == nil {
 		if n, err := p.FilterFile(v.ast); err == nil && n != nil && n.GetToken() != nil && n.GetToken().Position != nil {
 			e.Line, e.Column = n.GetToken().Position.Line, n.GetToken().Position.Column
@@ -207,10 +392,52 @@ func (c *Config) validate(v *validator) {
 	if c.Kafka.GroupID == "" {
 		c.Kafka.GroupID = c.Name
 	}
+	for k := range c.Kafka.Properties {
+		switch k {
+		case "enable.auto.commit", "enable.auto.offset.store":
+			v.errorf("$.kafka.properties", "%s must stay false: the Delta log, not Kafka, records what was ingested", k)
+		case "group.id", "bootstrap.servers":
+			v.errorf("$.kafka.properties", "set %s with kafka.%s instead", k, strings.ReplaceAll(strings.TrimSuffix(k, ".id")+"_id", ".servers_id", "_servers"))
+		}
+	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.Decoders == 0 {
+		c.Decoders = runtime.GOMAXPROCS(0)
+	}
+	if c.MemoryBudget < 0 || c.ShutdownTimeout < 0 || c.StartupTimeout < 0 || c.Decoders < 0 {
+		v.errorf("$", "memory_budget, shutdown_timeout, startup_timeout and decoders must be positive")
+	}
+	if c.Logging.Level == "" {
+		c.Logging.Level = "info"
+	}
+	if c.Logging.Format == "" {
+		c.Logging.Format = "text"
+	}
+	if c.Logging.ProgressInterval == nil {
+		d := DefaultProgress
+		c.Logging.ProgressInterval = &d
+	}
+	switch c.Logging.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.errorf("$.logging.level", "%q: want debug, info, warn or error", c.Logging.Level)
+	}
+	if c.Logging.Format != "text" && c.Logging.Format != "json" {
+		v.errorf("$.logging.format", "%q: want text or json", c.Logging.Format)
+	}
 	if len(c.Tables) == 0 {
 		v.errorf("$", "tables: at least one table is required")
 	}
 	names := map[string]bool{}
+	locations := map[string]string{}
 	for i := range c.Tables {
 		t := &c.Tables[i]
 		path := fmt.Sprintf("$.tables[%d]", i)
@@ -220,28 +447,54 @@ func (c *Config) validate(v *validator) {
 			v.errorf(path+".name", "table %q is defined twice", t.Name)
 		}
 		names[t.Name] = true
-		t.validate(v, path)
+		if other, ok := locations[t.Location]; ok && t.Location != "" {
+			v.errorf(path+".location", "table %q writes to the same location as %q", t.Name, other)
+		}
+		locations[t.Location] = t.Name
+		t.validate(v, path, c)
 	}
 }
 
-func (t *TableConfig) validate(v *validator, path string) {
-	if len(t.Topics) == 0 {
-		v.errorf(path, "topics: at least one topic is required")
+func (t *TableConfig) validate(v *validator, path string, c *Config) {
+	if len(t.Topics) == 0 && t.TopicPattern == "" {
+		v.errorf(path, "topics or topic_pattern is required")
+	}
+	if t.TopicPattern != "" {
+		if _, err := regexp.Compile(t.TopicPattern); err != nil {
+			v.errorf(path+".topic_pattern", "invalid regular expression: %v", err)
+		}
 	}
 	if t.Location == "" {
 		v.errorf(path, "location is required (a path, file:///… or s3://bucket/prefix)")
 	}
 	if t.Format == "" {
-		t.Format = "json"
+		t.Format = FormatJSON
 	}
-	if t.Format != "json" {
-		v.errorf(path+".format", "unsupported format %q (supported: json)", t.Format)
+	switch t.Format {
+	case FormatJSON:
+		if len(t.Schema) == 0 {
+			v.errorf(path, "schema is required for format json")
+		}
+	case FormatAvro, FormatJSONSchema:
+		if c.SchemaRegistry.URL == "" {
+			v.errorf(path+".format", "format %s needs schema_registry.url", t.Format)
+		}
+	default:
+		v.errorf(path+".format", "unsupported format %q (supported: json, avro, json_schema)", t.Format)
 	}
-	if t.Start == "" {
-		t.Start = "earliest"
+	switch t.Start.Policy {
+	case "":
+		t.Start.Policy = "earliest"
+	case "earliest", "latest", "offsets":
+	default:
+		v.errorf(path+".start", "%q: want earliest, latest, or a mapping topic: {partition: offset}", t.Start.Policy)
 	}
-	if t.Start != "earliest" && t.Start != "latest" {
-		v.errorf(path+".start", "%q: want earliest or latest", t.Start)
+	for topic, parts := range t.Start.Offsets {
+		for p, off := range parts {
+			if p < 0 || off < 0 {
+				v.errorf(path+".start", "topic %s partition %d offset %d: partitions and offsets must not be negative", topic, p, off)
+			}
+		}
 	}
 	if t.Flush.MaxRows == 0 {
 		t.Flush.MaxRows = DefaultMaxRows
@@ -255,8 +508,46 @@ func (t *TableConfig) validate(v *validator, path string) {
 	if t.Flush.MaxRows < 0 || t.Flush.MaxBytes < 0 || t.Flush.MaxLatency < 0 {
 		v.errorf(path+".flush", "limits must be positive")
 	}
-	if len(t.Schema) == 0 {
-		v.errorf(path, "schema is required for format %s", t.Format)
+	switch t.JSON.UnknownFields {
+	case "", "ignore", "fail", "evolve":
+	default:
+		v.errorf(path+".json.unknown_fields", "%q: want ignore, fail or evolve", t.JSON.UnknownFields)
+	}
+	switch t.JSON.EpochUnit {
+	case "", "s", "ms", "us", "ns":
+	default:
+		v.errorf(path+".json.epoch_unit", "%q: want s, ms, us or ns", t.JSON.EpochUnit)
+	}
+	if t.OnError == "" {
+		t.OnError = OnErrorFail
+	}
+	switch t.OnError {
+	case OnErrorFail, OnErrorSkip:
+	case OnErrorDLQ:
+		if t.DLQ == nil {
+			v.errorf(path+".on_error", "dlq needs a dlq: {topic: …} or dlq: {location: …}")
+		}
+	default:
+		v.errorf(path+".on_error", "%q: want fail, dlq or skip", t.OnError)
+	}
+	if t.DLQ != nil && (t.DLQ.Topic == "") == (t.DLQ.Location == "") {
+		v.errorf(path+".dlq", "set exactly one of topic and location")
+	}
+	if t.RouteBy != nil && (t.RouteBy.Field == "" || len(t.RouteBy.Values) == 0) {
+		v.errorf(path+".route_by", "needs field and at least one value")
+	}
+	if t.RouteBy != nil && t.Format == FormatAvro {
+		v.errorf(path+".route_by", "route_by works on json and json_schema messages")
+	}
+	if t.Evolution == "" {
+		t.Evolution = "add_columns"
+	}
+	if t.Evolution != "add_columns" && t.Evolution != "none" {
+		v.errorf(path+".evolution", "%q: want add_columns or none", t.Evolution)
+	}
+	wc := t.WriterConfig()
+	if err := wc.Validate(); err != nil {
+		v.errorf(path+".file", "%v", strings.TrimPrefix(err.Error(), "writer: "))
 	}
 	for i, c := range t.Schema {
 		if _, err := table.ParsePrimitive(c.Type); err != nil {
@@ -264,9 +555,25 @@ func (t *TableConfig) validate(v *validator, path string) {
 			return
 		}
 	}
-	if _, err := t.TableSchema(); err != nil {
+	if len(t.Schema) > 0 {
+		if _, err := t.TableSchema(); err != nil {
+			v.errorf(path, "%v", err)
+		}
+	} else if _, err := t.Derivations(); err != nil {
 		v.errorf(path, "%v", err)
 	}
+}
+
+// WriterConfig is the Parquet configuration of the table's data files.
+func (t *TableConfig) WriterConfig() writer.Config {
+	wc := writer.DefaultConfig()
+	if t.File.Compression != "" {
+		wc.Compression = t.File.Compression
+	}
+	if t.File.TargetSize > 0 {
+		wc.TargetFileSize = int64(t.File.TargetSize)
+	}
+	return wc
 }
 
 // Kafka metadata column names.
@@ -275,22 +582,13 @@ const (
 	ColKafkaPartition = "_kafka_partition"
 	ColKafkaOffset    = "_kafka_offset"
 	ColKafkaTimestamp = "_kafka_timestamp"
+	ColKafkaKey       = "_kafka_key"
 )
 
-// TableSchema builds the Delta schema: declared columns, derived columns, then the
-// Kafka metadata columns.
+// TableSchema builds the Delta schema from the declared columns: declared, derived,
+// then Kafka metadata columns.
 func (t *TableConfig) TableSchema() (*table.StructType, error) {
 	s := &table.StructType{}
-	seen := map[string]bool{}
-	add := func(f *table.StructField) error {
-		k := strings.ToLower(f.Name)
-		if seen[k] {
-			return fmt.Errorf("column %q is defined twice (names are case-insensitive)", f.Name)
-		}
-		seen[k] = true
-		s.Fields = append(s.Fields, f)
-		return nil
-	}
 	for _, c := range t.Schema {
 		if c.Name == "" {
 			return nil, errors.New("schema: a column has no name")
@@ -299,9 +597,31 @@ func (t *TableConfig) TableSchema() (*table.StructType, error) {
 		if err != nil {
 			return nil, fmt.Errorf("schema: column %q: %w", c.Name, err)
 		}
-		if err := add(&table.StructField{Name: c.Name, Type: typ, Nullable: c.Nullable == nil || *c.Nullable}); err != nil {
-			return nil, err
+		s.Fields = append(s.Fields, &table.StructField{Name: c.Name, Type: typ, Nullable: c.Nullable == nil || *c.Nullable})
+	}
+	return t.CompleteSchema(s)
+}
+
+// CompleteSchema adds the derived and Kafka metadata columns to the columns messages
+// carry (declared, or mapped from a registry schema) and checks partition_by.
+func (t *TableConfig) CompleteSchema(base *table.StructType) (*table.StructType, error) {
+	s := &table.StructType{Fields: append([]*table.StructField{}, base.Fields...)}
+	seen := map[string]bool{}
+	for _, f := range s.Fields {
+		k := strings.ToLower(f.Name)
+		if seen[k] {
+			return nil, fmt.Errorf("column %q is defined twice (names are case-insensitive)", f.Name)
 		}
+		seen[k] = true
+	}
+	add := func(f *table.StructField) error {
+		k := strings.ToLower(f.Name)
+		if seen[k] {
+			return fmt.Errorf("column %q is defined twice (names are case-insensitive)", f.Name)
+		}
+		seen[k] = true
+		s.Fields = append(s.Fields, f)
+		return nil
 	}
 	derived, err := t.Derivations()
 	if err != nil {
@@ -312,7 +632,7 @@ func (t *TableConfig) TableSchema() (*table.StructType, error) {
 		d := derived[name]
 		src := s.Field(d.Source)
 		if src == nil {
-			return nil, fmt.Errorf("columns: %s: source column %q is not declared before it", name, d.Source)
+			return nil, fmt.Errorf("columns: %s: source column %q is not a column before it", name, d.Source)
 		}
 		rt, err := d.ResultType(src.Type)
 		if err != nil {
@@ -322,13 +642,8 @@ func (t *TableConfig) TableSchema() (*table.StructType, error) {
 			return nil, err
 		}
 	}
-	if t.KafkaColumns {
-		for _, f := range []*table.StructField{
-			{Name: ColKafkaTopic, Type: table.String, Nullable: false},
-			{Name: ColKafkaPartition, Type: table.Integer, Nullable: false},
-			{Name: ColKafkaOffset, Type: table.Long, Nullable: false},
-			{Name: ColKafkaTimestamp, Type: table.Timestamp, Nullable: true},
-		} {
+	for _, f := range KafkaColumns() {
+		if slices.Contains(t.KafkaColumns.Columns, strings.TrimPrefix(f.Name, "_kafka_")) {
 			if err := add(f); err != nil {
 				return nil, err
 			}
@@ -340,6 +655,17 @@ func (t *TableConfig) TableSchema() (*table.StructType, error) {
 		}
 	}
 	return s, nil
+}
+
+// KafkaColumns are the metadata columns kafka_columns can add, in the order they are added.
+func KafkaColumns() []*table.StructField {
+	return []*table.StructField{
+		{Name: ColKafkaTopic, Type: table.String, Nullable: false},
+		{Name: ColKafkaPartition, Type: table.Integer, Nullable: false},
+		{Name: ColKafkaOffset, Type: table.Long, Nullable: false},
+		{Name: ColKafkaTimestamp, Type: table.Timestamp, Nullable: true},
+		{Name: ColKafkaKey, Type: table.Binary, Nullable: true},
+	}
 }
 
 // Derivations parses the derived columns.
@@ -358,4 +684,38 @@ func (t *TableConfig) Derivations() (map[string]*writer.Derivation, error) {
 		out[name] = d
 	}
 	return out, nil
+}
+
+// matches reports whether the table consumes the topic.
+func (t *TableConfig) matches(topic string, pattern *regexp.Regexp) bool {
+	for _, name := range t.Topics {
+		if name == topic {
+			return true
+		}
+	}
+	return pattern != nil && pattern.MatchString(topic)
+}
+
+// Subscription lists what the consumer subscribes to: topic names and ^-prefixed
+// regular expressions, as librdkafka expects them.
+func (c *Config) Subscription() []string {
+	set := map[string]bool{}
+	for _, t := range c.Tables {
+		for _, name := range t.Topics {
+			set[name] = true
+		}
+		if t.TopicPattern != "" {
+			p := t.TopicPattern
+			if !strings.HasPrefix(p, "^") {
+				p = "^" + p
+			}
+			set[p] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -17,7 +17,7 @@ func TestIssueConfigLoads(t *testing.T) {
 	}
 	tc := cfg.Tables[0]
 	if cfg.Name != "events-ingest" || cfg.Kafka.GroupID != "sluice-events" || tc.Flush.MaxRows != 100000 ||
-		time.Duration(tc.Flush.MaxLatency) != 5*time.Second || !tc.KafkaColumns || tc.Start != "earliest" {
+		time.Duration(tc.Flush.MaxLatency) != 5*time.Second || !tc.KafkaColumns.Enabled() || tc.Start.Policy != "earliest" {
 		t.Fatalf("unexpected config: %+v", cfg)
 	}
 	s, err := tc.TableSchema()
@@ -104,5 +104,39 @@ func TestDockerFiles(t *testing.T) {
 	s, ok := compose.Services["sluice"]
 	if !ok || s.Build == nil || !slices.Contains(s.Volumes, "./docker/config.yaml:/etc/sluice/config.yaml:ro") {
 		t.Fatalf("sluice service: %+v", s)
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	env := map[string]string{"HOST": "kafka:9092", "SECRET": `p@ss: "w#rd'`, "N": "4", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	in := `a: ${HOST}
+b: "${SECRET}"
+c: '${SECRET}'
+d: ${SECRET}
+e: ${MISSING:-5s}
+f: ${N}
+g: $${HOST}
+h: x-${HOST}-y # ${NOT_SET}
+i: ${EMPTY:-fallback}
+`
+	out, err := interpolate("f.yaml", []byte(in), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := yaml.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%s\n%v", out, err)
+	}
+	want := map[string]string{"a": "kafka:9092", "b": env["SECRET"], "c": env["SECRET"], "d": env["SECRET"], "e": "5s", "f": "4",
+		"g": "${HOST}", "h": "x-kafka:9092-y", "i": "fallback"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q (text:\n%s)", k, got[k], v, out)
+		}
+	}
+	_, err = interpolate("f.yaml", []byte("a: 1\nb: ${NOPE}\n"), lookup)
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2:") || !strings.Contains(err.Error(), "${NOPE} is not set") {
+		t.Fatalf("missing variable: %v", err)
 	}
 }

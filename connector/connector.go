@@ -1,8 +1,14 @@
 // Package connector is Sluice's runtime: it consumes Kafka topics in a consumer group,
-// decodes messages into per-table buffers, and commits them to Delta tables exactly
-// once, using the tables' txn actions as the only record of what was ingested
-// (DESIGN.md, "Exactly-once"). Kafka offsets are committed after each table commit for
-// lag monitoring only.
+// decodes messages on several goroutines into per-table buffers, and commits them to
+// Delta tables exactly once, using the tables' txn actions as the only record of what
+// was ingested (DESIGN.md, "Exactly-once"). Kafka offsets are committed after each
+// table commit for lag monitoring only.
+//
+// One goroutine polls the consumer and dispatches messages to each table's workers
+// (partitions spread over them by hash, so each partition stays in order); each table
+// has one committer goroutine that writes data files and log entries. Control messages
+// (assign, seal, discard, schema changes) travel through the same ordered channels as
+// the messages, which is what keeps a batch's offsets exact.
 package connector
 
 import (
@@ -10,14 +16,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
+	"net/http"
+	"runtime/debug"
+	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/table/storage"
 )
 
 // Version is the Sluice version, set at build time.
@@ -32,22 +42,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// MessageError is a message that could not be ingested. Nothing at or after its offset
-// in its partition is committed.
-type MessageError struct {
-	Table     string
-	Topic     string
-	Partition int32
-	Offset    int64
-	Err       error
-}
-
-func (e *MessageError) Error() string {
-	return fmt.Sprintf("topic %s partition %d offset %d: table %s: %v", e.Topic, e.Partition, e.Offset, e.Table, e.Err)
-}
-
-func (e *MessageError) Unwrap() error { return e.Err }
-
 // Summary reports what a run did.
 type Summary struct {
 	Rows     int64
@@ -57,40 +51,152 @@ type Summary struct {
 	Duration time.Duration
 }
 
-// Connector runs one configuration.
-type Connector struct {
-	cfg    *Config
-	opts   Options
-	log    *slog.Logger
-	sinks  []*sink
-	routes map[string][]*sink // topic → sinks
-
-	consumer *kafka.Consumer
-	assigned map[tp]bool
-	// highWater is the high watermark of every partition at start (UntilCaughtUp).
-	highWater map[tp]int64
-	eofAt     map[tp]int64
-	fatal     error // set by the rebalance callback
+// tp names a Kafka partition.
+type tp struct {
+	topic     string
+	partition int32
 }
 
-// New checks the configuration and opens (creating where needed) every table.
+func (p tp) String() string { return fmt.Sprintf("%s[%d]", p.topic, p.partition) }
+
+// Connector runs one configuration.
+type Connector struct {
+	cfg      *Config
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	tables   []*tableRT
+	registry *schema.Registry
+
+	consumer     *kafka.Consumer
+	producerOnce sync.Once
+	producer     *kafka.Producer
+	producerErr  error
+
+	buffered atomic.Int64 // bytes of rows in worker buffers
+	inflight atomic.Int64 // bytes of sealed batches being written
+
+	// Poller state: touched only by the goroutine running Run (and the rebalance
+	// callback, which runs inside its Poll).
+	topicTables map[string][]*tableRT
+	assigned    map[tp]bool
+	dispatched  map[tp]int64 // next offset to dispatch, per partition
+	highWater   map[tp]int64
+	eofAt       map[tp]int64
+	paused      bool
+	peakMemory  int64
+	lastOffsets time.Time
+
+	failOnce  sync.Once
+	failErr   error
+	failCh    chan struct{}
+	reseekCh  chan *tableRT
+	notifyCh  chan struct{}
+	ready     atomic.Bool
+	lastPoll  atomic.Int64
+	startTime time.Time
+}
+
+// New checks the configuration, reaches the schema registry and every table's storage
+// (retrying within startup_timeout), and opens (creating where the schema is known)
+// every table.
 func New(ctx context.Context, cfg *Config, opts Options) (*Connector, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Connector{cfg: cfg, opts: opts, log: opts.Logger, routes: map[string][]*sink{},
-		assigned: map[tp]bool{}, eofAt: map[tp]int64{}}
+	c := &Connector{cfg: cfg, opts: opts, log: opts.Logger, metrics: newMetrics(), topicTables: map[string][]*tableRT{},
+		assigned: map[tp]bool{}, dispatched: map[tp]int64{}, eofAt: map[tp]int64{},
+		failCh: make(chan struct{}), reseekCh: make(chan *tableRT, 16), notifyCh: make(chan struct{}, 1)}
+	if cfg.SchemaRegistry.URL != "" {
+		r, err := schema.NewRegistry(schema.RegistryConfig{
+			URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username, Password: cfg.SchemaRegistry.Password,
+			BearerToken: cfg.SchemaRegistry.BearerToken, CAFile: cfg.SchemaRegistry.CAFile, CertFile: cfg.SchemaRegistry.CertFile,
+			KeyFile: cfg.SchemaRegistry.KeyFile, InsecureSkipVerify: cfg.SchemaRegistry.InsecureSkipVerify,
+			Timeout: time.Duration(cfg.SchemaRegistry.Timeout), Logger: c.log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+		c.registry = r
+		if err := c.retryStartup(ctx, "schema registry", r.Ping, isPermanentRegistryError); err != nil {
+			return nil, err
+		}
+	}
 	for i := range cfg.Tables {
-		s, err := openSink(ctx, cfg.Name, &cfg.Tables[i], c.log)
+		t, err := c.openTable(ctx, &cfg.Tables[i])
 		if err != nil {
 			return nil, err
 		}
-		c.sinks = append(c.sinks, s)
-		for _, t := range cfg.Tables[i].Topics {
-			c.routes[t] = append(c.routes[t], s)
-		}
+		c.tables = append(c.tables, t)
 	}
 	return c, nil
+}
+
+func isPermanentRegistryError(err error) bool {
+	return errors.Is(err, schema.ErrUnauthorized)
+}
+
+// reuseBytes is how much released buffer memory each worker may keep: half the memory
+// budget, shared by every worker of every table.
+func (c *Connector) reuseBytes() int64 {
+	return int64(c.cfg.MemoryBudget) / 2 / int64(max(1, len(c.cfg.Tables)*c.cfg.Decoders))
+}
+
+func (c *Connector) storageOptions() storage.Options {
+	s := c.cfg.Storage.S3
+	return storage.Options{S3: storage.S3Options{Region: s.Region, Endpoint: s.Endpoint, PathStyle: s.PathStyle,
+		AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, SessionToken: s.SessionToken}}
+}
+
+// retryStartup runs op until it succeeds, fails permanently, or startup_timeout passes;
+// op's context ends at that deadline.
+func (c *Connector) retryStartup(ctx context.Context, peer string, op func(context.Context) error, permanent func(error) bool) error {
+	deadline := time.Now().Add(time.Duration(c.cfg.StartupTimeout))
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	delay := 500 * time.Millisecond
+	for {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		if permanent != nil && permanent(err) {
+			return err
+		}
+		if time.Now().Add(delay).After(deadline) || ctx.Err() != nil {
+			return &StartupError{Peer: peer, Err: fmt.Errorf("gave up after %s: %w", time.Duration(c.cfg.StartupTimeout), err)}
+		}
+		c.log.Warn("cannot reach "+peer+"; retrying", "error", err, "delay", delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return &StartupError{Peer: peer, Err: ctx.Err()}
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// fail stops the connector with err (the first one wins).
+func (c *Connector) fail(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		close(c.failCh)
+	})
+}
+
+func (c *Connector) noteCommitted() {
+	select {
+	case c.notifyCh <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Connector) requestReseek(t *tableRT) {
+	select {
+	case c.reseekCh <- t:
+	default:
+		go func() { c.reseekCh <- t }()
+	}
 }
 
 // consumerConfig is librdkafka's configuration: Sluice's defaults, then the user's
@@ -105,10 +211,12 @@ func (c *Connector) consumerConfig() *kafka.ConfigMap {
 		"partition.assignment.strategy": "cooperative-sticky",
 		"fetch.queue.backoff.ms":        10,
 		"max.partition.fetch.bytes":     10 << 20,
-		"enable.metrics.push":           false,
-		"enable.partition.eof":          c.opts.UntilCaughtUp,
-		"go.logs.channel.enable":        true,
-		"client.id":                     "sluice-" + c.cfg.Name,
+		// Prefetched messages take memory too: bound them by the budget.
+		"queued.max.messages.kbytes": int(min(32<<10, max(int64(c.cfg.MemoryBudget)/4/1024, 1024))),
+		"enable.metrics.push":        false,
+		"enable.partition.eof":       c.opts.UntilCaughtUp,
+		"go.logs.channel.enable":     true,
+		"client.id":                  "sluice-" + c.cfg.Name,
 	}
 	for k, v := range c.cfg.Kafka.Properties {
 		cm[k] = v
@@ -117,9 +225,12 @@ func (c *Connector) consumerConfig() *kafka.ConfigMap {
 }
 
 // Run consumes until ctx is done (or, with UntilCaughtUp, until caught up), committing
-// as the flush policy says; it flushes and commits what is buffered before returning.
+// as the flush policies say; it then commits what is buffered within shutdown_timeout.
 func (c *Connector) Run(ctx context.Context) (Summary, error) {
-	start := time.Now()
+	c.startTime = time.Now()
+	// Keep the Go heap near what the budget allows: the buffers plus room for messages
+	// in flight and decoding, so garbage does not pile up past the budget.
+	debug.SetMemoryLimit(int64(c.cfg.MemoryBudget) + 96<<20)
 	consumer, err := kafka.NewConsumer(c.consumerConfig())
 	if err != nil {
 		return Summary{}, fmt.Errorf("kafka: create consumer: %w", err)
@@ -127,64 +238,144 @@ func (c *Connector) Run(ctx context.Context) (Summary, error) {
 	c.consumer = consumer
 	logDone := make(chan struct{})
 	go c.forwardLogs(consumer.Logs(), logDone)
-	defer func() {
-		consumer.Close()
-		<-logDone
-	}()
+	closed := false
+	closeConsumer := func() {
+		if !closed {
+			closed = true
+			consumer.Close()
+			<-logDone
+		}
+	}
+	defer closeConsumer()
+	if err := c.retryStartup(ctx, "kafka ("+c.cfg.Kafka.BootstrapServers+")", func(ctx context.Context) error {
+		timeout := 5 * time.Second
+		if d, ok := ctx.Deadline(); ok {
+			timeout = max(min(timeout, time.Until(d)), 100*time.Millisecond)
+		}
+		_, err := consumer.GetMetadata(nil, false, int(timeout.Milliseconds()))
+		return err
+	}, nil); err != nil {
+		return Summary{}, err
+	}
 
-	topics := slices.Sorted(maps.Keys(c.routes))
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, t := range c.tables {
+		t.start(runCtx, &wg)
+	}
+	stopWorkers := func() {
+		cancelRun()
+		for _, t := range c.tables {
+			for _, w := range t.workers {
+				close(w.in)
+			}
+		}
+		wg.Wait()
+	}
+
+	var srv *http.Server
+	if c.cfg.Metrics.Listen != "" {
+		if srv, err = c.serveHTTP(); err != nil {
+			stopWorkers()
+			return Summary{}, err
+		}
+		defer srv.Close()
+	}
+
+	subscription := c.cfg.Subscription()
 	if c.opts.UntilCaughtUp {
-		if err := c.readHighWatermarks(topics); err != nil {
+		if err := c.readHighWatermarks(); err != nil {
+			stopWorkers()
 			return Summary{}, err
 		}
 	}
-	if err := consumer.SubscribeTopics(topics, c.rebalance); err != nil {
-		return Summary{}, fmt.Errorf("kafka: subscribe %v: %w", topics, err)
+	if err := consumer.SubscribeTopics(subscription, c.rebalance); err != nil {
+		stopWorkers()
+		return Summary{}, fmt.Errorf("kafka: subscribe %v: %w", subscription, err)
 	}
-	c.log.Info("consuming", "topics", topics, "group", c.cfg.Kafka.GroupID, "tables", len(c.sinks))
+	c.ready.Store(true)
+	c.log.Info("consuming", "subscription", subscription, "group", c.cfg.Kafka.GroupID, "tables", len(c.tables), "decoders_per_table", c.cfg.Decoders)
 
 	runErr := c.loop(ctx)
+	c.ready.Store(false)
+
 	// Commit what is buffered, whatever stopped the loop: good rows before a bad message
 	// are not lost, and nothing after it is committed.
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	if err := c.flushAll(flushCtx); err != nil && runErr == nil {
-		runErr = err
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(c.cfg.ShutdownTimeout))
+	if err := c.flushAll(shutdownCtx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("final commit: %w", err)
 	}
-	sum := c.summary(time.Since(start))
-	return sum, runErr
+	cancel()
+	c.commitKafkaOffsets(true)
+	closeConsumer() // revokes what is left (already flushed)
+	stopWorkers()
+	if c.producer != nil {
+		c.producer.Flush(5000)
+		c.producer.Close()
+	}
+	if c.registry != nil {
+		c.registry.Close()
+	}
+	if runErr == nil {
+		select {
+		case <-c.failCh:
+			runErr = c.failErr
+		default:
+		}
+	}
+	return c.summary(), runErr
 }
 
 func (c *Connector) loop(ctx context.Context) error {
+	progress := time.Duration(*c.cfg.Logging.ProgressInterval)
+	var lastProgress time.Time
+	var lastRows int64
+	lastLag := time.Now()
 	for {
-		if err := ctx.Err(); err != nil {
+		select {
+		case <-ctx.Done():
+			c.log.Info("stopping: flushing and committing what is buffered")
 			return nil
-		}
-		ev := c.consumer.Poll(100)
-		if c.fatal != nil {
-			return c.fatal
-		}
-		switch e := ev.(type) {
-		case *kafka.Message:
-			if err := c.handle(ctx, e); err != nil {
+		case <-c.failCh:
+			return c.failErr
+		case t := <-c.reseekCh:
+			if err := c.reseek(ctx, t); err != nil {
 				return err
 			}
+		case <-c.notifyCh:
+			c.commitKafkaOffsets(false)
+		default:
+		}
+		c.lastPoll.Store(time.Now().UnixNano())
+		ev := c.consumer.Poll(100)
+		switch e := ev.(type) {
+		case *kafka.Message:
+			c.dispatch(ctx, e)
 		case kafka.PartitionEOF:
-			p := tp{*e.Topic, e.Partition}
-			c.eofAt[p] = int64(e.Offset)
+			c.eofAt[tp{*e.Topic, e.Partition}] = int64(e.Offset)
 		case kafka.Error:
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: %w", e)
 			}
 			c.log.Warn("kafka", "error", e.Error(), "code", e.Code().String())
 		}
+		select {
+		case <-c.failCh: // a rebalance callback may have failed inside Poll
+			return c.failErr
+		default:
+		}
+		c.checkMemory()
 		now := time.Now()
-		for _, s := range c.sinks {
-			if s.dueForFlush(now) {
-				if err := c.flush(ctx, s); err != nil {
-					return err
-				}
+		if now.Sub(lastLag) >= 5*time.Second {
+			c.updateLag()
+			lastLag = now
+		}
+		if progress > 0 && now.Sub(lastProgress) >= progress {
+			rows := c.summary().Rows
+			if !lastProgress.IsZero() {
+				c.logProgress(rows-lastRows, now.Sub(lastProgress))
 			}
+			lastProgress, lastRows = now, rows
 		}
 		if c.opts.UntilCaughtUp && c.caughtUp() {
 			c.log.Info("caught up with the high watermarks seen at start")
@@ -193,104 +384,51 @@ func (c *Connector) loop(ctx context.Context) error {
 	}
 }
 
-func (c *Connector) handle(ctx context.Context, m *kafka.Message) error {
+// tablesFor returns the tables that read a topic.
+func (c *Connector) tablesFor(topic string) []*tableRT {
+	if ts, ok := c.topicTables[topic]; ok {
+		return ts
+	}
+	var ts []*tableRT
+	for _, t := range c.tables {
+		if t.cfg.matches(topic, t.pattern) {
+			ts = append(ts, t)
+		}
+	}
+	c.topicTables[topic] = ts
+	return ts
+}
+
+// dispatch sends a message to the worker of every table reading its topic, with the
+// routing decision when tables select messages by a field.
+func (c *Connector) dispatch(ctx context.Context, m *kafka.Message) {
 	p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
-	off := int64(m.TopicPartition.Offset)
-	hasTS := m.TimestampType != kafka.TimestampNotAvailable
-	for _, s := range c.routes[p.topic] {
-		if _, err := s.add(p, off, m.Value, m.Timestamp, hasTS); err != nil {
-			return &MessageError{Table: s.cfg.Name, Topic: p.topic, Partition: p.partition, Offset: off, Err: err}
+	tables := c.tablesFor(p.topic)
+	decisions := make([]routeDecision, len(tables))
+	allRouted, anyHere := true, false
+	for i, t := range tables {
+		if t.route == nil {
+			allRouted = false
+			anyHere = true
+			continue
 		}
-		if s.buf.Rows() >= s.cfg.Flush.MaxRows || s.buf.Bytes() >= int64(s.cfg.Flush.MaxBytes) {
-			if err := c.flush(ctx, s); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// flush commits one sink. A lost partition (txn conflict) drops the batch and re-seeks
-// from the table instead of failing.
-func (c *Connector) flush(ctx context.Context, s *sink) error {
-	err := s.flush(ctx)
-	var conflict *table.TxnConflictError
-	switch {
-	case err == nil:
-		c.commitKafkaOffsets()
-		return nil
-	case errors.As(err, &conflict):
-		c.log.Warn("batch dropped: another writer committed one of its partitions", "table", s.cfg.Name, "error", err)
-		return c.reseek(ctx)
-	default:
-		return err
-	}
-}
-
-func (c *Connector) flushAll(ctx context.Context) error {
-	var errs []error
-	for _, s := range c.sinks {
-		if err := c.flush(ctx, s); err != nil {
-			errs = append(errs, err)
+		if t.route.match(m.Value) {
+			anyHere = true
+		} else {
+			decisions[i] = routeElsewhere
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// reseek drops every buffer and moves every assigned partition back to the position
-// the tables record.
-func (c *Connector) reseek(ctx context.Context) error {
-	for _, s := range c.sinks {
-		s.discard()
+	if allRouted && !anyHere && len(tables) > 0 {
+		decisions[0] = routeNowhere
 	}
-	parts := slices.Collect(maps.Keys(c.assigned))
-	offsets, err := c.positions(ctx, parts)
-	if err != nil {
-		return err
-	}
-	for _, tpo := range offsets {
-		if err := c.consumer.Seek(tpo, 0); err != nil {
-			c.log.Warn("seek failed; the partition was probably revoked", "partition", tpo.String(), "error", err)
+	for i, t := range tables {
+		select {
+		case t.workerFor(p).in <- workItem{kind: itemMsg, msg: m, route: decisions[i]}:
+		case <-ctx.Done():
+			return
 		}
 	}
-	return nil
-}
-
-// positions re-reads every table and returns where each partition must resume: the
-// smallest next offset over the tables fed by its topic.
-func (c *Connector) positions(ctx context.Context, parts []tp) ([]kafka.TopicPartition, error) {
-	snaps := map[*sink]*table.Snapshot{}
-	for _, s := range c.sinks {
-		snap, err := s.tbl.Snapshot(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", s.cfg.Name, err)
-		}
-		snaps[s] = snap
-	}
-	var out []kafka.TopicPartition
-	for _, p := range parts {
-		resume := kafka.Offset(-1)
-		for _, s := range c.routes[p.topic] {
-			st := s.assign(snaps[s], p)
-			if st.next < 0 && s.cfg.Start == "latest" {
-				_, high, err := c.consumer.QueryWatermarkOffsets(p.topic, p.partition, 10_000)
-				if err != nil {
-					return nil, fmt.Errorf("kafka: watermarks of %s: %w", p, err)
-				}
-				st.next = high
-			}
-			off := kafka.OffsetBeginning
-			if st.next >= 0 {
-				off = kafka.Offset(st.next)
-			}
-			if resume == -1 || off == kafka.OffsetBeginning || (resume != kafka.OffsetBeginning && off < resume) {
-				resume = off
-			}
-		}
-		topic := p.topic
-		out = append(out, kafka.TopicPartition{Topic: &topic, Partition: p.partition, Offset: resume})
-	}
-	return out, nil
+	c.dispatched[p] = int64(m.TopicPartition.Offset) + 1
 }
 
 // rebalance is the consumer-group callback: on assignment it seeks every partition to
@@ -304,13 +442,10 @@ func (c *Connector) rebalance(consumer *kafka.Consumer, ev kafka.Event) error {
 		for _, p := range e.Partitions {
 			parts = append(parts, tp{*p.Topic, p.Partition})
 		}
-		offsets, err := c.positions(ctx, parts)
+		offsets, err := c.assign(ctx, parts)
 		if err != nil {
-			c.fatal = fmt.Errorf("on partition assignment: %w", err)
+			c.fail(fmt.Errorf("on partition assignment: %w", err))
 			return err
-		}
-		for _, p := range parts {
-			c.assigned[p] = true
 		}
 		c.log.Info("partitions assigned", "partitions", describe(offsets))
 		if cooperative {
@@ -319,59 +454,267 @@ func (c *Connector) rebalance(consumer *kafka.Consumer, ev kafka.Event) error {
 			err = consumer.Assign(offsets)
 		}
 		if err != nil {
-			c.fatal = fmt.Errorf("kafka: assign: %w", err)
+			c.fail(fmt.Errorf("kafka: assign: %w", err))
 		}
 		return err
 	case kafka.RevokedPartitions:
-		if consumer.AssignmentLost() {
-			c.log.Warn("partitions lost (session timed out); dropping buffered rows", "partitions", describe(e.Partitions))
-			for _, s := range c.sinks {
-				s.discard()
-			}
-		} else if err := c.flushAll(ctx); err != nil {
-			c.log.Error("commit before revocation failed; the rows will be re-read by the new owner", "error", err)
-			for _, s := range c.sinks {
-				s.discard()
-			}
-		}
+		parts := make([]tp, 0, len(e.Partitions))
 		for _, p := range e.Partitions {
-			k := tp{*p.Topic, p.Partition}
-			delete(c.assigned, k)
-			for _, s := range c.routes[k.topic] {
-				delete(s.parts, k)
-			}
+			parts = append(parts, tp{*p.Topic, p.Partition})
 		}
+		c.revoke(ctx, parts, consumer.AssignmentLost())
 		c.log.Info("partitions revoked", "partitions", describe(e.Partitions))
-		var err error
 		if cooperative {
-			err = consumer.IncrementalUnassign(e.Partitions)
-		} else {
-			err = consumer.Unassign()
+			return consumer.IncrementalUnassign(e.Partitions)
 		}
-		return err
+		return consumer.Unassign()
 	}
 	return nil
 }
 
-// commitKafkaOffsets records, per assigned partition, the offset every table has
-// committed up to. The tables remain the source of truth; this is for lag monitoring.
-func (c *Connector) commitKafkaOffsets() {
-	var offsets []kafka.TopicPartition
+// assign reads every table fed by the partitions and returns where to start each: the
+// smallest position over its tables.
+func (c *Connector) assign(ctx context.Context, parts []tp) ([]kafka.TopicPartition, error) {
+	start := map[tp]int64{} // -1: from the beginning
+	for _, p := range parts {
+		start[p] = -2 // unset
+	}
+	for _, t := range c.tables {
+		var mine []tp
+		for _, p := range parts {
+			if t.cfg.matches(p.topic, t.pattern) {
+				mine = append(mine, p)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		next, err := t.positions(ctx, mine)
+		if err != nil {
+			return nil, err
+		}
+		byWorker := map[*worker]map[tp]int64{}
+		for _, p := range mine {
+			n := next[p]
+			if n < 0 && t.cfg.Start.Policy == "latest" {
+				_, high, err := c.consumer.QueryWatermarkOffsets(p.topic, p.partition, 10_000)
+				if err != nil {
+					return nil, fmt.Errorf("kafka: watermarks of %s: %w", p, err)
+				}
+				n = high
+			}
+			w := t.workerFor(p)
+			if byWorker[w] == nil {
+				byWorker[w] = map[tp]int64{}
+			}
+			byWorker[w][p] = n
+			switch cur := start[p]; {
+			case cur == -2:
+				start[p] = n
+			case cur == -1 || n == -1:
+				start[p] = -1 // some table starts from the beginning
+			case n < cur:
+				start[p] = n
+			}
+		}
+		for w, ps := range byWorker {
+			w.in <- workItem{kind: itemAssign, parts: ps}
+		}
+	}
+	var out []kafka.TopicPartition
+	for _, p := range parts {
+		topic := p.topic
+		off := kafka.OffsetBeginning
+		if s := start[p]; s >= 0 {
+			off = kafka.Offset(s)
+		}
+		out = append(out, kafka.TopicPartition{Topic: &topic, Partition: p.partition, Offset: off})
+		c.assigned[p] = true
+		c.dispatched[p] = max(start[p], 0)
+	}
+	return out, nil
+}
+
+// revoke commits what is buffered (within a deadline) before the partitions go; if
+// the assignment was lost, or the commit cannot be made in time, the buffers are
+// dropped instead: the new owner reads those rows again from the table's txn.
+func (c *Connector) revoke(ctx context.Context, parts []tp, lost bool) {
+	if lost {
+		c.log.Warn("partitions lost (session timed out); dropping buffered rows", "partitions", len(parts))
+		c.discardAll(ctx)
+	} else {
+		fctx, cancel := context.WithTimeout(ctx, min(time.Duration(c.cfg.ShutdownTimeout), 30*time.Second))
+		err := c.flushAll(fctx)
+		cancel()
+		if err != nil {
+			c.log.Error("commit before revocation failed; the rows will be read again by the new owner", "error", err)
+			c.discardAll(ctx)
+		}
+	}
+	for _, p := range parts {
+		delete(c.assigned, p)
+		delete(c.dispatched, p)
+	}
+	for _, t := range c.tables {
+		var mine []tp
+		for _, p := range parts {
+			if t.cfg.matches(p.topic, t.pattern) {
+				mine = append(mine, p)
+			}
+		}
+		if len(mine) > 0 {
+			t.forget(mine)
+		}
+	}
+}
+
+// flushAll commits every table's buffer.
+func (c *Connector) flushAll(ctx context.Context) error {
+	var errs []error
+	for _, t := range c.tables {
+		if err := t.requestFlush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("table %s: %w", t.cfg.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// discardAll drops every buffer and re-seeks every assigned partition from the tables.
+func (c *Connector) discardAll(ctx context.Context) {
+	for _, t := range c.tables {
+		if err := c.reseek(ctx, t); err != nil {
+			c.fail(err)
+		}
+	}
+}
+
+// reseek drops a table's batch and moves its partitions back to what the table
+// records; other tables skip what they already have.
+func (c *Connector) reseek(ctx context.Context, t *tableRT) error {
+	var parts []tp
+	for p := range c.assigned {
+		if t.cfg.matches(p.topic, t.pattern) {
+			parts = append(parts, p)
+		}
+	}
+	next, err := t.positions(ctx, parts)
+	if err != nil {
+		return err
+	}
+	byWorker := map[*worker]map[tp]int64{}
+	for _, w := range t.workers {
+		byWorker[w] = map[tp]int64{}
+	}
+	for _, p := range parts {
+		byWorker[t.workerFor(p)][p] = next[p]
+	}
+	for w, ps := range byWorker {
+		w.in <- workItem{kind: itemDiscard, parts: ps}
+	}
+	for _, p := range parts {
+		n := next[p]
+		if n >= c.dispatched[p] && n >= 0 {
+			continue // the table is ahead of what was dispatched: its worker skips up to it
+		}
+		topic := p.topic
+		off := kafka.OffsetBeginning
+		if n >= 0 {
+			off = kafka.Offset(n)
+		}
+		if err := c.consumer.Seek(kafka.TopicPartition{Topic: &topic, Partition: p.partition, Offset: off}, 0); err != nil {
+			c.log.Warn("seek failed; the partition was probably revoked", "partition", p.String(), "error", err)
+			continue
+		}
+		c.dispatched[p] = max(n, 0)
+	}
+	return nil
+}
+
+// checkMemory pauses fetching past the memory budget (flushing the largest buffer) and
+// resumes once memory falls below three quarters of it.
+func (c *Connector) checkMemory() {
+	budget := int64(c.cfg.MemoryBudget)
+	used := c.buffered.Load() + c.inflight.Load()
+	c.metrics.memory.Set(float64(used))
+	if used > c.peakMemory {
+		c.peakMemory = used
+		c.metrics.memoryMax.Set(float64(used))
+	}
+	for _, t := range c.tables {
+		t.m.bufferBytes.Set(float64(t.bytes.Load()))
+	}
+	switch {
+	case used > budget:
+		var largest *tableRT
+		for _, t := range c.tables {
+			if largest == nil || t.bytes.Load() > largest.bytes.Load() {
+				largest = t
+			}
+		}
+		if largest != nil && largest.bytes.Load() > 0 {
+			largest.forceFlush()
+		}
+		if !c.paused {
+			if err := c.consumer.Pause(c.assignment()); err == nil {
+				c.paused = true
+				c.metrics.paused.Set(1)
+				c.log.Info("memory budget reached: fetching paused", "buffered_bytes", used, "budget", budget)
+			}
+		}
+	case c.paused && used < budget*3/4:
+		if err := c.consumer.Resume(c.assignment()); err == nil {
+			c.paused = false
+			c.metrics.paused.Set(0)
+			c.log.Info("fetching resumed", "buffered_bytes", used)
+		}
+	}
+}
+
+func (c *Connector) assignment() []kafka.TopicPartition {
+	out := make([]kafka.TopicPartition, 0, len(c.assigned))
+	for p := range c.assigned {
+		topic := p.topic
+		out = append(out, kafka.TopicPartition{Topic: &topic, Partition: p.partition})
+	}
+	return out
+}
+
+// committedNext is, per assigned partition, the offset every table reading it has
+// committed up to (and -1 where one has not committed anything yet).
+func (c *Connector) committedNext() map[tp]int64 {
+	out := map[tp]int64{}
 	for p := range c.assigned {
 		low := int64(-1)
-		for _, s := range c.routes[p.topic] {
-			st := s.parts[p]
-			if st == nil || st.prev < 0 {
+		for i, t := range c.tablesFor(p.topic) {
+			t.mu.Lock()
+			v, ok := t.committed[p]
+			t.mu.Unlock()
+			if !ok || v < 0 {
 				low = -1
 				break
 			}
-			if low < 0 || st.prev+1 < low {
-				low = st.prev + 1
+			if i == 0 || v+1 < low {
+				low = v + 1
 			}
 		}
-		if low >= 0 {
+		out[p] = low
+	}
+	return out
+}
+
+// commitKafkaOffsets records in the consumer group what every table has committed, for
+// lag monitoring. The tables remain the source of truth.
+func (c *Connector) commitKafkaOffsets(force bool) {
+	if !force && time.Since(c.lastOffsets) < time.Second {
+		c.noteCommittedLater()
+		return
+	}
+	c.lastOffsets = time.Now()
+	var offsets []kafka.TopicPartition
+	for p, next := range c.committedNext() {
+		if next >= 0 {
 			topic := p.topic
-			offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: p.partition, Offset: kafka.Offset(low)})
+			offsets = append(offsets, kafka.TopicPartition{Topic: &topic, Partition: p.partition, Offset: kafka.Offset(next)})
 		}
 	}
 	if len(offsets) == 0 {
@@ -382,31 +725,77 @@ func (c *Connector) commitKafkaOffsets() {
 	}
 }
 
-// readHighWatermarks records the high watermark of every partition of the topics.
-func (c *Connector) readHighWatermarks(topics []string) error {
-	c.highWater = map[tp]int64{}
-	for _, t := range topics {
-		md, err := c.consumer.GetMetadata(&t, false, 10_000)
-		if err != nil {
-			return fmt.Errorf("kafka: metadata of topic %s: %w", t, err)
+func (c *Connector) noteCommittedLater() {
+	time.AfterFunc(time.Second, c.noteCommitted)
+}
+
+// updateLag publishes, per partition, the messages between the tables' position and the
+// high watermark the consumer last saw.
+func (c *Connector) updateLag() {
+	for p, next := range c.committedNext() {
+		_, high, err := c.consumer.GetWatermarkOffsets(p.topic, p.partition)
+		if err != nil || high < 0 {
+			continue
 		}
-		tm, ok := md.Topics[t]
-		if !ok || tm.Error.Code() == kafka.ErrUnknownTopicOrPart || len(tm.Partitions) == 0 {
-			return fmt.Errorf("kafka: topic %s does not exist", t)
+		if next < 0 {
+			next = 0
+		}
+		c.metrics.lag.WithLabelValues(p.topic, strconv.Itoa(int(p.partition))).Set(float64(max(high-next, 0)))
+	}
+}
+
+func (c *Connector) totalLag() int64 {
+	var lag int64
+	for p, next := range c.committedNext() {
+		_, high, err := c.consumer.GetWatermarkOffsets(p.topic, p.partition)
+		if err == nil && high >= 0 {
+			lag += max(high-max(next, 0), 0)
+		}
+	}
+	return lag
+}
+
+func (c *Connector) logProgress(rows int64, d time.Duration) {
+	versions := make([]string, 0, len(c.tables))
+	for _, t := range c.tables {
+		versions = append(versions, t.cfg.Name+"@"+strconv.FormatInt(t.version.Load(), 10))
+	}
+	c.log.Info("progress", "rows_per_sec", int64(float64(rows)/d.Seconds()), "rows_committed", c.summary().Rows,
+		"lag", c.totalLag(), "buffered_bytes", c.buffered.Load(), "partitions", len(c.assigned), "tables", versions)
+}
+
+// readHighWatermarks records the high watermark of every partition of the subscribed
+// topics (regular expressions matched against the cluster's topics).
+func (c *Connector) readHighWatermarks() error {
+	c.highWater = map[tp]int64{}
+	md, err := c.consumer.GetMetadata(nil, true, 10_000)
+	if err != nil {
+		return fmt.Errorf("kafka: metadata: %w", err)
+	}
+	for _, t := range c.cfg.Tables {
+		for _, name := range t.Topics {
+			if tm, ok := md.Topics[name]; !ok || len(tm.Partitions) == 0 {
+				return fmt.Errorf("kafka: topic %s (table %s) does not exist", name, t.Name)
+			}
+		}
+	}
+	for name, tm := range md.Topics {
+		if len(c.tablesFor(name)) == 0 {
+			continue
 		}
 		for _, pm := range tm.Partitions {
-			_, high, err := c.consumer.QueryWatermarkOffsets(t, pm.ID, 10_000)
+			_, high, err := c.consumer.QueryWatermarkOffsets(name, pm.ID, 10_000)
 			if err != nil {
-				return fmt.Errorf("kafka: watermarks of %s[%d]: %w", t, pm.ID, err)
+				return fmt.Errorf("kafka: watermarks of %s[%d]: %w", name, pm.ID, err)
 			}
-			c.highWater[tp{t, pm.ID}] = high
+			c.highWater[tp{name, pm.ID}] = high
 		}
 	}
 	return nil
 }
 
-// caughtUp reports whether every assigned partition has reached its start-time high
-// watermark in every table it feeds.
+// caughtUp reports whether every assigned partition has been dispatched up to its
+// start-time high watermark and no table holds messages back for a schema change.
 func (c *Connector) caughtUp() bool {
 	if len(c.assigned) == 0 {
 		return false
@@ -416,25 +805,27 @@ func (c *Connector) caughtUp() bool {
 		if eof, ok := c.eofAt[p]; ok && eof >= hw {
 			continue
 		}
-		for _, s := range c.routes[p.topic] {
-			st := s.parts[p]
-			if st == nil || st.next < hw {
-				return false
-			}
+		if c.dispatched[p] < hw {
+			return false
+		}
+	}
+	for _, t := range c.tables {
+		if t.waiting.Load() > 0 {
+			return false
 		}
 	}
 	return true
 }
 
-func (c *Connector) summary(d time.Duration) Summary {
-	sum := Summary{Duration: d}
-	for _, s := range c.sinks {
-		sum.Rows += s.rowsCommitted
-		sum.Commits += s.commits
-		sum.Files += s.filesWritten
-		sum.Bytes += s.bytesWritten
+func (c *Connector) summary() Summary {
+	s := Summary{Duration: time.Since(c.startTime)}
+	for _, t := range c.tables {
+		s.Rows += t.rowsCommitted.Load()
+		s.Commits += t.commits.Load()
+		s.Files += t.files.Load()
+		s.Bytes += t.bytesOut.Load()
 	}
-	return sum
+	return s
 }
 
 func (c *Connector) forwardLogs(logs chan kafka.LogEvent, done chan struct{}) {
@@ -462,5 +853,6 @@ func describe(parts []kafka.TopicPartition) string {
 		}
 		out = append(out, s)
 	}
+	sort.Strings(out)
 	return fmt.Sprint(out)
 }

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicelake/sluice/connector"
 	"github.com/sluicelake/sluice/query"
@@ -164,4 +166,44 @@ func loadTableIfExists(location string) (storage.Storage, *table.Snapshot) {
 		return nil, nil
 	}
 	return store, snap
+}
+
+func kgoClient(t testing.TB, c *kfake.Cluster) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// createTopic creates a topic through the Kafka protocol.
+func createTopic(t testing.TB, cl *kgo.Client, name string, partitions int32) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// duckNamed opens DuckDB with a snapshot registered under name.
+func duckNamed(t *testing.T, store storage.Storage, snap *table.Snapshot, name string) *sql.DB {
+	t.Helper()
+	db, err := query.OpenDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := query.Register(context.Background(), db, name, store, snap); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

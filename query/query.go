@@ -6,7 +6,6 @@ package query
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -144,8 +143,32 @@ func duckType(t table.DataType) (string, error) {
 		case table.TimestampNTZ:
 			return "TIMESTAMP", nil
 		}
-	case *table.StructType, *table.ArrayType, *table.MapType:
-		return "", errors.New("nested types are not supported by query yet")
+	case *table.StructType:
+		fields := make([]string, len(t.Fields))
+		for i, f := range t.Fields {
+			ft, err := duckType(f.Type)
+			if err != nil {
+				return "", err
+			}
+			fields[i] = quoteIdent(f.Name) + " " + ft
+		}
+		return "STRUCT(" + strings.Join(fields, ", ") + ")", nil
+	case *table.ArrayType:
+		et, err := duckType(t.ElementType)
+		if err != nil {
+			return "", err
+		}
+		return et + "[]", nil
+	case *table.MapType:
+		kt, err := duckType(t.KeyType)
+		if err != nil {
+			return "", err
+		}
+		vt, err := duckType(t.ValueType)
+		if err != nil {
+			return "", err
+		}
+		return "MAP(" + kt + ", " + vt + ")", nil
 	}
 	return "", fmt.Errorf("type %s has no DuckDB equivalent", t)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,15 +19,16 @@ func runCmd() *cobra.Command {
 		Use:   "run -c FILE",
 		Short: "Consume the configured topics into their Delta tables",
 		Long: `Run consumes the configured Kafka topics in a consumer group and commits them to
-Delta tables exactly once. SIGINT or SIGTERM flushes, commits and exits; a second
-signal exits at once (safe: the next run resumes from the tables' txn versions).`,
+Delta tables exactly once. SIGINT or SIGTERM flushes, commits and exits 0 (within
+shutdown_timeout); a second signal exits at once, which is safe: the next run resumes
+from the tables' txn versions.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := logger(cmd)
+			cfg, err := connector.LoadConfig(configPath)
 			if err != nil {
 				return err
 			}
-			cfg, err := connector.LoadConfig(configPath)
+			log, err := runLogger(cmd, cfg)
 			if err != nil {
 				return err
 			}
@@ -50,6 +52,17 @@ signal exits at once (safe: the next run resumes from the tables' txn versions).
 	cmd.Flags().BoolVar(&untilCaughtUp, "until-caught-up", false, "ingest up to the high watermarks seen at start, commit and exit")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// runLogger honours --log-level/--log-format when given, else the config's logging.
+func runLogger(cmd *cobra.Command, cfg *connector.Config) (*slog.Logger, error) {
+	if !cmd.Flags().Changed("log-level") {
+		_ = cmd.Flags().Set("log-level", cfg.Logging.Level)
+	}
+	if !cmd.Flags().Changed("log-format") {
+		_ = cmd.Flags().Set("log-format", cfg.Logging.Format)
+	}
+	return logger(cmd)
 }
 
 func validateCmd() *cobra.Command {

@@ -1,0 +1,291 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/writer"
+)
+
+// needEvolution is returned by a decoder when a message's schema has columns the table
+// lacks; the worker holds the message until the table has evolved.
+type needEvolution struct {
+	incoming *table.StructType // the message schema (no derived or Kafka columns)
+	fields   []schema.NewField // JSON: the new fields only
+}
+
+func (e *needEvolution) Error() string { return "the message needs a table schema change" }
+
+// msgDecoder turns message values into the current row of one worker's buffer.
+type msgDecoder struct {
+	t      *tableRT
+	spec   *schemaSpec
+	buf    *writer.Buffer
+	cols   []*writer.Column // the columns messages fill
+	json   *schema.JSONDecoder
+	avro   map[int32]*schema.AvroDecoder
+	known  map[int32]bool  // json_schema ids already checked for evolution
+	failed map[int32]error // schema ids whose plan cannot be built
+}
+
+func newMsgDecoder(t *tableRT, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {
+	d := &msgDecoder{t: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{}}
+	for _, c := range buf.Columns() {
+		if spec.msg.Field(c.Name) != nil {
+			d.cols = append(d.cols, c)
+		}
+	}
+	if t.cfg.Format != FormatAvro {
+		unknown := schema.UnknownFields(t.cfg.JSON.UnknownFields)
+		var err error
+		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: unknown, EpochUnit: schema.EpochUnit(t.cfg.JSON.EpochUnit)})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// decode fills the row from a message value. It returns the stage that failed with
+// the error: "decode" for the payload, "schema" for the writer schema.
+func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
+	switch d.t.cfg.Format {
+	case FormatJSON:
+		err := d.json.Decode(value)
+		return "decode", d.jsonEvolution(err)
+	case FormatJSONSchema:
+		id, payload, err := schema.ParseWire(value)
+		if err != nil {
+			return "decode", err
+		}
+		if !d.known[id] {
+			if err := d.jsonSchemaChanged(ctx, id); err != nil {
+				return "schema", err
+			}
+		}
+		return "decode", d.jsonEvolution(d.json.Decode(payload))
+	default:
+		id, payload, err := schema.ParseWire(value)
+		if err != nil {
+			return "decode", err
+		}
+		dec := d.avro[id]
+		if dec == nil {
+			if dec, err = d.avroPlan(ctx, id); err != nil {
+				return "schema", err
+			}
+		}
+		return "decode", dec.Decode(payload)
+	}
+}
+
+// jsonEvolution turns new JSON fields into an evolution request.
+func (d *msgDecoder) jsonEvolution(err error) error {
+	var nf *schema.NewFieldsError
+	if !errors.As(err, &nf) {
+		return err
+	}
+	incoming := cloneStruct(d.spec.msg)
+	for _, f := range nf.Fields {
+		addField(incoming, f.Path, f.Type)
+	}
+	return &needEvolution{incoming: incoming, fields: nf.Fields}
+}
+
+// avroPlan fetches a writer schema, asks for evolution when it brings fields the table
+// lacks, and compiles its decoding plan (which resolves the rest: promotions, fields
+// the writer lacks).
+func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecoder, error) {
+	if err := d.failed[id]; err != nil {
+		return nil, err
+	}
+	s, err := d.t.c.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	as, err := schema.ParseAvro(s)
+	if err != nil {
+		d.failed[id] = err
+		return nil, err
+	}
+	if d.t.cfg.Evolution == "add_columns" {
+		if mapped, err := schema.AvroTableSchema(as); err == nil {
+			if incoming, changed := additions(d.spec.msg, mapped); changed {
+				return nil, &needEvolution{incoming: incoming}
+			}
+		}
+	}
+	dec, err := schema.NewAvroDecoder(as, id, d.buf, d.cols, schema.AvroOptions{})
+	if err != nil {
+		err = fmt.Errorf("writer schema %d does not fit the table: %w", id, err)
+		d.failed[id] = err
+		return nil, err
+	}
+	if u := dec.Unmapped(); len(u) > 0 {
+		d.t.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "fields", u)
+	}
+	d.avro[id] = dec
+	return dec, nil
+}
+
+// jsonSchemaChanged checks a JSON Schema id once for fields the table lacks.
+func (d *msgDecoder) jsonSchemaChanged(ctx context.Context, id int32) error {
+	if err := d.failed[id]; err != nil {
+		return err
+	}
+	s, err := d.t.c.schemaByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if d.t.cfg.Evolution == "add_columns" {
+		mapped, err := schema.JSONSchemaTableSchema(s.Text)
+		if err != nil {
+			d.failed[id] = err
+			return err
+		}
+		if incoming, changed := additions(d.spec.msg, mapped); changed {
+			return &needEvolution{incoming: incoming}
+		}
+	}
+	d.known[id] = true
+	return nil
+}
+
+// additions returns current with the fields of mapped it lacks added (at any depth,
+// through structs, list elements and map values), and whether there were any. Only
+// additions are proposed for evolution: other differences (a promotable type, a field
+// the writer dropped) are the decoder's business.
+func additions(current, mapped *table.StructType) (*table.StructType, bool) {
+	out := cloneStruct(current)
+	return out, addMissing(out, mapped)
+}
+
+func addMissing(dst, src *table.StructType) bool {
+	changed := false
+	for _, sf := range src.Fields {
+		df := dst.Field(sf.Name)
+		if df == nil {
+			dst.Fields = append(dst.Fields, &table.StructField{Name: sf.Name, Type: cloneType(sf.Type), Nullable: true, Metadata: sf.Metadata})
+			changed = true
+			continue
+		}
+		if addMissingType(df.Type, sf.Type) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+func addMissingType(d, s table.DataType) bool {
+	switch dt := d.(type) {
+	case *table.StructType:
+		if st, ok := s.(*table.StructType); ok {
+			return addMissing(dt, st)
+		}
+	case *table.ArrayType:
+		if st, ok := s.(*table.ArrayType); ok {
+			return addMissingType(dt.ElementType, st.ElementType)
+		}
+	case *table.MapType:
+		if st, ok := s.(*table.MapType); ok {
+			return addMissingType(dt.ValueType, st.ValueType)
+		}
+	}
+	return false
+}
+
+// schemaByID fetches a writer schema. A schema the registry does not have is the
+// message's fault; an unreachable registry is not, so that is retried until it answers
+// or the connector stops.
+func (c *Connector) schemaByID(ctx context.Context, id int32) (*schema.Schema, error) {
+	if c.registry == nil {
+		return nil, errors.New("no schema_registry configured")
+	}
+	delay := time.Second
+	for {
+		s, err := c.registry.SchemaByID(ctx, id)
+		var re *schema.RegistryError
+		switch {
+		case err == nil:
+			return s, nil
+		case errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 && re.StatusCode != 429:
+			return nil, fmt.Errorf("schema id %d: %w", id, err)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("schema id %d: %w", id, errShutdown)
+		}
+		c.log.Warn("schema registry unavailable; retrying", "schema_id", id, "error", err, "delay", delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("schema id %d: %w", id, errShutdown)
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+func cloneStruct(s *table.StructType) *table.StructType {
+	out := &table.StructType{Fields: make([]*table.StructField, len(s.Fields))}
+	for i, f := range s.Fields {
+		c := *f
+		c.Type = cloneType(f.Type)
+		out.Fields[i] = &c
+	}
+	return out
+}
+
+func cloneType(t table.DataType) table.DataType {
+	switch t := t.(type) {
+	case *table.StructType:
+		return cloneStruct(t)
+	case *table.ArrayType:
+		return &table.ArrayType{ElementType: cloneType(t.ElementType), ContainsNull: t.ContainsNull}
+	case *table.MapType:
+		return &table.MapType{KeyType: cloneType(t.KeyType), ValueType: cloneType(t.ValueType), ValueContainsNull: t.ValueContainsNull}
+	}
+	return t
+}
+
+// addField adds a nullable field at path (the JSON decoder's path: struct field names,
+// with "element" after a list and "value" after a map). Parents must exist.
+func addField(s *table.StructType, path []string, t table.DataType) {
+	for i := 0; i < len(path); i++ {
+		name := path[i]
+		if i == len(path)-1 {
+			if s.Field(name) == nil {
+				s.Fields = append(s.Fields, &table.StructField{Name: name, Type: t, Nullable: true})
+			}
+			return
+		}
+		f := s.Field(name)
+		if f == nil {
+			return
+		}
+		ft := f.Type
+		for {
+			switch x := ft.(type) {
+			case *table.ArrayType:
+				if i+1 < len(path) && path[i+1] == "element" {
+					i++
+				}
+				ft = x.ElementType
+				continue
+			case *table.MapType:
+				if i+1 < len(path) && path[i+1] == "value" {
+					i++
+				}
+				ft = x.ValueType
+				continue
+			}
+			break
+		}
+		st, ok := ft.(*table.StructType)
+		if !ok {
+			return
+		}
+		s = st
+	}
+}

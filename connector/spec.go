@@ -1,0 +1,96 @@
+package connector
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/writer"
+)
+
+// schemaSpec is one version of a table's schema as the runtime uses it. It is immutable:
+// an evolution builds a new one and hands it to every worker.
+type schemaSpec struct {
+	full    *table.StructType // the table schema
+	msg     *table.StructType // the columns messages fill (no derived or Kafka columns)
+	meta    table.Metadata
+	derived map[string]*writer.Derivation
+}
+
+func newSchemaSpec(cfg *TableConfig, meta table.Metadata) (*schemaSpec, error) {
+	full, err := meta.Schema()
+	if err != nil {
+		return nil, err
+	}
+	derived, err := cfg.Derivations()
+	if err != nil {
+		return nil, err
+	}
+	s := &schemaSpec{full: full, meta: meta, derived: derived, msg: &table.StructType{}}
+	for _, f := range full.Fields {
+		if _, ok := derived[f.Name]; ok {
+			continue
+		}
+		if cfg.KafkaColumns.Enabled() && isKafkaColumn(f.Name) {
+			continue
+		}
+		s.msg.Fields = append(s.msg.Fields, f)
+	}
+	return s, nil
+}
+
+func isKafkaColumn(name string) bool {
+	switch name {
+	case ColKafkaTopic, ColKafkaPartition, ColKafkaOffset, ColKafkaTimestamp, ColKafkaKey:
+		return true
+	}
+	return false
+}
+
+// newBuffer builds a writer buffer for the spec.
+// reuseBytes bounds the memory a buffer keeps from encoded files for its next rows, so
+// that reuse stays within the memory budget shared by every worker.
+func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64) (*writer.Buffer, error) {
+	wc := cfg.WriterConfig()
+	wc.ReuseBytes = min(wc.ReuseBytes, reuseBytes)
+	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived}, wc)
+}
+
+// evolvedSchema merges an evolved message schema back into the full table schema:
+// existing columns keep their place (with any nested fields added), new columns go to
+// the end, after the derived and Kafka columns.
+func (s *schemaSpec) evolvedSchema(mergedMsg *table.StructType) *table.StructType {
+	out := &table.StructType{}
+	for _, f := range s.full.Fields {
+		if m := mergedMsg.Field(f.Name); m != nil {
+			out.Fields = append(out.Fields, m)
+		} else {
+			out.Fields = append(out.Fields, f)
+		}
+	}
+	for _, m := range mergedMsg.Fields {
+		if s.full.Field(m.Name) == nil {
+			out.Fields = append(out.Fields, m)
+		}
+	}
+	return out
+}
+
+// checkDeclared refuses an existing table the declared columns do not fit: every
+// declared column must exist with the same type, and the partitioning must match.
+func checkDeclared(snap *table.Snapshot, declared *table.StructType, partitionBy []string) error {
+	have := snap.Schema()
+	for _, f := range declared.Fields {
+		hf := have.Field(f.Name)
+		if hf == nil {
+			return fmt.Errorf("column %q is configured but not in the table (schema evolution adds columns from messages, not from the configuration)", f.Name)
+		}
+		if hf.Type.String() != f.Type.String() {
+			return fmt.Errorf("column %q is %s in the table but configured as %s", f.Name, hf.Type, f.Type)
+		}
+	}
+	if got := snap.PartitionColumns(); !slices.Equal(got, partitionBy) && !(len(got) == 0 && len(partitionBy) == 0) {
+		return fmt.Errorf("the table is partitioned by %v but the configuration says partition_by %v", got, partitionBy)
+	}
+	return nil
+}

@@ -1,0 +1,390 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/sluicelake/sluice/writer"
+)
+
+type itemKind uint8
+
+const (
+	itemMsg      itemKind = iota + 1
+	itemSeal              // hand the batch over: seal
+	itemAssign            // start tracking partitions: parts (next offsets)
+	itemForget            // stop tracking partitions: forget
+	itemDiscard           // drop the batch; restart partitions at parts
+	itemReschema          // switch to spec (or refuse the held message: err)
+)
+
+// workItem is what the poller and the committer send a worker. Items are handled in
+// the order sent, which is what keeps seeks, assignments and seals consistent with the
+// messages around them.
+type workItem struct {
+	kind   itemKind
+	msg    *kafka.Message
+	route  routeDecision
+	seal   chan<- *batch
+	parts  map[tp]int64
+	forget []tp
+	spec   *schemaSpec
+	err    error
+}
+
+// batch is what a worker hands the committer: data files to write, the offset range
+// of every partition it covers, and dead letters.
+type batch struct {
+	pending []*writer.Pending
+	ranges  map[tp][2]int64 // first, last offset examined
+	dlq     []dlqEntry
+	rows    int
+	bytes   int64
+}
+
+// wpart is a worker's view of one partition.
+type wpart struct {
+	next  int64 // first offset still to ingest; -1: the first message that comes
+	first int64 // first offset in the batch, -1 when none
+	last  int64
+}
+
+// worker decodes the messages of some partitions of one table into its own buffer.
+// Partitions are spread over workers by hash, so a partition's rows stay in order in
+// one buffer.
+type worker struct {
+	t         *tableRT
+	in        chan workItem
+	spec      *schemaSpec
+	buf       *writer.Buffer
+	dec       *msgDecoder
+	carry     []*writer.Pending // rows buffered under the previous schema
+	parts     map[tp]*wpart
+	dlq       []dlqEntry
+	held      []*kafka.Message // messages waiting for a schema change
+	waiting   bool
+	failed    bool // on_error: fail was hit; the rest is left for the next run
+	kcols     struct{ topic, partition, offset, timestamp, key int }
+	topicName string
+	topicBuf  []byte
+	rows      int
+	bytes     int64
+}
+
+// workerQueue is how many items wait for a worker. Small enough that a seal is not
+// stuck behind many messages (which would make batches overshoot max_rows), large
+// enough to keep the worker busy while the poller fetches.
+const workerQueue = 512
+
+func newWorker(t *tableRT) *worker {
+	return &worker{t: t, in: make(chan workItem, workerQueue), parts: map[tp]*wpart{}}
+}
+
+// setSpec builds the buffer and decoder for a schema version.
+func (w *worker) setSpec(spec *schemaSpec) error {
+	buf, err := spec.newBuffer(w.t.cfg, w.t.c.reuseBytes())
+	if err != nil {
+		return err
+	}
+	dec, err := newMsgDecoder(w.t, spec, buf)
+	if err != nil {
+		return err
+	}
+	if w.buf != nil && w.buf.Rows() > 0 {
+		w.carry = append(w.carry, w.buf.Take()...)
+	}
+	w.spec, w.buf, w.dec = spec, buf, dec
+	w.kcols.topic, w.kcols.partition, w.kcols.offset, w.kcols.timestamp, w.kcols.key = -1, -1, -1, -1, -1
+	if w.t.cfg.KafkaColumns.Enabled() {
+		for _, c := range buf.Columns() {
+			switch c.Name {
+			case ColKafkaTopic:
+				w.kcols.topic = c.Index
+			case ColKafkaPartition:
+				w.kcols.partition = c.Index
+			case ColKafkaOffset:
+				w.kcols.offset = c.Index
+			case ColKafkaTimestamp:
+				w.kcols.timestamp = c.Index
+			case ColKafkaKey:
+				w.kcols.key = c.Index
+			}
+		}
+	}
+	return nil
+}
+
+// topicBytes returns the topic name as bytes without allocating per message.
+func (w *worker) topicBytes(topic string) []byte {
+	if w.topicName != topic {
+		w.topicName, w.topicBuf = topic, []byte(topic)
+	}
+	return w.topicBuf
+}
+
+func (w *worker) run(ctx context.Context) {
+	for item := range w.in {
+		switch item.kind {
+		case itemMsg:
+			w.handle(ctx, item.msg, item.route)
+		case itemSeal:
+			item.seal <- w.sealBatch()
+		case itemAssign:
+			for p, next := range item.parts {
+				w.parts[p] = &wpart{next: next, first: -1}
+			}
+		case itemForget:
+			for _, p := range item.forget {
+				delete(w.parts, p)
+			}
+		case itemDiscard:
+			w.discard(item.parts)
+		case itemReschema:
+			w.reschema(ctx, item)
+		}
+	}
+}
+
+// handle ingests one message: decoded into the buffer, skipped, or a dead letter.
+func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecision) {
+	p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
+	st := w.parts[p]
+	off := int64(m.TopicPartition.Offset)
+	if st == nil || (st.next >= 0 && off < st.next) || w.failed {
+		return // not ours (any more), already in the table, or stopped at a bad message
+	}
+	switch route {
+	case routeElsewhere: // another table's message: only the offset moves
+		w.advance(st, off)
+		return
+	case routeNowhere:
+		w.onError(m, st, p, off, "route", errUnrouted)
+		return
+	}
+	if w.waiting {
+		w.held = append(w.held, m)
+		return
+	}
+	w.t.m.messages.Inc()
+	w.t.m.messageBytes.Add(float64(len(m.Value)))
+	if w.spec == nil { // the table does not exist yet: its first message creates it
+		w.holdForSchema(ctx, m, nil)
+		return
+	}
+	stage, err := w.decodeRow(ctx, m, p, off)
+	var ne *needEvolution
+	switch {
+	case err == nil:
+		w.advance(st, off)
+	case errors.As(err, &ne):
+		w.buf.AbortRow()
+		w.holdForSchema(ctx, m, ne)
+	case errors.Is(err, errShutdown):
+		w.buf.AbortRow()
+		w.failed = true // stopping: leave the rest to the next run
+	default:
+		w.buf.AbortRow()
+		w.onError(m, st, p, off, stage, err)
+	}
+	w.account()
+}
+
+func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int64) (string, error) {
+	if m.Value == nil {
+		return "decode", errors.New("the message has no value (a tombstone)")
+	}
+	stage, err := w.dec.decode(ctx, m.Value)
+	if err != nil {
+		return stage, err
+	}
+	b := w.buf
+	k := &w.kcols
+	if k.topic >= 0 {
+		b.SetBytes(k.topic, w.topicBytes(p.topic))
+	}
+	if k.partition >= 0 {
+		b.SetInt(k.partition, int64(p.partition))
+	}
+	if k.offset >= 0 {
+		b.SetInt(k.offset, off)
+	}
+	if k.timestamp >= 0 {
+		if m.TimestampType != kafka.TimestampNotAvailable {
+			b.SetInt(k.timestamp, m.Timestamp.UnixMicro())
+		} else {
+			b.SetNull(k.timestamp)
+		}
+	}
+	if k.key >= 0 {
+		if m.Key != nil {
+			b.SetBytes(k.key, m.Key)
+		} else {
+			b.SetNull(k.key)
+		}
+	}
+	return "decode", b.EndRow()
+}
+
+// holdForSchema parks the message and asks the committer for a schema change (or for
+// the table to be created from the message's schema).
+func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEvolution) {
+	w.waiting = true
+	w.t.waiting.Add(1)
+	w.held = append(w.held, m)
+	req := evolveReq{worker: w, msg: m}
+	if ne != nil {
+		req.incoming = ne.incoming
+	}
+	select {
+	case w.t.evolveCh <- req:
+	case <-ctx.Done():
+	}
+}
+
+// reschema applies the committer's answer to a schema request and replays the held
+// messages in order.
+func (w *worker) reschema(ctx context.Context, item workItem) {
+	held := w.held
+	if w.waiting {
+		w.t.waiting.Add(-1)
+	}
+	w.held, w.waiting = nil, false
+	if item.spec != nil && item.spec != w.spec {
+		if err := w.setSpec(item.spec); err != nil {
+			w.t.fatal(err)
+			w.failed = true
+			return
+		}
+	}
+	if item.err != nil && len(held) > 0 {
+		m := held[0]
+		held = held[1:]
+		p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
+		if st := w.parts[p]; st != nil && !w.failed {
+			w.onError(m, st, p, int64(m.TopicPartition.Offset), "schema", item.err)
+		}
+	}
+	for i, m := range held {
+		w.handle(ctx, m, routeHere)
+		if w.waiting { // a held message asked for another change: keep the rest held
+			w.held = append(w.held, held[i+1:]...)
+			return
+		}
+	}
+}
+
+// onError applies the table's on_error policy to a message that cannot be ingested.
+func (w *worker) onError(m *kafka.Message, st *wpart, p tp, off int64, stage string, err error) {
+	me := &MessageError{Table: w.t.cfg.Name, Topic: p.topic, Partition: p.partition, Offset: off, Stage: stage, Err: err}
+	w.t.m.errors.WithLabelValues(w.t.cfg.OnError).Inc()
+	switch w.t.cfg.OnError {
+	case OnErrorSkip:
+		w.t.log.Warn("skipped a message (on_error: skip)", "topic", p.topic, "partition", p.partition, "offset", off, "stage", stage, "error", err)
+		w.advance(st, off)
+	case OnErrorDLQ:
+		w.dlq = append(w.dlq, newDLQEntry(m, w.t.cfg.Name, stage, err))
+		w.advance(st, off)
+	default:
+		w.failed = true
+		w.t.fatal(me)
+	}
+}
+
+func (w *worker) advance(st *wpart, off int64) {
+	if st.first < 0 {
+		st.first = off
+		w.t.noteOldest()
+	}
+	st.last, st.next = off, off+1
+}
+
+// account publishes the buffer's size to the table's counters and asks for a flush
+// when a limit is reached.
+func (w *worker) account() {
+	if w.buf == nil {
+		return
+	}
+	rows, bytes := w.buf.Rows(), w.buf.Bytes()
+	dr, db := rows-w.rows, bytes-w.bytes
+	w.rows, w.bytes = rows, bytes
+	if dr == 0 && db == 0 {
+		return
+	}
+	r := w.t.rows.Add(int64(dr))
+	b := w.t.bytes.Add(db)
+	w.t.c.buffered.Add(db)
+	if r >= int64(w.t.cfg.Flush.MaxRows) || b >= int64(w.t.cfg.Flush.MaxBytes) {
+		w.t.kickFlush()
+	}
+}
+
+// sealBatch hands over everything buffered and every partition's range.
+func (w *worker) sealBatch() *batch {
+	b := &batch{ranges: map[tp][2]int64{}, dlq: w.dlq}
+	if w.buf != nil {
+		b.rows, b.bytes = w.buf.Rows(), w.buf.Bytes()
+		b.pending = append(w.carry, w.buf.Take()...)
+		w.carry = nil
+		w.t.rows.Add(-int64(w.rows))
+		w.t.bytes.Add(-w.bytes)
+		w.t.c.buffered.Add(-w.bytes)
+		w.rows, w.bytes = 0, 0
+	}
+	for p, st := range w.parts {
+		if st.first >= 0 {
+			b.ranges[p] = [2]int64{st.first, st.last}
+			st.first = -1
+		}
+	}
+	w.dlq = nil
+	return b
+}
+
+// discard drops the batch and restarts partitions from the given offsets.
+func (w *worker) discard(next map[tp]int64) {
+	if w.buf != nil {
+		for _, p := range w.buf.Take() {
+			p.Release()
+		}
+		w.t.rows.Add(-int64(w.rows))
+		w.t.bytes.Add(-w.bytes)
+		w.t.c.buffered.Add(-w.bytes)
+		w.rows, w.bytes = 0, 0
+	}
+	w.carry, w.dlq, w.held = nil, nil, nil
+	for p, st := range w.parts {
+		st.first = -1
+		if n, ok := next[p]; ok {
+			st.next = n
+		}
+	}
+	w.failed = false
+}
+
+// dlqEntry is a message that went to the dead-letter target, with why.
+type dlqEntry struct {
+	table     string
+	topic     string
+	partition int32
+	offset    int64
+	key       []byte
+	value     []byte
+	headers   []kafka.Header
+	timestamp time.Time
+	hasTS     bool
+	stage     string
+	err       string
+	failedAt  time.Time
+}
+
+func newDLQEntry(m *kafka.Message, tableName, stage string, err error) dlqEntry {
+	return dlqEntry{
+		table: tableName, topic: *m.TopicPartition.Topic, partition: m.TopicPartition.Partition,
+		offset: int64(m.TopicPartition.Offset), key: m.Key, value: m.Value, headers: m.Headers,
+		timestamp: m.Timestamp, hasTS: m.TimestampType != kafka.TimestampNotAvailable,
+		stage: stage, err: err.Error(), failedAt: time.Now(),
+	}
+}

@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/schema/registrytest"
+	"github.com/sluicelake/sluice/table"
+)
+
+const orderV1 = `{"type":"record","name":"Order","namespace":"shop","fields":[
+ {"name":"id","type":"long"},
+ {"name":"customer","type":"string"},
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}}
+]}`
+
+// v2 adds a nullable top-level field and a nullable field inside the array's records.
+const orderV2 = `{"type":"record","name":"Order","namespace":"shop","fields":[
+ {"name":"id","type":"long"},
+ {"name":"customer","type":"string"},
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"},{"name":"note","type":["null","string"],"default":null}]}}},
+ {"name":"coupon","type":["null","string"],"default":null}
+]}`
+
+// v3 changes a column's type: refused.
+const orderV3 = `{"type":"record","name":"Order","namespace":"shop","fields":[
+ {"name":"id","type":"string"},
+ {"name":"customer","type":"string"},
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}}
+]}`
+
+func avroRecords(t *testing.T, text string, id int, first, n int, extra func(i int, m map[string]any)) []*kgo.Record {
+	t.Helper()
+	s, err := avro.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*kgo.Record
+	base := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i := first; i < first+n; i++ {
+		item := map[string]any{"sku": fmt.Sprint("sku-", i%5), "qty": int32(1 + i%3)}
+		m := map[string]any{"id": int64(i), "customer": fmt.Sprint("c", i%7), "amount": big.NewRat(int64(i*100+99), 100),
+			"ts": base.Add(time.Duration(i) * time.Hour), "items": []any{item}}
+		if extra != nil {
+			extra(i, m)
+		}
+		payload, err := avro.Marshal(s, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &kgo.Record{Topic: "orders", Value: schema.AppendWire(nil, int32(id), payload)})
+	}
+	return out
+}
+
+// TestAvroAutoCreateAndEvolve: an Avro topic with no declared schema creates its table
+// from the registry schema of the first message; a second version that adds nullable
+// fields (top level and inside a list of records) evolves the table in a metaData
+// commit; a third that changes a type is refused into the dead-letter table while the
+// rest flows on.
+func TestAvroAutoCreateAndEvolve(t *testing.T) {
+	reg := registrytest.NewServer()
+	t.Cleanup(reg.Close)
+	id1, err := reg.Register("orders-value", "AVRO", orderV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := newCluster(t, "orders", 2)
+	produce(t, cluster, avroRecords(t, orderV1, id1, 0, 100, nil)...)
+	dir := t.TempDir()
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: shop
+kafka: {bootstrap_servers: %s}
+schema_registry: {url: %s}
+tables:
+  - name: orders
+    topics: [orders]
+    location: %s/orders
+    format: avro
+    partition_by: [day]
+    columns: {day: "date(ts)"}
+    kafka_columns: true
+    on_error: dlq
+    dlq: {location: %s/orders_dlq}
+`, cluster.ListenAddrs()[0], reg.URL(), dir, dir))
+	runUntilCaughtUp(t, cfg)
+	location := dir + "/orders"
+	_, snap := loadTable(t, location)
+	cols := columnNames(snap.Schema().Fields)
+	if cols != "id customer amount ts items day _kafka_topic _kafka_partition _kafka_offset _kafka_timestamp" {
+		t.Fatalf("auto-created columns: %s", cols)
+	}
+	if n := countRowsNamed(t, location, "orders", "amount = id + 0.99 AND items[1].qty BETWEEN 1 AND 3"); n != 100 {
+		t.Fatalf("v1: %d rows with the expected values, want 100", n)
+	}
+
+	id2, err := reg.Register("orders-value", "AVRO", orderV2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id3, err := reg.Register("orders-value", "AVRO", orderV3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	recs = append(recs, avroRecords(t, orderV2, id2, 100, 50, func(i int, m map[string]any) {
+		m["coupon"] = fmt.Sprint("SAVE", i)
+		m["items"] = []any{map[string]any{"sku": "x", "qty": int32(1), "note": "gift"}}
+	})...)
+	recs = append(recs, avroRecords(t, orderV3, id3, 150, 1, func(i int, m map[string]any) { m["id"] = "one-fifty" })...)
+	recs = append(recs, avroRecords(t, orderV1, id1, 151, 20, nil)...)
+	produce(t, cluster, recs...)
+	runUntilCaughtUp(t, cfg)
+
+	_, snap = loadTable(t, location)
+	if cols := columnNames(snap.Schema().Fields); !strings.HasSuffix(cols, "coupon") {
+		t.Fatalf("evolved columns: %s", cols)
+	}
+	if n := countRowsNamed(t, location, "orders", ""); n != 170 {
+		t.Fatalf("%d rows, want 170 (100 v1, 50 v2, 20 v1; the v3 message is a dead letter)", n)
+	}
+	if n := countRowsNamed(t, location, "orders", "coupon = 'SAVE' || id AND items[1].note = 'gift'"); n != 50 {
+		t.Fatalf("%d v2 rows with coupon and note, want 50", n)
+	}
+	if n := countRowsNamed(t, location, "orders", "coupon IS NULL AND items[1].note IS NULL"); n != 120 {
+		t.Fatalf("%d v1 rows with null new fields, want 120", n)
+	}
+	dead := readDLQTableChecked(t, dir+"/orders_dlq", false)
+	if len(dead) != 1 {
+		t.Fatalf("dead letters %v, want the one v3 message", dead)
+	}
+	for _, stage := range dead {
+		if stage != "schema" {
+			t.Fatalf("the v3 message failed at stage %q, want schema", stage)
+		}
+	}
+}
+
+func columnNames(fs []*table.StructField) string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Name)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestJSONEvolve: with unknown_fields: evolve, a JSON field the table lacks becomes a
+// nullable column of the inferred type.
+func TestJSONEvolve(t *testing.T) {
+	cluster := newCluster(t, "events", 1)
+	var recs []*kgo.Record
+	for i := range 40 {
+		v := fmt.Sprintf(`{"id":%d}`, i)
+		if i >= 20 {
+			v = fmt.Sprintf(`{"id":%d,"score":%d.5,"meta":{"src":"app"}}`, i, i)
+		}
+		recs = append(recs, &kgo.Record{Topic: "events", Value: []byte(v)})
+	}
+	produce(t, cluster, recs...)
+	location := filepath.Join(t.TempDir(), "events")
+	runUntilCaughtUp(t, parseConfig(t, fmt.Sprintf(`
+name: evolve
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}]
+    json: {unknown_fields: evolve}
+`, cluster.ListenAddrs()[0], location)))
+	_, snap := loadTable(t, location)
+	if got := snap.Schema().SchemaString(); !strings.Contains(got, `"name":"score","type":"double"`) || !strings.Contains(got, `"name":"meta","type":{"type":"struct"`) {
+		t.Fatalf("schema after evolve: %s", got)
+	}
+	if n := countRows(t, location, "score = id + 0.5 AND meta.src = 'app'"); n != 20 {
+		t.Fatalf("%d rows with the new columns, want 20", n)
+	}
+	if n := countRows(t, location, ""); n != 40 {
+		t.Fatalf("%d rows, want 40", n)
+	}
+}
