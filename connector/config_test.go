@@ -61,6 +61,19 @@ tables:
 		{"duplicate column", base + "      - {name: ID, type: string}\n", `column "ID" is defined twice`},
 		{"no tables", "name: x\nkafka: {bootstrap_servers: b}\n", `at least one table`},
 		{"bad size", base + "    flush: {max_bytes: lots}\n", `invalid size "lots"`},
+		{"dlq without target", base + "    on_error: dlq\n", `on_error: dlq needs a dlq`},
+		{"dlq with both", base + "    dlq: {topic: d, location: /tmp/d}\n", `dlq: set exactly one of topic and location`},
+		{"bad policy", base + "    on_error: retry\n", `"retry": want fail, dlq or skip`},
+		{"bad start", base + "    start: yesterday\n", `"yesterday": want earliest, latest`},
+		{"bad regex", strings.Replace(base, "topics: [a]", "topic_pattern: \"([\"", 1), `invalid regular expression`},
+		{"no topics", strings.Replace(base, "    topics: [a]\n", "", 1), `topics or topic_pattern is required`},
+		{"avro without registry", base + "    format: avro\n", `format avro needs schema_registry.url`},
+		{"auto commit", strings.Replace(base, "bootstrap_servers: b:9092", "bootstrap_servers: b:9092\n  properties: {enable.auto.commit: \"true\"}", 1), `enable.auto.commit must stay false`},
+		{"kafka column", base + "    kafka_columns: [topic, headers]\n", `unknown column "headers"`},
+		{"same location", base + "  - {name: u, topics: [b], location: /tmp/t, schema: [{name: id, type: long}]}\n", `writes to the same location as "t"`},
+		{"bad compression", base + "    file: {compression: lz4}\n", `unknown compression "lz4"`},
+		{"bad log level", base + "logging: {level: loud}\n", `"loud": want debug`},
+		{"missing env", strings.Replace(base, "b:9092", "${NO_SUCH_VAR_SLUICE}", 1), `${NO_SUCH_VAR_SLUICE} is not set`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -581,9 +581,15 @@ func fileKey(dir, codec string) string {
 
 // uploadFile encodes the next file of p straight into the store through a pipe, so the
 // encoded file is never held whole in memory and encoding overlaps the upload.
-func uploadFile(ctx context.Context, store storage.Storage, key string, p *writer.Pending) (writer.FileInfo, error) {
+// When storing fails, p is rewound so that a retry encodes the same rows again.
+func uploadFile(ctx context.Context, store storage.Storage, key string, p *writer.Pending) (info writer.FileInfo, err error) {
+	mark := p.Mark()
+	defer func() {
+		if err != nil {
+			p.Rewind(mark)
+		}
+	}()
 	pr, pw := io.Pipe()
-	var info writer.FileInfo
 	done := make(chan error, 1)
 	go func() {
 		var err error

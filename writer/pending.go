@@ -34,6 +34,22 @@ type FileInfo struct {
 // cursor is the position of the next entry and value to encode in a leaf.
 type cursor struct{ entry, val int }
 
+// Mark is a position in a Pending's rows, to encode a file again (Rewind) when writing
+// it succeeded but storing it did not.
+type Mark struct {
+	cursors []cursor
+	done    int
+}
+
+// Mark returns the current position.
+func (p *Pending) Mark() Mark { return Mark{cursors: slices.Clone(p.cursors), done: p.done} }
+
+// Rewind goes back to a position returned by Mark.
+func (p *Pending) Rewind(m Mark) {
+	copy(p.cursors, m.cursors)
+	p.done = m.done
+}
+
 // Release gives the rows' memory back to the Buffer for its next rows. Call it once
 // the Pending is Done and not used any more; it is optional (without it the garbage
 // collector takes the memory).
@@ -56,12 +72,10 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	if p.Done() {
 		return FileInfo{}, io.EOF
 	}
-	saved := slices.Clone(p.cursors)
-	savedDone := p.done
+	mark := p.Mark()
 	defer func() {
 		if err != nil {
-			copy(p.cursors, saved)
-			p.done = savedDone
+			p.Rewind(mark)
 		}
 	}()
 	b := p.buf

@@ -57,6 +57,10 @@ type Server struct {
 	Dir string
 
 	client *s3.Client
+	bin    string
+	addr   string
+	cmd    *exec.Cmd
+	exited chan error
 }
 
 // Start builds versitygw if needed, starts it on a free loopback port, creates Bucket,
@@ -75,8 +79,12 @@ func Start(t testing.TB) *Server {
 	}
 	// Another process may take the free port between our probe and versitygw's bind;
 	// that shows as an early exit, so try a few ports.
+	s.bin = bin
 	var err error
 	for range 3 {
+		if s.addr, err = freePort(); err != nil {
+			continue
+		}
 		if err = s.start(t, bin); err == nil {
 			break
 		}
@@ -108,11 +116,33 @@ func (s *Server) CreateBucket(t testing.TB, name string) {
 	}
 }
 
-func (s *Server) start(t testing.TB, bin string) error {
-	addr, err := freePort()
-	if err != nil {
-		return err
+// Stop kills the server, as an outage would: requests fail until Restart.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if s.cmd == nil {
+		return
 	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same address and directory, so the buckets
+// and objects written before Stop are there.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	var err error
+	for range 20 { // the port may take a moment to be free again
+		if err = s.start(t, s.bin); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("s3test: restart: %v", err)
+}
+
+func (s *Server) start(t testing.TB, bin string) error {
+	addr := s.addr
 	s.Endpoint = "http://" + addr
 	out := &tailBuffer{max: 64 << 10}
 	cmd := exec.Command(bin,
@@ -137,7 +167,11 @@ func (s *Server) start(t testing.TB, bin string) error {
 		<-exited
 		return fmt.Errorf("versitygw on %s: %w; output:\n%s", addr, err, out)
 	}
+	s.cmd, s.exited = cmd, exited
 	t.Cleanup(func() {
+		if s.cmd != cmd {
+			return // stopped, or restarted as another process
+		}
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-exited:
