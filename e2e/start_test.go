@@ -151,4 +151,3 @@ func httpBody(addr, path string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
-
