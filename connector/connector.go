@@ -85,6 +85,7 @@ type Connector struct {
 	eofAt       map[tp]int64
 	paused      bool
 	peakMemory  int64
+	pending     map[*worker]*workItem // messages not yet handed to a worker
 	lastOffsets time.Time
 
 	failOnce  sync.Once
@@ -105,7 +106,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*Connector, error) {
 		opts.Logger = slog.Default()
 	}
 	c := &Connector{cfg: cfg, opts: opts, log: opts.Logger, metrics: newMetrics(), topicTables: map[string][]*tableRT{},
-		assigned: map[tp]bool{}, dispatched: map[tp]int64{}, eofAt: map[tp]int64{},
+		assigned: map[tp]bool{}, dispatched: map[tp]int64{}, eofAt: map[tp]int64{}, pending: map[*worker]*workItem{},
 		failCh: make(chan struct{}), reseekCh: make(chan *tableRT, 16), notifyCh: make(chan struct{}, 1)}
 	if cfg.SchemaRegistry.URL != "" {
 		r, err := schema.NewRegistry(schema.RegistryConfig{
@@ -328,17 +329,19 @@ func (c *Connector) Run(ctx context.Context) (Summary, error) {
 
 func (c *Connector) loop(ctx context.Context) error {
 	progress := time.Duration(*c.cfg.Logging.ProgressInterval)
-	var lastProgress time.Time
+	var lastProgress, lastGauges time.Time
 	var lastRows int64
 	lastLag := time.Now()
-	for {
+	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			c.log.Info("stopping: flushing and committing what is buffered")
+			c.sendPending(ctx)
 			return nil
 		case <-c.failCh:
 			return c.failErr
 		case t := <-c.reseekCh:
+			c.sendPending(ctx)
 			if err := c.reseek(ctx, t); err != nil {
 				return err
 			}
@@ -346,11 +349,12 @@ func (c *Connector) loop(ctx context.Context) error {
 			c.commitKafkaOffsets(false)
 		default:
 		}
-		c.lastPoll.Store(time.Now().UnixNano())
 		ev := c.consumer.Poll(100)
 		switch e := ev.(type) {
 		case *kafka.Message:
 			c.dispatch(ctx, e)
+		case nil: // idle: hand over what is batched
+			c.sendPending(ctx)
 		case kafka.PartitionEOF:
 			c.eofAt[tp{*e.Topic, e.Partition}] = int64(e.Offset)
 		case kafka.Error:
@@ -365,7 +369,17 @@ func (c *Connector) loop(ctx context.Context) error {
 		default:
 		}
 		c.checkMemory()
+		if ev != nil && i%64 != 0 {
+			continue // housekeeping below is not needed per message
+		}
 		now := time.Now()
+		c.lastPoll.Store(now.UnixNano())
+		if now.Sub(lastGauges) >= time.Second {
+			for _, t := range c.tables {
+				t.m.bufferBytes.Set(float64(t.bytes.Load()))
+			}
+			lastGauges = now
+		}
 		if now.Sub(lastLag) >= 5*time.Second {
 			c.updateLag()
 			lastLag = now
@@ -378,9 +392,27 @@ func (c *Connector) loop(ctx context.Context) error {
 			lastProgress, lastRows = now, rows
 		}
 		if c.opts.UntilCaughtUp && c.caughtUp() {
+			c.sendPending(ctx)
 			c.log.Info("caught up with the high watermarks seen at start")
 			return nil
 		}
+	}
+}
+
+// batchSize is how many messages the poller hands a worker at once.
+const batchSize = 64
+
+// sendPending hands every worker the messages batched for it.
+func (c *Connector) sendPending(ctx context.Context) {
+	for w, item := range c.pending {
+		if len(item.msgs) == 0 {
+			continue
+		}
+		select {
+		case w.in <- *item:
+		case <-ctx.Done():
+		}
+		c.pending[w] = &workItem{kind: itemMsgs, msgs: make([]*kafka.Message, 0, batchSize), routes: make([]routeDecision, 0, batchSize)}
 	}
 }
 
@@ -422,10 +454,21 @@ func (c *Connector) dispatch(ctx context.Context, m *kafka.Message) {
 		decisions[0] = routeNowhere
 	}
 	for i, t := range tables {
-		select {
-		case t.workerFor(p).in <- workItem{kind: itemMsg, msg: m, route: decisions[i]}:
-		case <-ctx.Done():
-			return
+		w := t.workerFor(p)
+		item := c.pending[w]
+		if item == nil {
+			item = &workItem{kind: itemMsgs, msgs: make([]*kafka.Message, 0, batchSize), routes: make([]routeDecision, 0, batchSize)}
+			c.pending[w] = item
+		}
+		item.msgs = append(item.msgs, m)
+		item.routes = append(item.routes, decisions[i])
+		if len(item.msgs) >= batchSize {
+			select {
+			case w.in <- *item:
+			case <-ctx.Done():
+				return
+			}
+			c.pending[w] = &workItem{kind: itemMsgs, msgs: make([]*kafka.Message, 0, batchSize), routes: make([]routeDecision, 0, batchSize)}
 		}
 	}
 	c.dispatched[p] = int64(m.TopicPartition.Offset) + 1
@@ -435,6 +478,7 @@ func (c *Connector) dispatch(ctx context.Context, m *kafka.Message) {
 // the offset after its txn; on revocation it commits what is buffered first.
 func (c *Connector) rebalance(consumer *kafka.Consumer, ev kafka.Event) error {
 	ctx := context.Background()
+	c.sendPending(ctx) // messages already polled go first, in order
 	cooperative := consumer.GetRebalanceProtocol() == "COOPERATIVE"
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
@@ -639,9 +683,6 @@ func (c *Connector) checkMemory() {
 	if used > c.peakMemory {
 		c.peakMemory = used
 		c.metrics.memoryMax.Set(float64(used))
-	}
-	for _, t := range c.tables {
-		t.m.bufferBytes.Set(float64(t.bytes.Load()))
 	}
 	switch {
 	case used > budget:

@@ -13,12 +13,12 @@ import (
 type itemKind uint8
 
 const (
-	itemMsg      itemKind = iota + 1
-	itemSeal              // hand the batch over: seal
-	itemAssign            // start tracking partitions: parts (next offsets)
-	itemForget            // stop tracking partitions: forget
-	itemDiscard           // drop the batch; restart partitions at parts
-	itemReschema          // switch to spec (or refuse the held message: err)
+	itemMsgs     itemKind = iota + 1 // a batch of messages: msgs, routes
+	itemSeal                         // hand the batch over: seal
+	itemAssign                       // start tracking partitions: parts (next offsets)
+	itemForget                       // stop tracking partitions: forget
+	itemDiscard                      // drop the batch; restart partitions at parts
+	itemReschema                     // switch to spec (or refuse the held message: err)
 )
 
 // workItem is what the poller and the committer send a worker. Items are handled in
@@ -26,8 +26,8 @@ const (
 // messages around them.
 type workItem struct {
 	kind   itemKind
-	msg    *kafka.Message
-	route  routeDecision
+	msgs   []*kafka.Message
+	routes []routeDecision
 	seal   chan<- *batch
 	parts  map[tp]int64
 	forget []tp
@@ -74,10 +74,11 @@ type worker struct {
 	bytes     int64
 }
 
-// workerQueue is how many items wait for a worker. Small enough that a seal is not
-// stuck behind many messages (which would make batches overshoot max_rows), large
-// enough to keep the worker busy while the poller fetches.
-const workerQueue = 512
+// workerQueue is how many items (batches of up to batchSize messages, or control
+// items) wait for a worker: small enough that a seal is not stuck behind many messages
+// (which would make commits overshoot max_rows), large enough to keep the worker busy
+// while the poller fetches.
+const workerQueue = 16
 
 func newWorker(t *tableRT) *worker {
 	return &worker{t: t, in: make(chan workItem, workerQueue), parts: map[tp]*wpart{}}
@@ -128,8 +129,10 @@ func (w *worker) topicBytes(topic string) []byte {
 func (w *worker) run(ctx context.Context) {
 	for item := range w.in {
 		switch item.kind {
-		case itemMsg:
-			w.handle(ctx, item.msg, item.route)
+		case itemMsgs:
+			for i, m := range item.msgs {
+				w.handle(ctx, m, item.routes[i])
+			}
 		case itemSeal:
 			item.seal <- w.sealBatch()
 		case itemAssign:
