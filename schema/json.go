@@ -225,7 +225,7 @@ func planJSON(name string, t table.DataType) (*jsonNode, error) {
 	if n.conv == 0 {
 		return nil, fmt.Errorf("type %s cannot be decoded from JSON", t)
 	}
-	n.lo, n.hi = intRange(t)
+	n.lo, n.hi = writer.IntRange(t)
 	return n, nil
 }
 
@@ -767,31 +767,6 @@ func kindOf(c byte) string {
 }
 
 func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
-
-func intRange(t table.DataType) (int64, int64) {
-	switch t := t.(type) {
-	case table.PrimitiveType:
-		switch t {
-		case table.Long, table.Timestamp, table.TimestampNTZ:
-			return math.MinInt64, math.MaxInt64
-		case table.Integer, table.Date:
-			return math.MinInt32, math.MaxInt32
-		case table.Short:
-			return math.MinInt16, math.MaxInt16
-		case table.Byte:
-			return math.MinInt8, math.MaxInt8
-		}
-	case *table.DecimalType:
-		if t.Precision <= 18 {
-			limit := int64(1)
-			for range t.Precision {
-				limit *= 10
-			}
-			return -(limit - 1), limit - 1
-		}
-	}
-	return 0, 0
-}
 
 func epochToMicros(v int64, unit EpochUnit) (int64, bool) {
 	switch unit {

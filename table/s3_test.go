@@ -108,27 +108,5 @@ func TestConcurrentWritersS3(t *testing.T) {
 // put-if-absent of the next version with one add and one txn.
 func BenchmarkCommitS3(b *testing.B) {
 	srv := s3test.Start(b)
-	store := s3Store(b, srv, "lake/bench")
-	tbl := New(store)
-	if _, err := tbl.Create(context.Background(), CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"},
-		Configuration: map[string]string{"delta.checkpointInterval": "1000000"}}); err != nil {
-		b.Fatal(err)
-	}
-	var lat []time.Duration
-	i := 0
-	for b.Loop() {
-		start := time.Now()
-		_, err := tbl.Commit(context.Background(), &Transaction{
-			Adds:    []Add{add(fmt.Sprintf("day=2024-01-01/f%d.parquet", i))},
-			AppTxns: []AppTxn{{AppID: "app", Prev: int64(i) - 1, Version: int64(i)}},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-		i++
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
+	benchCommits(b, s3Store(b, srv, "lake/bench"))
 }

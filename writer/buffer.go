@@ -482,11 +482,15 @@ func formatDate(days int64) string {
 
 // formatDecimal renders an unscaled value with scale digits after the point.
 func formatDecimal(unscaled int64, scale int) string {
-	s := strconv.FormatInt(unscaled, 10)
+	return placePoint(strconv.FormatInt(unscaled, 10), scale)
+}
+
+// placePoint puts the decimal point scale digits from the right of an integer's text.
+func placePoint(s string, scale int) string {
 	if scale == 0 {
 		return s
 	}
-	neg := unscaled < 0
+	neg := s[0] == '-'
 	if neg {
 		s = s[1:]
 	}

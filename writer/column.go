@@ -42,7 +42,7 @@ func (c *Column) Primitive() bool { return c.node.leaf != nil }
 
 // IntRange is the inclusive range of values an integer-valued primitive column accepts
 // (long, integer, short, byte, date, timestamp, decimal unscaled values).
-func (c *Column) IntRange() (lo, hi int64) { return intRange(c.Type) }
+func (c *Column) IntRange() (lo, hi int64) { return IntRange(c.Type) }
 
 // snode mirrors one node of the table schema with what shredding needs: the
 // definition level when the value is present, the repetition level of lists and maps,
@@ -100,7 +100,7 @@ func (st *schemaTree) build(name string, t table.DataType, nullable bool, parent
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", name, err)
 		}
-		lo, hi := intRange(t)
+		lo, hi := IntRange(t)
 		l := &leaf{index: len(st.leaves), path: name, typ: t, kind: k, maxDef: n.def, maxRep: parentRep, minInt: lo, maxInt: hi}
 		_, l.fixed = t.(*table.DecimalType)
 		l.fixed = l.fixed && k == kindBytes
@@ -183,7 +183,9 @@ func leafKind(t table.DataType) (kind, error) {
 	return 0, fmt.Errorf("type %s is not supported by the writer", t)
 }
 
-func intRange(t table.DataType) (int64, int64) {
+// IntRange is the inclusive range of the integers a type stores: long, integer, short,
+// byte, date (days), timestamp (micros), decimal(p<=18) (unscaled). Other types: 0, 0.
+func IntRange(t table.DataType) (int64, int64) {
 	switch t := t.(type) {
 	case table.PrimitiveType:
 		switch t {

@@ -195,22 +195,7 @@ func formatBigDecimal(b []byte, scale int) string {
 	if b[0]&0x80 != 0 {
 		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
 	}
-	s := v.String()
-	if scale == 0 {
-		return s
-	}
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	for len(s) <= scale {
-		s = "0" + s
-	}
-	s = s[:len(s)-scale] + "." + s[len(s)-scale:]
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return placePoint(v.String(), scale)
 }
 
 // floatRange skips NaN; it reports no range when a bound is infinite or no value is left,
