@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,11 +13,14 @@ import (
 
 	"log/slog"
 
+	"github.com/hamba/avro/v2"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicelake/sluice/connector"
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/schema/registrytest"
 )
 
 const demoMarker = ".sluice-demo"
@@ -26,10 +30,11 @@ func demoCmd() *cobra.Command {
 	var events int
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Ingest sample events through a built-in Kafka broker into a local table, then query it",
-		Long: `Demo starts an in-process Kafka broker (kfake) with a 3-partition topic "events",
-produces sample JSON events, runs the connector until it has caught up, and queries the
-resulting Delta table with DuckDB. The table stays in DIR/events for you to explore.`,
+		Short: "Ingest sample events through a built-in Kafka broker into local tables, then query them",
+		Long: `Demo starts an in-process Kafka broker (kfake) and schema registry, produces JSON
+events to "events" and Avro orders to "orders" (two versions of their schema), runs the
+connector until it has caught up, and queries the resulting Delta tables with DuckDB. The
+tables stay in DIR/events and DIR/orders for you to explore.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := logger(cmd)
@@ -49,17 +54,24 @@ func runDemo(ctx context.Context, dir string, events int, log *slog.Logger) erro
 		return err
 	}
 	location := filepath.Join(dir, "events")
+	ordersLocation := filepath.Join(dir, "orders")
+	orders := max(events/5, 10)
 
-	fmt.Println("▸ starting an in-process Kafka broker (kfake) with topic \"events\" (3 partitions)")
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "events"))
+	fmt.Println("▸ starting an in-process Kafka broker (kfake) and schema registry")
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "events"), kfake.SeedTopics(2, "orders"))
 	if err != nil {
 		return fmt.Errorf("demo: start broker: %w", err)
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
+	registry := registrytest.NewServer()
+	defer registry.Close()
 
-	fmt.Printf("▸ producing %d JSON events\n", events)
+	fmt.Printf("▸ producing %d JSON events to \"events\" and %d Avro orders to \"orders\" (half with a v2 schema that adds a field)\n", events, orders)
 	if err := produceDemoEvents(ctx, brokers, events); err != nil {
+		return err
+	}
+	if err := produceDemoOrders(ctx, brokers, registry, orders); err != nil {
 		return err
 	}
 
@@ -67,6 +79,8 @@ func runDemo(ctx context.Context, dir string, events int, log *slog.Logger) erro
 kafka:
   bootstrap_servers: %s
   group_id: sluice-demo
+schema_registry:
+  url: %s
 tables:
   - name: events
     topics: [events]
@@ -85,12 +99,17 @@ tables:
     flush:
       max_rows: 2000
       max_latency: 5s
-`, brokers[0], location)
+  - name: orders
+    topics: [orders]
+    location: %q
+    format: avro          # no schema: the table is created from the registry schema
+    kafka_columns: true
+`, brokers[0], registry.URL(), location, ordersLocation)
 	cfg, err := connector.ParseConfig("demo.yaml", []byte(cfgText))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("▸ ingesting into the Delta table %s (exactly once, one txn per Kafka partition)\n", location)
+	fmt.Printf("▸ ingesting into the Delta tables %s and %s (exactly once, one txn per Kafka partition)\n", location, ordersLocation)
 	c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: log})
 	if err != nil {
 		return err
@@ -105,17 +124,84 @@ tables:
 	q := `SELECT day, count(*) AS events, count(DISTINCT "user") AS users, round(sum(amount), 2) AS amount,
        count(DISTINCT (_kafka_partition, _kafka_offset)) AS kafka_messages
 FROM events GROUP BY day ORDER BY day`
-	fmt.Println("▸ DuckDB over the table's latest snapshot:")
+	fmt.Println("▸ DuckDB over the tables' latest snapshots:")
 	fmt.Println("  " + q)
 	fmt.Println()
 	if err := runQuery(ctx, os.Stdout, location, "events", q); err != nil {
 		return err
 	}
+	q = `SELECT count(*) AS orders, count(coupon) AS with_coupon, sum(amount) AS revenue,
+       sum(len(items)) AS items FROM orders`
+	fmt.Println()
+	fmt.Println("  " + q)
+	fmt.Println()
+	if err := runQuery(ctx, os.Stdout, ordersLocation, "orders", q); err != nil {
+		return err
+	}
 	fmt.Printf(`
-Explore it further:
+Explore them further:
   sluice table inspect %[1]s
   sluice query %[1]s "SELECT * FROM events ORDER BY ts DESC LIMIT 5"
-`, location)
+  sluice query %[2]s "SELECT id, customer, amount, coupon, items FROM orders LIMIT 5"
+`, location, ordersLocation)
+	return nil
+}
+
+const demoOrderV1 = `{"type":"record","name":"Order","namespace":"demo","fields":[
+ {"name":"id","type":"long"},
+ {"name":"customer","type":"string"},
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}}]}`
+
+// v2 adds a nullable field: the connector evolves the table.
+const demoOrderV2 = `{"type":"record","name":"Order","namespace":"demo","fields":[
+ {"name":"id","type":"long"},
+ {"name":"customer","type":"string"},
+ {"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}},
+ {"name":"coupon","type":["null","string"],"default":null}]}`
+
+func produceDemoOrders(ctx context.Context, brokers []string, registry *registrytest.Server, n int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("orders"))
+	if err != nil {
+		return fmt.Errorf("demo: producer: %w", err)
+	}
+	defer cl.Close()
+	rng := rand.New(rand.NewPCG(7, 42))
+	var records []*kgo.Record
+	for version, text := range []string{demoOrderV1, demoOrderV2} {
+		id, err := registry.Register("orders-value", "AVRO", text)
+		if err != nil {
+			return fmt.Errorf("demo: register schema: %w", err)
+		}
+		s, err := avro.Parse(text)
+		if err != nil {
+			return err
+		}
+		for i := version * n / 2; i < (version+1)*n/2; i++ {
+			items := make([]any, 1+rng.IntN(3))
+			for j := range items {
+				items[j] = map[string]any{"sku": fmt.Sprintf("sku-%03d", rng.IntN(50)), "qty": int32(1 + rng.IntN(4))}
+			}
+			order := map[string]any{"id": int64(i), "customer": fmt.Sprintf("c%04d", rng.IntN(500)),
+				"amount": big.NewRat(int64(500+rng.IntN(50_000)), 100), "ts": time.Now().UTC(), "items": items}
+			if version == 1 && rng.IntN(3) == 0 {
+				order["coupon"] = "WELCOME10"
+			}
+			payload, err := avro.Marshal(s, order)
+			if err != nil {
+				return err
+			}
+			records = append(records, &kgo.Record{Key: fmt.Appendf(nil, "%d", i), Value: schema.AppendWire(nil, int32(id), payload)})
+		}
+	}
+	if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		return fmt.Errorf("demo: produce: %w", err)
+	}
 	return nil
 }
 

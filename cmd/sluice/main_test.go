@@ -24,8 +24,16 @@ func TestDemo(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if !strings.Contains(stdout, "committed 3000 rows") || !strings.Contains(stdout, "(3 rows)") {
+	if !strings.Contains(stdout, "committed 3600 rows") || !strings.Contains(stdout, "(3 rows)") || !strings.Contains(stdout, "(1 row)") {
 		t.Fatalf("demo output:\n%s", stdout)
+	}
+	var orders bytes.Buffer
+	if err := runQuery(context.Background(), &orders, filepath.Join(dir, "orders"), "orders",
+		`SELECT count(*), count(coupon) > 0, count(DISTINCT (_kafka_partition, _kafka_offset)) FROM orders`); err != nil {
+		t.Fatal(err)
+	}
+	if fields := strings.Fields(strings.Split(orders.String(), "\n")[1]); len(fields) != 3 || fields[0] != "600" || fields[1] != "true" || fields[2] != "600" {
+		t.Fatalf("orders query output:\n%s", orders.String())
 	}
 	var out bytes.Buffer
 	if err := runQuery(context.Background(), &out, filepath.Join(dir, "events"), "events",

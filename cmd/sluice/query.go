@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelake/sluice/query"
@@ -116,6 +119,8 @@ func formatCell(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "NULL"
+	case map[string]any, []any, duckdb.OrderedMap:
+		return formatNested(v)
 	case time.Time:
 		if v.Hour() == 0 && v.Minute() == 0 && v.Second() == 0 && v.Nanosecond() == 0 {
 			return v.UTC().Format("2006-01-02")
@@ -127,4 +132,30 @@ func formatCell(v any) string {
 		return fmt.Sprintf("%x", v)
 	}
 	return fmt.Sprint(v)
+}
+
+// formatNested renders structs, lists and maps compactly: {a: 1, b: x}, [1, 2], {k=v}.
+func formatNested(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(v))
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + formatNested(v[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = formatNested(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case duckdb.OrderedMap:
+		parts := make([]string, v.Len())
+		for i, k := range v.Keys() {
+			parts[i] = formatNested(k) + "=" + formatNested(v.Values()[i])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return formatCell(v)
 }
