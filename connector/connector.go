@@ -260,18 +260,19 @@ func (c *Connector) Run(ctx context.Context) (Summary, error) {
 	}
 
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
+	var workers, committers sync.WaitGroup
 	for _, t := range c.tables {
-		t.start(runCtx, &wg)
+		t.start(runCtx, &workers, &committers)
 	}
 	stopWorkers := func() {
 		cancelRun()
+		committers.Wait() // nothing sends to the workers after this
 		for _, t := range c.tables {
 			for _, w := range t.workers {
 				close(w.in)
 			}
 		}
-		wg.Wait()
+		workers.Wait()
 	}
 
 	var srv *http.Server

@@ -160,17 +160,20 @@ func (t *tableRT) create(ctx context.Context, full *table.StructType) (*table.Sn
 	return snap, nil
 }
 
-func (t *tableRT) start(ctx context.Context, wg *sync.WaitGroup) {
+// start runs the workers (until their channels close) and the committer (until ctx
+// ends); the two wait groups let the caller stop the committer before closing the
+// channels it sends to.
+func (t *tableRT) start(ctx context.Context, workers, committers *sync.WaitGroup) {
 	for _, w := range t.workers {
-		wg.Add(1)
+		workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer workers.Done()
 			w.run(ctx)
 		}()
 	}
-	wg.Add(1)
+	committers.Add(1)
 	go func() {
-		defer wg.Done()
+		defer committers.Done()
 		t.run(ctx)
 	}()
 }
