@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicelake/sluice/connector"
@@ -59,4 +60,35 @@ func produceB(b *testing.B, c interface{ ListenAddrs() []string }, records []*kg
 	if err := cl.ProduceSync(context.Background(), records...).FirstErr(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkConsumeOnly is the reference for BenchmarkIngestJSON: librdkafka polling the
+// same 200,000 messages from kfake with Sluice's consumer settings, doing nothing with
+// them. The difference is what decoding, encoding and committing cost.
+func BenchmarkConsumeOnly(b *testing.B) {
+	const n = 200_000
+	cluster := newCluster(b, "events", 3)
+	produceB(b, cluster, events("events", 0, n))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		c, err := kafka.NewConsumer(&kafka.ConfigMap{
+			"bootstrap.servers": cluster.ListenAddrs()[0], "group.id": fmt.Sprint("consume-only-", i),
+			"enable.auto.commit": false, "auto.offset.reset": "earliest", "fetch.queue.backoff.ms": 10,
+			"max.partition.fetch.bytes": 10 << 20, "enable.metrics.push": false,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Subscribe("events", nil); err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for got < n {
+			if _, ok := c.Poll(100).(*kafka.Message); ok {
+				got++
+			}
+		}
+		c.Close()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
