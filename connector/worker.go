@@ -45,6 +45,12 @@ type batch struct {
 	bytes   int64
 }
 
+// heldMsg is a message parked while the table's schema changes.
+type heldMsg struct {
+	m     *kafka.Message
+	route routeDecision
+}
+
 // wpart is a worker's view of one partition.
 type wpart struct {
 	next  int64 // first offset still to ingest; -1: the first message that comes
@@ -64,7 +70,7 @@ type worker struct {
 	carry     []*writer.Pending // rows buffered under the previous schema
 	parts     map[tp]*wpart
 	dlq       []dlqEntry
-	held      []*kafka.Message // messages waiting for a schema change
+	held      []heldMsg // messages waiting for a schema change, in order
 	waiting   bool
 	failed    bool // on_error: fail was hit; the rest is left for the next run
 	kcols     struct{ topic, partition, offset, timestamp, key int }
@@ -159,16 +165,16 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 	if st == nil || (st.next >= 0 && off < st.next) || w.failed {
 		return // not ours (any more), already in the table, or stopped at a bad message
 	}
+	if w.waiting { // everything waits behind a held message, to keep offsets in order
+		w.held = append(w.held, heldMsg{m, route})
+		return
+	}
 	switch route {
 	case routeElsewhere: // another table's message: only the offset moves
 		w.advance(st, off)
 		return
 	case routeNowhere:
 		w.onError(m, st, p, off, "route", errUnrouted)
-		return
-	}
-	if w.waiting {
-		w.held = append(w.held, m)
 		return
 	}
 	w.t.m.messages.Inc()
@@ -236,7 +242,7 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEvolution) {
 	w.waiting = true
 	w.t.waiting.Add(1)
-	w.held = append(w.held, m)
+	w.held = append(w.held, heldMsg{m, routeHere})
 	req := evolveReq{worker: w, msg: m}
 	if ne != nil {
 		req.incoming = ne.incoming
@@ -263,15 +269,15 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 		}
 	}
 	if item.err != nil && len(held) > 0 {
-		m := held[0]
+		m := held[0].m
 		held = held[1:]
 		p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
 		if st := w.parts[p]; st != nil && !w.failed {
 			w.onError(m, st, p, int64(m.TopicPartition.Offset), "schema", item.err)
 		}
 	}
-	for i, m := range held {
-		w.handle(ctx, m, routeHere)
+	for i, h := range held {
+		w.handle(ctx, h.m, h.route)
 		if w.waiting { // a held message asked for another change: keep the rest held
 			w.held = append(w.held, held[i+1:]...)
 			return
