@@ -41,8 +41,9 @@ type Config struct {
 	// StartupTimeout bounds how long start-up retries an unreachable broker, registry or
 	// storage before giving up. Defaults to 60s.
 	StartupTimeout Duration `yaml:"startup_timeout"`
-	// Decoders is the number of decoding goroutines per table. Defaults to the number
-	// of CPUs.
+	// Decoders is the number of decoding goroutines per table. Decoding is the cheap
+	// part of ingestion (next to fetching and encoding), and each decoder writes its own
+	// files, so the default is one per four CPUs, at least one.
 	Decoders int `yaml:"decoders"`
 }
 
@@ -410,7 +411,7 @@ func (c *Config) validate(v *validator) {
 		c.StartupTimeout = DefaultStartupTimeout
 	}
 	if c.Decoders == 0 {
-		c.Decoders = runtime.GOMAXPROCS(0)
+		c.Decoders = max(1, runtime.GOMAXPROCS(0)/4)
 	}
 	if c.MemoryBudget < 0 || c.ShutdownTimeout < 0 || c.StartupTimeout < 0 || c.Decoders < 0 {
 		v.errorf("$", "memory_budget, shutdown_timeout, startup_timeout and decoders must be positive")

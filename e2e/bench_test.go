@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,10 +16,11 @@ import (
 
 // BenchmarkIngestJSON measures the whole path: librdkafka fetching from kfake, JSON
 // decoding, buffering, Parquet encoding, and commits to a local table. Each iteration
-// ingests the same 200,000 events (≈150 bytes, 5 fields + 4 Kafka columns, partitioned
-// by day) into a new table.
+// ingests the same 1,000,000 events (≈92 bytes, 5 fields + 4 Kafka columns, partitioned
+// by day) into a new table; start-up and shutdown are included. SLUICE_BENCH_DECODERS
+// overrides the number of decoders.
 func BenchmarkIngestJSON(b *testing.B) {
-	const n = 200_000
+	const n = 1_000_000
 	cluster := newCluster(b, "events", 3)
 	records := events("events", 0, n)
 	var bytes int64
@@ -33,6 +35,9 @@ func BenchmarkIngestJSON(b *testing.B) {
 		cfg := issueConfig(b, cluster.ListenAddrs()[0], location, 100_000)
 		cfg.Name = fmt.Sprintf("bench-%d", i)
 		cfg.Kafka.GroupID = cfg.Name
+		if d := os.Getenv("SLUICE_BENCH_DECODERS"); d != "" {
+			fmt.Sscan(d, &cfg.Decoders)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
 		if err != nil {
@@ -63,10 +68,10 @@ func produceB(b *testing.B, c interface{ ListenAddrs() []string }, records []*kg
 }
 
 // BenchmarkConsumeOnly is the reference for BenchmarkIngestJSON: librdkafka polling the
-// same 200,000 messages from kfake with Sluice's consumer settings, doing nothing with
+// same 1,000,000 messages from kfake with Sluice's consumer settings, doing nothing with
 // them. The difference is what decoding, encoding and committing cost.
 func BenchmarkConsumeOnly(b *testing.B) {
-	const n = 200_000
+	const n = 1_000_000
 	cluster := newCluster(b, "events", 3)
 	produceB(b, cluster, events("events", 0, n))
 	b.ResetTimer()
