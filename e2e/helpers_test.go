@@ -207,3 +207,37 @@ func duckNamed(t *testing.T, store storage.Storage, snap *table.Snapshot, name s
 	}
 	return db
 }
+
+// running is a connector started in the background.
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startConnector runs a connector until stop; stop returns Run's error.
+func startConnector(t testing.TB, cfg *connector.Config, logger *slog.Logger) *running {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	c, err := connector.New(ctx, cfg, connector.Options{Logger: logger})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		_, err := c.Run(ctx)
+		r.done <- err
+	}()
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop asks the connector to stop (as SIGTERM does) and waits for it.
+func (r *running) stop() error {
+	r.cancel()
+	err, ok := <-r.done
+	if ok {
+		close(r.done)
+	}
+	return err
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,33 +72,12 @@ func TestRestartExactlyOnce(t *testing.T) {
 	cfg := issueConfig(t, cluster.ListenAddrs()[0], location, 500)
 
 	// First run: a long-running connector, stopped once it has made a few commits.
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := connector.New(ctx, cfg, connector.Options{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, runErr = c.Run(ctx)
-	}()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	r := startConnector(t, cfg, testLogger(t))
+	waitFor(t, time.Minute, "two commits", func() bool {
 		store, snap := loadTableIfExists(location)
-		if store != nil && snap.Version() >= 2 { // created, then at least two commits
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatal("no commits within a minute")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
-	if runErr != nil {
+		return store != nil && snap.Version() >= 2 // created, then at least two commits
+	})
+	if runErr := r.stop(); runErr != nil {
 		t.Fatalf("first run: %v", runErr)
 	}
 	_, snap := loadTable(t, location)

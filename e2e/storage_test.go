@@ -6,11 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/sluicelake/sluice/connector"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
 	"github.com/sluicelake/sluice/table/storage/s3test"
@@ -39,19 +37,8 @@ tables:
     kafka_columns: true
     flush: {max_rows: 500, max_latency: 200ms}
 `, cluster.ListenAddrs()[0], srv.Endpoint, srv.Region, srv.AccessKeyID, srv.SecretAccessKey, addr, location))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := connector.New(ctx, cfg, connector.Options{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, runErr = c.Run(ctx)
-	}()
+	ctx := context.Background()
+	r := startConnector(t, cfg, testLogger(t))
 	store, err := storage.OpenWith(ctx, location, storage.Options{S3: storage.S3Options{Endpoint: srv.Endpoint, Region: srv.Region,
 		PathStyle: true, AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey, MaxRetries: -1}})
 	if err != nil {
@@ -79,8 +66,7 @@ tables:
 		}
 		return covered == 6000
 	})
-	cancel()
-	wg.Wait()
+	runErr := r.stop()
 	if runErr != nil {
 		t.Fatalf("run: %v", runErr)
 	}

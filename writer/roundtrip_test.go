@@ -18,6 +18,7 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
+	msgschema "github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
 )
@@ -59,7 +60,7 @@ func fill(t testing.TB, buf *writer.Buffer, schema *table.StructType, row []any)
 			case []byte:
 				buf.SetBytes(i, v)
 			case *big.Int:
-				buf.SetBytes(i, twosComplement(v))
+				buf.SetBytes(i, msgschema.TwosComplement(v))
 			default:
 				t.Fatalf("column %s: unexpected %T", f.Name, v)
 			}
@@ -84,7 +85,7 @@ func emit(t testing.TB, n *writer.Nest, typ table.DataType, v any) {
 	case []byte:
 		n.Bytes(v)
 	case *big.Int:
-		n.Bytes(twosComplement(v))
+		n.Bytes(msgschema.TwosComplement(v))
 	case structV:
 		st := typ.(*table.StructType)
 		n.BeginStruct()
@@ -113,27 +114,6 @@ func emit(t testing.TB, n *writer.Nest, typ table.DataType, v any) {
 	default:
 		t.Fatalf("unexpected %T", v)
 	}
-}
-
-func twosComplement(v *big.Int) []byte {
-	if v.Sign() >= 0 {
-		b := v.Bytes()
-		if len(b) == 0 || b[0]&0x80 != 0 {
-			b = append([]byte{0}, b...)
-		}
-		return b
-	}
-	// -v = ^(v-1): encode |v|-1 and flip.
-	m := new(big.Int).Neg(v)
-	m.Sub(m, big.NewInt(1))
-	b := m.Bytes()
-	if len(b) == 0 || b[0]&0x80 != 0 {
-		b = append([]byte{0}, b...)
-	}
-	for i := range b {
-		b[i] = ^b[i]
-	}
-	return b
 }
 
 // normalize turns what DuckDB returns for a value of type typ into the test model.
