@@ -240,3 +240,45 @@ tables:
 		t.Fatalf("table b: %d rows, want 20", n)
 	}
 }
+
+// TestJSONSchemaAutoCreate: JSON behind the Confluent wire header, with the JSON Schema in
+// the registry: the table is created from the schema (required fields non-nullable,
+// formats mapped) and the messages decode with the header stripped.
+func TestJSONSchemaAutoCreate(t *testing.T) {
+	reg := registrytest.NewServer()
+	t.Cleanup(reg.Close)
+	id, err := reg.Register("events-value", "JSON", `{"type":"object","required":["id"],"properties":{
+		"id":{"type":"integer"},"ts":{"type":"string","format":"date-time"},
+		"tags":{"type":"array","items":{"type":"string"}},"geo":{"type":"object","properties":{"lat":{"type":"number"},"lon":{"type":"number"}}}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := newCluster(t, "events", 2)
+	var recs []*kgo.Record
+	for i := range 30 {
+		payload := fmt.Sprintf(`{"id":%d,"ts":"2024-06-01T10:00:%02dZ","tags":["t%d"],"geo":{"lat":%d.5,"lon":1}}`, i, i, i, i)
+		recs = append(recs, &kgo.Record{Topic: "events", Value: schema.AppendWire(nil, int32(id), []byte(payload))})
+	}
+	recs = append(recs, &kgo.Record{Topic: "events", Value: []byte(`{"id":99}`)}) // no wire header: a bad message
+	produce(t, cluster, recs...)
+	dir := t.TempDir()
+	runUntilCaughtUp(t, parseConfig(t, fmt.Sprintf(`
+name: js
+kafka: {bootstrap_servers: %s}
+schema_registry: {url: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s/events
+    format: json_schema
+    on_error: skip
+`, cluster.ListenAddrs()[0], reg.URL(), dir)))
+	_, snap := loadTable(t, dir+"/events")
+	if got := snap.Schema().SchemaString(); !strings.Contains(got, `{"name":"id","type":"long","nullable":false`) ||
+		!strings.Contains(got, `{"name":"ts","type":"timestamp","nullable":true`) {
+		t.Fatalf("schema from JSON Schema: %s", got)
+	}
+	if n := countRows(t, dir+"/events", "geo.lat = id + 0.5 AND tags[1] = 't' || id AND second(ts) = id"); n != 30 {
+		t.Fatalf("%d rows decoded right, want 30", n)
+	}
+}

@@ -381,4 +381,16 @@ tables:
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "schema registry") {
 		t.Fatalf("New = %v, want a StartupError naming the schema registry", err)
 	}
+	cfg = parseConfig(t, `
+name: x
+kafka: {bootstrap_servers: "127.0.0.1:1"}
+storage: {s3: {endpoint: "http://127.0.0.1:1", region: us-east-1, path_style: true, access_key_id: k, secret_access_key: very-secret}}
+startup_timeout: 1s
+tables:
+  - {name: t, topics: [events], location: "s3://bucket/t", schema: [{name: id, type: long}]}
+`)
+	_, err = connector.New(ctx, cfg, connector.Options{Logger: quietLogger()})
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "table t (s3://bucket/t)") || strings.Contains(err.Error(), "very-secret") {
+		t.Fatalf("New = %v, want a StartupError naming the table's storage, without the secret", err)
+	}
 }
