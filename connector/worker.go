@@ -71,6 +71,7 @@ type worker struct {
 	parts     map[tp]*wpart
 	dlq       []dlqEntry
 	held      []heldMsg // messages waiting for a schema change, in order
+	heldBytes int64
 	waiting   bool
 	failed    bool // on_error: fail was hit; the rest is left for the next run
 	kcols     struct{ topic, partition, offset, timestamp, key int }
@@ -166,7 +167,7 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 		return // not ours (any more), already in the table, or stopped at a bad message
 	}
 	if w.waiting { // everything waits behind a held message, to keep offsets in order
-		w.held = append(w.held, heldMsg{m, route})
+		w.hold(heldMsg{m, route})
 		return
 	}
 	switch route {
@@ -242,7 +243,7 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEvolution) {
 	w.waiting = true
 	w.t.waiting.Add(1)
-	w.held = append(w.held, heldMsg{m, routeHere})
+	w.hold(heldMsg{m, routeHere})
 	req := evolveReq{worker: w, msg: m}
 	if ne != nil {
 		req.incoming = ne.incoming
@@ -253,6 +254,20 @@ func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEv
 	}
 }
 
+// hold parks a message; its bytes count against the memory budget, so that a long
+// wait (a registry outage during a schema change) pauses fetching instead of growing.
+func (w *worker) hold(h heldMsg) {
+	w.held = append(w.held, h)
+	n := int64(len(h.m.Value) + len(h.m.Key) + 64)
+	w.heldBytes += n
+	w.t.c.buffered.Add(n)
+}
+
+func (w *worker) releaseHeld() {
+	w.t.c.buffered.Add(-w.heldBytes)
+	w.held, w.heldBytes = nil, 0
+}
+
 // reschema applies the committer's answer to a schema request and replays the held
 // messages in order.
 func (w *worker) reschema(ctx context.Context, item workItem) {
@@ -260,7 +275,8 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 	if w.waiting {
 		w.t.waiting.Add(-1)
 	}
-	w.held, w.waiting = nil, false
+	w.releaseHeld()
+	w.waiting = false
 	if item.spec != nil && item.spec != w.spec {
 		if err := w.setSpec(item.spec); err != nil {
 			w.t.fatal(err)
@@ -279,7 +295,9 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 	for i, h := range held {
 		w.handle(ctx, h.m, h.route)
 		if w.waiting { // a held message asked for another change: keep the rest held
-			w.held = append(w.held, held[i+1:]...)
+			for _, h := range held[i+1:] {
+				w.hold(h)
+			}
 			return
 		}
 	}
@@ -363,7 +381,8 @@ func (w *worker) discard(next map[tp]int64) {
 		w.t.c.buffered.Add(-w.bytes)
 		w.rows, w.bytes = 0, 0
 	}
-	w.carry, w.dlq, w.held = nil, nil, nil
+	w.releaseHeld()
+	w.carry, w.dlq = nil, nil
 	for p, st := range w.parts {
 		st.first = -1
 		if n, ok := next[p]; ok {
