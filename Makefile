@@ -9,6 +9,7 @@ BIN      ?= bin/sluice
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/sluicelake/sluice/connector.Version=$(VERSION)
 # Cold cgo builds (librdkafka, DuckDB) take minutes on 2 cores; keep test timeouts generous.
+# make test runs with the race detector: the connector is concurrent by design.
 TESTFLAGS ?= -count=1 -timeout 20m
 # versitygw, the S3 server the storage tests start (table/storage/s3test), pinned in tools/go.mod.
 VERSITYGW := .tools/bin/versitygw
@@ -26,7 +27,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 test: lint tools
-	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test -race $(TESTFLAGS) ./...
 
 unit: tools
 	$(GO) test $(TESTFLAGS) $$($(GO) list ./... | grep -v /e2e)

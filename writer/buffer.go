@@ -16,6 +16,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sluicelake/sluice/table"
@@ -69,8 +70,11 @@ type Buffer struct {
 	keyBuf []byte
 	parts  map[string]*part
 	order  []*part // parts in creation order, for deterministic output
-	pool   []*part // released parts whose memory the next rows reuse
-	pooled int64   // capacity bytes held by pool
+	// pool holds released parts whose memory the next rows reuse. Pending.Release may
+	// run on another goroutine (the one that encoded the file), hence the lock.
+	poolMu sync.Mutex
+	pool   []*part
+	pooled int64 // capacity bytes held by pool
 	rows   int
 	bytes  int64
 	first  time.Time // when the oldest buffered row was added
@@ -429,10 +433,14 @@ func (b *Buffer) partition() *part {
 
 func (b *Buffer) newPart(key string, values []*string) *part {
 	var p *part
+	b.poolMu.Lock()
 	if n := len(b.pool); n > 0 {
 		p = b.pool[n-1]
 		b.pool = b.pool[:n-1]
 		b.pooled -= p.capacity()
+	}
+	b.poolMu.Unlock()
+	if p != nil {
 		p.reset(values)
 	} else {
 		p = &part{values: values, leaves: make([]leafData, len(b.leaves))}
@@ -507,6 +515,8 @@ func placePoint(s string, scale int) string {
 // release takes back the memory of an encoded part, up to Config.ReuseBytes.
 func (b *Buffer) release(p *part) {
 	c := p.capacity()
+	b.poolMu.Lock()
+	defer b.poolMu.Unlock()
 	if b.pooled+c > b.cfg.ReuseBytes {
 		return
 	}

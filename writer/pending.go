@@ -52,7 +52,8 @@ func (p *Pending) Rewind(m Mark) {
 
 // Release gives the rows' memory back to the Buffer for its next rows. Call it once
 // the Pending is Done and not used any more; it is optional (without it the garbage
-// collector takes the memory).
+// collector takes the memory). Unlike the Buffer's other methods, it may be called from
+// another goroutine than the one filling the Buffer.
 func (p *Pending) Release() {
 	if p.part != nil {
 		p.buf.release(p.part)

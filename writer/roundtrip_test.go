@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -641,4 +642,42 @@ func TestEncodeRetry(t *testing.T) {
 	if got := readBack(t, openDuck(t), []string{path}, schema); len(got) != 1000 {
 		t.Fatalf("read %d rows", len(got))
 	}
+}
+
+// TestReleaseFromAnotherGoroutine: the connector encodes and releases files on the
+// committer goroutine while a worker keeps appending to the same Buffer. Run with
+// -race (make test does).
+func TestReleaseFromAnotherGoroutine(t *testing.T) {
+	schema := &table.StructType{Fields: []*table.StructField{field("rid", table.Long, false), field("day", table.Integer, true)}}
+	buf, err := writer.NewBuffer(writer.Spec{Schema: schema, PartitionColumns: []string{"day"}}, writer.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := make(chan []*writer.Pending, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ps := range taken {
+			for _, p := range ps {
+				for !p.Done() {
+					if _, err := p.Encode(io.Discard); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				p.Release()
+			}
+		}
+	}()
+	for round := range 200 {
+		for i := range 50 {
+			fill(t, buf, schema, []any{int64(i), int64((round + i) % 7)})
+			if err := buf.EndRow(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		taken <- buf.Take()
+	}
+	close(taken)
+	<-done
 }
