@@ -75,6 +75,12 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 	if op == "" {
 		op = "STREAMING UPDATE"
 	}
+	// The data files the commit names must be durable before the log names them.
+	if s, ok := t.store.(storage.Syncer); ok && len(tx.Adds) > 0 {
+		if err := s.Sync(ctx); err != nil {
+			return CommitResult{}, fmt.Errorf("table %s: commit: %w", t.URI(), err)
+		}
+	}
 	backoff := t.opts.retryBackoff
 	for attempt := 1; ; attempt++ {
 		s := t.snap

@@ -22,7 +22,10 @@ import (
 // tmpPrefix marks files a Local store is still writing; List never reports them.
 const tmpPrefix = ".sluice-tmp-"
 
-// Local is a Storage on a local (or locally mounted) file system.
+// Local is a Storage on a local (or locally mounted) file system. PutIfAbsent syncs the
+// file and its directory before it returns; Put does not, and Sync makes earlier Puts
+// durable (table.Commit calls it before writing a commit, so data files are durable
+// before the log names them).
 //
 // PutIfAbsent writes a temporary file, syncs it, and hard-links it to the final name:
 // link(2) fails with EEXIST instead of replacing, so the commit is atomic and never
@@ -79,13 +82,23 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err != nil {
 		return err
 	}
-	tmp, err := l.writeTemp(p, r, false)
+	tmp, err := l.writeTemp(p, r, false) // made durable in bulk by Sync, before a commit
 	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("storage: put %s: %w", p, err)
+	}
+	return nil
+}
+
+// Sync makes every earlier Put durable, in one call for the whole file system
+// (syncfs(2) on Linux): cheaper than syncing each of the many data files a commit may
+// name.
+func (l *Local) Sync(ctx context.Context) error {
+	if err := syncFilesystem(l.root); err != nil {
+		return fmt.Errorf("storage: sync %s: %w", l.root, err)
 	}
 	return nil
 }

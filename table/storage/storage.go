@@ -49,6 +49,12 @@ type Storage interface {
 	URI() string
 }
 
+// Syncer is implemented by stores whose Put is not durable on return (local disk).
+// Sync makes every Put that returned before it durable.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // ObjectInfo describes one stored object.
 type ObjectInfo struct {
 	Key     string
