@@ -39,6 +39,15 @@ tables:
 `, cluster.ListenAddrs()[0], srv.Endpoint, srv.Region, srv.AccessKeyID, srv.SecretAccessKey, addr, location))
 	ctx := context.Background()
 	r := startConnector(t, cfg, testLogger(t))
+	t.Cleanup(func() {
+		if t.Failed() { // what the connector saw, for a failure that does not reproduce
+			for _, line := range strings.Split(httpBody(addr, "/metrics"), "\n") {
+				if strings.HasPrefix(line, "sluice_") {
+					t.Log(line)
+				}
+			}
+		}
+	})
 	store, err := storage.OpenWith(ctx, location, storage.Options{S3: storage.S3Options{Endpoint: srv.Endpoint, Region: srv.Region,
 		PathStyle: true, AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey, MaxRetries: -1}})
 	if err != nil {
