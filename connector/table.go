@@ -261,6 +261,10 @@ func (t *tableRT) requestFlush(ctx context.Context) error {
 // seal collects every worker's batch. Items are ordered, so each batch holds exactly
 // the messages dispatched before the seal.
 func (t *tableRT) seal() *batch {
+	// Reset the age of the oldest row before the workers seal: a row a worker adds after
+	// its seal then starts the clock again. (Reset after, and such a row would wait for
+	// the next size limit: max_latency would not hold.)
+	t.oldest.Store(0)
 	replies := make(chan *batch, len(t.workers))
 	for _, w := range t.workers {
 		w.in <- workItem{kind: itemSeal, seal: replies}
@@ -276,7 +280,6 @@ func (t *tableRT) seal() *batch {
 			out.ranges[p] = r
 		}
 	}
-	t.oldest.Store(0)
 	return out
 }
 

@@ -394,3 +394,29 @@ tables:
 		t.Fatalf("New = %v, want a StartupError naming the table's storage, without the secret", err)
 	}
 }
+
+// TestMaxLatencyTrickle: with a trickle of single messages, each is committed within
+// max_latency (plus a commit), not held until a size limit: the age of the oldest row
+// restarts correctly around every flush.
+func TestMaxLatencyTrickle(t *testing.T) {
+	cluster := newCluster(t, "events", 2)
+	location := filepath.Join(t.TempDir(), "events")
+	cfg := issueConfig(t, cluster.ListenAddrs()[0], location, 100_000)
+	cfg.Tables[0].Flush.MaxLatency = connector.Duration(100 * time.Millisecond)
+	startConnector(t, cfg, testLogger(t))
+	for i := range 15 {
+		last := produce(t, cluster, events("events", i, 1)...)
+		var p int32
+		var off int64
+		for p, off = range last {
+		}
+		waitFor(t, 10*time.Second, fmt.Sprintf("message %d committed", i), func() bool {
+			_, snap := loadTableIfExists(location)
+			if snap == nil {
+				return false
+			}
+			v, ok := snap.Txn(fmt.Sprintf("events-ingest:events:%d", p))
+			return ok && v >= off
+		})
+	}
+}
