@@ -24,6 +24,7 @@ import (
 
 func queryCmd() *cobra.Command {
 	var as string
+	var s3 s3Flags
 	cmd := &cobra.Command{
 		Use:   "query LOCATION SQL",
 		Short: "Run SQL (DuckDB) over the latest snapshot of a Delta table",
@@ -37,10 +38,15 @@ The view is named after the last element of LOCATION (override with --as).
 			if name == "" {
 				name = viewName(args[0])
 			}
-			return runQuery(cmd.Context(), os.Stdout, args[0], name, args[1])
+			store, err := s3.open(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return queryStore(cmd.Context(), os.Stdout, store, name, args[1])
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "name of the view the SQL refers to")
+	s3.register(cmd)
 	return cmd
 }
 
@@ -60,6 +66,10 @@ func runQuery(ctx context.Context, w io.Writer, location, name, sqlText string) 
 	if err != nil {
 		return err
 	}
+	return queryStore(ctx, w, store, name, sqlText)
+}
+
+func queryStore(ctx context.Context, w io.Writer, store storage.Storage, name, sqlText string) error {
 	snap, err := table.Load(ctx, store)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelake/sluice/table"
-	"github.com/sluicelake/sluice/table/storage"
 )
 
 func tableCmd() *cobra.Command {
@@ -46,12 +45,13 @@ type Inspection struct {
 
 func inspectCmd() *cobra.Command {
 	var asJSON bool
+	var s3 s3Flags
 	cmd := &cobra.Command{
 		Use:   "inspect LOCATION",
 		Short: "Show a table's version, protocol, schema, files and app transactions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := storage.Open(cmd.Context(), args[0])
+			store, err := s3.open(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -70,6 +70,7 @@ func inspectCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	s3.register(cmd)
 	return cmd
 }
 
