@@ -12,7 +12,7 @@ import (
 )
 
 // needEvolution is returned by a decoder when a message's schema has columns the table
-// lacks; the worker holds the message until the table has evolved.
+// lacks, or makes optional columns the table requires; the worker holds the message until the table has evolved.
 type needEvolution struct {
 	incoming *table.StructType // the message schema (no derived or Kafka columns)
 	fields   []schema.NewField // JSON: the new fields only
@@ -97,7 +97,7 @@ func (d *msgDecoder) jsonEvolution(err error) error {
 }
 
 // avroPlan fetches a writer schema, asks for evolution when it brings fields the table
-// lacks, and compiles its decoding plan (which resolves the rest: promotions, fields
+// lacks or makes optional (or drops) fields the table requires, and compiles its decoding plan (which resolves the rest: promotions, fields
 // the writer lacks).
 func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecoder, error) {
 	if err := d.failed[id]; err != nil {
@@ -155,10 +155,13 @@ func (d *msgDecoder) jsonSchemaChanged(ctx context.Context, id int32) error {
 	return nil
 }
 
-// additions returns current with the fields of mapped it lacks added (at any depth,
-// through structs, list elements and map values), and whether there were any. Only
-// additions are proposed for evolution: other differences (a promotable type, a field
-// the writer dropped) are the decoder's business.
+// additions returns current changed as far as mapped (a writer schema's columns) needs
+// it, and whether anything changed: the fields of mapped it lacks are added as nullable
+// (at any depth, through structs, list elements and map values), and a non-nullable
+// column, list element or map value becomes nullable where mapped makes it optional or
+// lacks the field. Other differences (a promotable type, a nullable column the writer
+// dropped or made required) are the decoder's business; a type mismatch is left for it
+// to report.
 func additions(current, mapped *table.StructType) (*table.StructType, bool) {
 	out := cloneStruct(current)
 	return out, addMissing(out, mapped)
@@ -166,14 +169,19 @@ func additions(current, mapped *table.StructType) (*table.StructType, bool) {
 
 func addMissing(dst, src *table.StructType) bool {
 	changed := false
-	for _, sf := range src.Fields {
-		df := dst.Field(sf.Name)
-		if df == nil {
-			dst.Fields = append(dst.Fields, &table.StructField{Name: sf.Name, Type: cloneType(sf.Type), Nullable: true, Metadata: sf.Metadata})
+	for _, df := range dst.Fields {
+		sf := src.Field(df.Name)
+		if !df.Nullable && (sf == nil || sf.Nullable) {
+			df.Nullable = true
 			changed = true
-			continue
 		}
-		if addMissingType(df.Type, sf.Type) {
+		if sf != nil && addMissingType(df.Type, sf.Type) {
+			changed = true
+		}
+	}
+	for _, sf := range src.Fields {
+		if dst.Field(sf.Name) == nil {
+			dst.Fields = append(dst.Fields, &table.StructField{Name: sf.Name, Type: cloneType(sf.Type), Nullable: true, Metadata: sf.Metadata})
 			changed = true
 		}
 	}
@@ -188,11 +196,21 @@ func addMissingType(d, s table.DataType) bool {
 		}
 	case *table.ArrayType:
 		if st, ok := s.(*table.ArrayType); ok {
-			return addMissingType(dt.ElementType, st.ElementType)
+			changed := addMissingType(dt.ElementType, st.ElementType)
+			if st.ContainsNull && !dt.ContainsNull {
+				dt.ContainsNull = true
+				changed = true
+			}
+			return changed
 		}
 	case *table.MapType:
 		if st, ok := s.(*table.MapType); ok {
-			return addMissingType(dt.ValueType, st.ValueType)
+			changed := addMissingType(dt.ValueType, st.ValueType)
+			if st.ValueContainsNull && !dt.ValueContainsNull {
+				dt.ValueContainsNull = true
+				changed = true
+			}
+			return changed
 		}
 	}
 	return false

@@ -473,7 +473,7 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 		return spec, nil
 	}
 	if t.cfg.Evolution != "add_columns" {
-		return nil, &schema.EvolutionError{Msg: "the message schema adds columns and evolution is none"}
+		return nil, &schema.EvolutionError{Msg: "the message schema adds columns or makes required ones optional, and evolution is none"}
 	}
 	full := spec.evolvedSchema(merged)
 	meta := spec.meta
@@ -481,7 +481,8 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 	if err := t.flush(ctx, &meta); err != nil {
 		return nil, err
 	}
-	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(full.Fields))
+	added, relaxed := schemaChanges(spec.msg, merged, "")
+	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(full.Fields), "added", added, "now_nullable", relaxed)
 	return t.setSpec(meta)
 }
 
@@ -616,3 +617,49 @@ func uploadFile(ctx context.Context, store storage.Storage, key string, p *write
 }
 
 func newUUID() string { return uuid.NewString() }
+
+// schemaChanges lists what Evolve changed from cur to merged, as dotted paths: the
+// columns added and the columns (or ".element", ".value") that became nullable.
+func schemaChanges(cur, merged *table.StructType, path string) (added, relaxed []string) {
+	for _, mf := range merged.Fields {
+		p := mf.Name
+		if path != "" {
+			p = path + "." + mf.Name
+		}
+		cf := cur.Field(mf.Name)
+		if cf == nil {
+			added = append(added, p)
+			continue
+		}
+		if mf.Nullable && !cf.Nullable {
+			relaxed = append(relaxed, p)
+		}
+		a, r := typeChanges(cf.Type, mf.Type, p)
+		added, relaxed = append(added, a...), append(relaxed, r...)
+	}
+	return added, relaxed
+}
+
+func typeChanges(cur, merged table.DataType, path string) (added, relaxed []string) {
+	switch m := merged.(type) {
+	case *table.StructType:
+		if c, ok := cur.(*table.StructType); ok {
+			return schemaChanges(c, m, path)
+		}
+	case *table.ArrayType:
+		if c, ok := cur.(*table.ArrayType); ok {
+			added, relaxed = typeChanges(c.ElementType, m.ElementType, path+".element")
+			if m.ContainsNull && !c.ContainsNull {
+				relaxed = append(relaxed, path+".element")
+			}
+		}
+	case *table.MapType:
+		if c, ok := cur.(*table.MapType); ok {
+			added, relaxed = typeChanges(c.ValueType, m.ValueType, path+".value")
+			if m.ValueContainsNull && !c.ValueContainsNull {
+				relaxed = append(relaxed, path+".value")
+			}
+		}
+	}
+	return added, relaxed
+}

@@ -153,6 +153,85 @@ tables:
 	}
 }
 
+// v4 makes customer optional and drops amount: the table relaxes both columns to
+// nullable (Delta's DROP NOT NULL) instead of stopping.
+const orderV4 = `{"type":"record","name":"Order","namespace":"shop","fields":[
+ {"name":"id","type":"long"},
+ {"name":"customer","type":["null","string"],"default":null},
+ {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"items","type":{"type":"array","items":{"type":"record","name":"Item","fields":[
+   {"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}}
+]}`
+
+// TestAvroRelaxNullability: a new schema version that makes a required field optional,
+// or drops it, is a compatible change in the registry. The table's columns become
+// nullable in a metaData commit and every message lands: v1 rows keep their values, v4
+// rows have nulls, and v1 messages after v4 still decode.
+func TestAvroRelaxNullability(t *testing.T) {
+	reg := registrytest.NewServer()
+	t.Cleanup(reg.Close)
+	id1, err := reg.Register("orders-value", "AVRO", orderV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id4, err := reg.Register("orders-value", "AVRO", orderV4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster := newCluster(t, "orders", 2)
+	dir := t.TempDir()
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: shop
+kafka: {bootstrap_servers: %s}
+schema_registry: {url: %s}
+tables:
+  - name: orders
+    topics: [orders]
+    location: %s/orders
+    format: avro
+`, cluster.ListenAddrs()[0], reg.URL(), dir))
+	produce(t, cluster, avroRecords(t, orderV1, id1, 0, 40, nil)...)
+	runUntilCaughtUp(t, cfg)
+	location := dir + "/orders"
+	_, snap := loadTable(t, location)
+	if f := snap.Schema().Field("customer"); f == nil || f.Nullable {
+		t.Fatalf("v1 customer column %+v, want non-nullable", f)
+	}
+
+	var recs []*kgo.Record
+	recs = append(recs, avroRecords(t, orderV4, id4, 40, 30, func(i int, m map[string]any) {
+		delete(m, "amount")
+		if i%2 == 0 {
+			m["customer"] = nil
+		}
+	})...)
+	recs = append(recs, avroRecords(t, orderV1, id1, 70, 10, nil)...)
+	produce(t, cluster, recs...)
+	runUntilCaughtUp(t, cfg)
+
+	_, snap = loadTable(t, location)
+	for _, name := range []string{"customer", "amount"} {
+		if f := snap.Schema().Field(name); f == nil || !f.Nullable {
+			t.Fatalf("column %s after v4: %+v, want nullable", name, f)
+		}
+	}
+	if cols := columnNames(snap.Schema().Fields); cols != "id customer amount ts items" {
+		t.Fatalf("columns after v4: %s", cols)
+	}
+	if n := countRowsNamed(t, location, "orders", ""); n != 80 {
+		t.Fatalf("%d rows, want 80", n)
+	}
+	if n := countRowsNamed(t, location, "orders", "amount IS NULL AND id BETWEEN 40 AND 69"); n != 30 {
+		t.Fatalf("%d v4 rows with a null amount, want 30", n)
+	}
+	if n := countRowsNamed(t, location, "orders", "customer IS NULL AND id BETWEEN 40 AND 69 AND id % 2 = 0"); n != 15 {
+		t.Fatalf("%d v4 rows with a null customer, want 15", n)
+	}
+	if n := countRowsNamed(t, location, "orders", "amount = id + 0.99 AND customer = 'c' || (id % 7)"); n != 50 {
+		t.Fatalf("%d v1 rows with their values, want 50", n)
+	}
+}
+
 func columnNames(fs []*table.StructField) string {
 	var out []string
 	for _, f := range fs {

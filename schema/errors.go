@@ -161,8 +161,7 @@ func (e *AvroSchemaError) Error() string {
 }
 
 // EvolutionError is a schema change Evolve refuses: a changed type, a new non-nullable
-// column, a column that became non-nullable or was dropped while non-nullable, a name
-// that differs from an existing one only in case. The table keeps its schema; the
+// column, a name that differs from an existing one only in case. The table keeps its schema; the
 // connector stops the table's ingestion (or dead-letters the messages) with this error.
 type EvolutionError struct {
 	// Path is the dotted column path, with "element", "key" and "value" inside arrays

@@ -17,14 +17,16 @@ import (
 //     values. Rows already in the table read it as null. A new non-nullable column is
 //     refused: those rows have no value for it.
 //   - A column in current and not in incoming stays, and the decoder writes null to it;
-//     a non-nullable one is refused, since the new messages have no value for it.
+//     a non-nullable one becomes nullable, since the new messages have no value for it.
 //   - A column in both keeps its name, position and metadata. Its type must be the
 //     same: no change of type, and no widening either (int to long, float to double,
 //     a larger decimal), because readers of older files would need the type-widening
-//     table feature to read them. Its nullability must be the same: a column that
-//     became non-nullable is refused (the table holds nulls in it), and so is one that
-//     became nullable (the table promises its readers no nulls). The same holds for
-//     the nullability of array elements and map values.
+//     table feature to read them. Nullability only ever relaxes: a non-nullable column
+//     that incoming makes nullable becomes nullable (Delta's DROP NOT NULL; rows
+//     already there have values, and readers accept nulls from then on), and a
+//     nullable column that incoming makes non-nullable stays nullable (the table may
+//     hold nulls in it, and non-null values fit). The same holds for the nullability
+//     of array elements and map values.
 //   - Two names that differ only in case at one level, one from each schema or both
 //     from incoming, are refused: Delta and Spark resolve column names
 //     case-insensitively.
@@ -68,21 +70,21 @@ func evolveStruct(cur, in *table.StructType, path string) (*table.StructType, bo
 			if other, ok := folded[strings.ToLower(cf.Name)]; ok {
 				return nil, false, &EvolutionError{Path: fp, Msg: fmt.Sprintf("the new schema calls it %q; Delta column names are case-insensitive, so a rename by case is refused", other)}
 			}
-			if !cf.Nullable {
-				return nil, false, &EvolutionError{Path: fp, Msg: fmt.Sprintf("the column is required (a non-nullable %s) but the new schema drops it", cf.Type)}
+			f := copyField(cf)
+			if !f.Nullable {
+				f.Nullable = true
+				changed = true
 			}
-			out.Fields = append(out.Fields, copyField(cf))
+			out.Fields = append(out.Fields, f)
 			continue
 		}
-		if err := sameNullability(cf.Nullable, inf.Nullable, fp, "column"); err != nil {
-			return nil, false, err
-		}
+		nullable, relaxed := relax(cf.Nullable, inf.Nullable)
 		t, ch, err := evolveType(cf.Type, inf.Type, fp)
 		if err != nil {
 			return nil, false, err
 		}
-		changed = changed || ch
-		out.Fields = append(out.Fields, &table.StructField{Name: cf.Name, Type: t, Nullable: cf.Nullable, Metadata: cloneBytes(cf.Metadata)})
+		changed = changed || ch || relaxed
+		out.Fields = append(out.Fields, &table.StructField{Name: cf.Name, Type: t, Nullable: nullable, Metadata: cloneBytes(cf.Metadata)})
 	}
 	for _, inf := range in.Fields {
 		if cur.Field(inf.Name) != nil {
@@ -97,14 +99,10 @@ func evolveStruct(cur, in *table.StructType, path string) (*table.StructType, bo
 	return out, changed, nil
 }
 
-func sameNullability(cur, in bool, path, what string) error {
-	switch {
-	case cur && !in:
-		return &EvolutionError{Path: path, Msg: fmt.Sprintf("the %s became non-nullable; the table may hold nulls in it", what)}
-	case !cur && in:
-		return &EvolutionError{Path: path, Msg: fmt.Sprintf("the %s became nullable; the table promises its readers no nulls there, and nullability never changes", what)}
-	}
-	return nil
+// relax merges the nullability of one column, array element or map value: it is
+// nullable when either side is, and relaxed reports that the table's changes.
+func relax(cur, in bool) (nullable, relaxed bool) {
+	return cur || in, !cur && in
 }
 
 // evolveType merges two types of one column; it returns a copy of cur, grown by the
@@ -135,15 +133,12 @@ func evolveType(cur, in table.DataType, path string) (table.DataType, bool, erro
 		if !ok {
 			return refuse()
 		}
-		ep := joinPath(path, "element")
-		if err := sameNullability(c.ContainsNull, a.ContainsNull, ep, "array element type"); err != nil {
-			return nil, false, err
-		}
-		e, ch, err := evolveType(c.ElementType, a.ElementType, ep)
+		containsNull, relaxed := relax(c.ContainsNull, a.ContainsNull)
+		e, ch, err := evolveType(c.ElementType, a.ElementType, joinPath(path, "element"))
 		if err != nil {
 			return nil, false, err
 		}
-		return &table.ArrayType{ElementType: e, ContainsNull: c.ContainsNull}, ch, nil
+		return &table.ArrayType{ElementType: e, ContainsNull: containsNull}, ch || relaxed, nil
 	case *table.MapType:
 		m, ok := in.(*table.MapType)
 		if !ok {
@@ -153,15 +148,12 @@ func evolveType(cur, in table.DataType, path string) (table.DataType, bool, erro
 		if err != nil {
 			return nil, false, err
 		}
-		vp := joinPath(path, "value")
-		if err := sameNullability(c.ValueContainsNull, m.ValueContainsNull, vp, "map value type"); err != nil {
-			return nil, false, err
-		}
-		v, vch, err := evolveType(c.ValueType, m.ValueType, vp)
+		valueContainsNull, relaxed := relax(c.ValueContainsNull, m.ValueContainsNull)
+		v, vch, err := evolveType(c.ValueType, m.ValueType, joinPath(path, "value"))
 		if err != nil {
 			return nil, false, err
 		}
-		return &table.MapType{KeyType: k, ValueType: v, ValueContainsNull: c.ValueContainsNull}, kch || vch, nil
+		return &table.MapType{KeyType: k, ValueType: v, ValueContainsNull: valueContainsNull}, kch || vch || relaxed, nil
 	}
 	return refuse()
 }

@@ -56,6 +56,26 @@ func TestEvolveAllowed(t *testing.T) {
 			evStruct(evField("u", evStruct(evField("int", table.Integer, true), evField("string", table.String, true)), true)),
 			evStruct(evField("u", evStruct(evField("int", table.Integer, true), evField("string", table.String, true), evField("boolean", table.Boolean, true)), true)),
 			"struct<u:struct<int:integer?,string:string?,boolean:boolean?>?>", true},
+		{"nullable column that incoming makes required stays nullable",
+			evStruct(evField("a", table.Long, true), evField("l", &table.ArrayType{ElementType: table.Long, ContainsNull: true}, true)),
+			evStruct(evField("a", table.Long, false), evField("l", &table.ArrayType{ElementType: table.Long, ContainsNull: false}, true)),
+			"struct<a:long?,l:array<long?>?>", false},
+		{"column that became nullable relaxes",
+			evStruct(evField("id", table.Long, false), evField("a", table.Long, false)),
+			evStruct(evField("id", table.Long, false), evField("a", table.Long, true)),
+			"struct<id:long,a:long?>", true},
+		{"array elements and map values that became nullable relax",
+			evStruct(evField("l", &table.ArrayType{ElementType: table.Long}, true), evField("m", &table.MapType{KeyType: table.String, ValueType: table.Long}, true)),
+			evStruct(evField("l", &table.ArrayType{ElementType: table.Long, ContainsNull: true}, true), evField("m", &table.MapType{KeyType: table.String, ValueType: table.Long, ValueContainsNull: true}, true)),
+			"struct<l:array<long?>?,m:map<string,long?>?>", true},
+		{"dropped non-nullable column relaxes",
+			evStruct(evField("id", table.Long, false), evField("x", table.Long, true)),
+			evStruct(evField("x", table.Long, true)),
+			"struct<id:long?,x:long?>", true},
+		{"dropped non-nullable nested field relaxes",
+			evStruct(evField("s", evStruct(evField("x", table.Long, false), evField("y", table.Long, true)), true)),
+			evStruct(evField("s", evStruct(evField("y", table.Long, true)), true)),
+			"struct<s:struct<x:long?,y:long?>?>", true},
 		{"same decimal", evStruct(evField("d", &table.DecimalType{Precision: 10, Scale: 2}, true)), evStruct(evField("d", &table.DecimalType{Precision: 10, Scale: 2}, true)), "struct<d:decimal(10,2)?>", false},
 	}
 	for _, tc := range cases {
@@ -142,18 +162,6 @@ func TestEvolveRefused(t *testing.T) {
 			"req", "the new column is a non-nullable string; a column added to a table must be nullable"},
 		{"new non-nullable nested field", evStruct(evField("s", evStruct(evField("x", table.Long, true)), true)), evStruct(evField("s", evStruct(evField("x", table.Long, true), evField("y", table.Long, false)), true)),
 			"s.y", "the new column is a non-nullable long"},
-		{"became non-nullable", evStruct(evField("a", table.Long, true)), evStruct(evField("a", table.Long, false)),
-			"a", "the column became non-nullable"},
-		{"became nullable", evStruct(evField("a", table.Long, false)), evStruct(evField("a", table.Long, true)),
-			"a", "the column became nullable"},
-		{"array elements became non-nullable", evStruct(evField("l", arr(table.Long, true), true)), evStruct(evField("l", arr(table.Long, false), true)),
-			"l.element", "the array element type became non-nullable"},
-		{"map values became nullable", evStruct(evField("m", mp(table.Long, false), true)), evStruct(evField("m", mp(table.Long, true), true)),
-			"m.value", "the map value type became nullable"},
-		{"dropped non-nullable column", evStruct(evField("id", table.Long, false), evField("x", table.Long, true)), evStruct(evField("x", table.Long, true)),
-			"id", "the column is required (a non-nullable long) but the new schema drops it"},
-		{"dropped non-nullable nested field", evStruct(evField("s", evStruct(evField("x", table.Long, false), evField("y", table.Long, true)), true)), evStruct(evField("s", evStruct(evField("y", table.Long, true)), true)),
-			"s.x", "required (a non-nullable long) but the new schema drops it"},
 		{"rename by case", evStruct(evField("id", table.Long, false)), evStruct(evField("Id", table.Long, false)),
 			"id", `the new schema calls it "Id"; Delta column names are case-insensitive`},
 		{"nullable rename by case", evStruct(evField("name", table.String, true)), evStruct(evField("NAME", table.String, true)),
@@ -201,6 +209,19 @@ func TestEvolveAvroSchemas(t *testing.T) {
 	v3, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"id","type":"long"},{"name":"tags","type":{"type":"array","items":"string"}},{"name":"n","type":"int","default":0}`)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// v2 -> v4: an optional customer relaxes the column; a dropped id relaxes it too.
+	v4, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"customer","type":["null","string"],"default":null},{"name":"tags","type":{"type":"array","items":{"type":"record","name":"Tag","fields":[{"name":"k","type":"string"},{"name":"v","type":["null","string"],"default":null}]}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2c, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"id","type":"long"},{"name":"customer","type":"string"},{"name":"tags","type":{"type":"array","items":{"type":"record","name":"Tag","fields":[{"name":"k","type":"string"},{"name":"v","type":["null","string"],"default":null}]}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relaxed, changed, err := Evolve(v2c, v4)
+	if err != nil || !changed || compactType(relaxed) != "struct<id:long?,customer:string?,tags:array<struct<k:string,v:string?>>>" {
+		t.Fatalf("v2 -> v4: %s %v %v", compactType(relaxed), changed, err)
 	}
 	if _, _, err := Evolve(merged, v3); err == nil || !strings.Contains(err.Error(), `column "tags.element": the type changed from struct<k:string,v:string> to string`) {
 		t.Fatalf("v2 -> v3: %v", err)
