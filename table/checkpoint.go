@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -340,11 +341,11 @@ func (s *Snapshot) checkpointRows(now time.Time) []cpRow {
 		SchemaString: &m.SchemaString, PartitionColumns: stringPtrs(m.PartitionColumns),
 		Configuration: pointerMap(nonNilStrMap(m.Configuration)), CreatedTime: m.CreatedTime,
 	}})
-	for _, id := range sortedKeys(s.txns) {
+	for _, id := range slices.Sorted(maps.Keys(s.txns)) {
 		t := s.txns[id]
 		rows = append(rows, cpRow{Txn: &cpTxn{AppID: ptr(t.AppID), Version: ptr(t.Version), LastUpdated: t.LastUpdated}})
 	}
-	for _, d := range sortedKeys(s.domains) {
+	for _, d := range slices.Sorted(maps.Keys(s.domains)) {
 		dm := s.domains[d]
 		rows = append(rows, cpRow{DomainMetadata: &cpDomainMetadata{Domain: ptr(dm.Domain), Configuration: ptr(dm.Configuration), Removed: ptr(false)}})
 	}
@@ -408,15 +409,6 @@ func (s *Snapshot) writeCheckpoint(ctx context.Context, store storage.Storage, n
 	}
 	s.checkpointVersion = s.version
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func sortedFileKeys[V any](m map[fileKey]V) []fileKey {

@@ -42,7 +42,7 @@ func (t *Table) checkpoint(ctx context.Context, s *Snapshot) (bool, int, error) 
 // later version can be rebuilt.
 func cleanupLog(ctx context.Context, t *Table, s *Snapshot, now time.Time) (int, error) {
 	cutoff := now.Add(-s.logRetention())
-	files, err := listLog(ctx, t.store, "")
+	files, err := listExpiredLog(ctx, t, s.version, cutoff)
 	if err != nil {
 		return 0, err
 	}
@@ -78,4 +78,26 @@ func cleanupLog(ctx context.Context, t *Table, s *Snapshot, now time.Time) (int,
 		}
 	}
 	return deleted, errors.Join(errs...)
+}
+
+// listExpiredLog lists the log in version order up to the first commit that is not
+// expired (or is newer than version), so a long retention does not list the whole log
+// every checkpointInterval commits. Later files cannot be deleted: deletion stops at the
+// newest expired checkpoint, and a checkpoint is written after its commit.
+func listExpiredLog(ctx context.Context, t *Table, version int64, cutoff time.Time) ([]logFile, error) {
+	var out []logFile
+	for o, err := range t.store.List(ctx, LogDir, "") {
+		if err != nil {
+			return nil, err
+		}
+		f := parseLogFile(o)
+		if f.kind == logOther {
+			continue
+		}
+		if f.version > version || (f.kind == logCommit && !f.modTime.Before(cutoff)) {
+			break
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

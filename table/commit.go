@@ -128,7 +128,7 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 }
 
 func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
-	if err := checkWrite(s.uri, s.protocol, s.metadata); err != nil {
+	if err := checkWrite(s.uri, s.protocol, s.metadata, s.schema); err != nil {
 		return err
 	}
 	for _, a := range tx.AppTxns {

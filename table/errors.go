@@ -11,10 +11,6 @@ var (
 	// commits (no table was ever created there).
 	ErrNotATable = errors.New("not a Delta table")
 
-	// ErrVersionExists is returned by writeCommit when another writer already wrote the
-	// version; Commit handles it by retrying and never returns it.
-	ErrVersionExists = errors.New("commit version already exists")
-
 	// ErrTableExists is returned by Create when the table already has version 0.
 	ErrTableExists = errors.New("table already exists")
 )

@@ -3,7 +3,6 @@ package table
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 )
 
 func encodeJSON(v any) ([]byte, error) {
@@ -15,5 +14,3 @@ func encodeJSON(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
-
-func lower(s string) string { return strings.ToLower(s) }

@@ -64,31 +64,31 @@ func usesType(t DataType, want PrimitiveType) bool {
 	return false
 }
 
-// checkRead refuses a snapshot this package cannot read correctly.
-func checkRead(uri string, p *Protocol, m *Metadata) error {
+// checkRead refuses a snapshot this package cannot read correctly; write marks the
+// refusal as one to write (checkWrite).
+func checkRead(uri string, p *Protocol, m *Metadata, write bool) error {
 	switch {
 	case p.MinReaderVersion < 1:
 		return &InvalidTableError{Table: uri, Reason: fmt.Sprintf("minReaderVersion %d", p.MinReaderVersion)}
 	case p.MinReaderVersion > maxReaderVersion:
-		return &UnsupportedFeatureError{Table: uri, Feature: fmt.Sprintf("reader version %d", p.MinReaderVersion)}
+		return &UnsupportedFeatureError{Table: uri, Feature: fmt.Sprintf("reader version %d", p.MinReaderVersion), Write: write}
 	case p.MinReaderVersion == 3:
 		for _, f := range p.ReaderFeatures {
 			if !slices.Contains(readerFeaturesSupported, f) {
-				return &UnsupportedFeatureError{Table: uri, Feature: "reader feature " + f}
+				return &UnsupportedFeatureError{Table: uri, Feature: "reader feature " + f, Write: write}
 			}
 		}
 	}
 	if mode := m.Configuration["delta.columnMapping.mode"]; mode != "" && mode != "none" {
-		return &UnsupportedFeatureError{Table: uri, Feature: "column mapping (mode " + mode + ")"}
+		return &UnsupportedFeatureError{Table: uri, Feature: "column mapping (mode " + mode + ")", Write: write}
 	}
 	return nil
 }
 
 // checkWrite refuses a snapshot an appending writer cannot commit to without breaking
-// a feature's rules.
-func checkWrite(uri string, p *Protocol, m *Metadata) error {
-	if err := checkRead(uri, p, m); err != nil {
-		err.(interface{ setWrite() }).setWrite()
+// a feature's rules; schema is m's, parsed.
+func checkWrite(uri string, p *Protocol, m *Metadata, schema *StructType) error {
+	if err := checkRead(uri, p, m, true); err != nil {
 		return err
 	}
 	refuse := func(what string) error { return &UnsupportedFeatureError{Table: uri, Feature: what, Write: true} }
@@ -118,10 +118,6 @@ func checkWrite(uri string, p *Protocol, m *Metadata) error {
 			return refuse("identity columns (writer version 6)")
 		}
 	}
-	schema, err := m.Schema()
-	if err != nil {
-		return &InvalidTableError{Table: uri, Reason: err.Error()}
-	}
 	if slices.Contains(features, "invariants") && schemaHasMetadataKey(schema, "delta.invariants") {
 		return refuse("column invariants (delta.invariants)")
 	}
@@ -135,9 +131,6 @@ func checkWrite(uri string, p *Protocol, m *Metadata) error {
 	}
 	return nil
 }
-
-func (e *UnsupportedFeatureError) setWrite() { e.Write = true }
-func (e *InvalidTableError) setWrite()       {}
 
 func schemaHasMetadataKey(t DataType, key string) bool {
 	switch t := t.(type) {

@@ -126,11 +126,12 @@ var errTryListing = errors.New("checkpoint hint unusable")
 func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromHint bool) (*Snapshot, error) {
 	uri := store.URI()
 	latest := int64(-1)
-	hasV2 := false
+	hasV2, hasZero := false, false
 	for _, f := range files {
 		switch f.kind {
 		case logCommit, logCheckpoint, logCheckpointMP:
 			latest = max(latest, f.version)
+			hasZero = hasZero || f.kind == logCommit && f.version == 0
 		case logCheckpointV2:
 			hasV2 = true
 		}
@@ -160,21 +161,12 @@ func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromH
 	if fromHint {
 		return nil, errTryListing
 	}
-	hasZero := false
-	for _, f := range files {
-		if f.kind == logCommit && f.version == 0 {
-			hasZero = true
-		}
-	}
 	switch {
-	case latest < 0 && hasV2:
+	case !hasZero && hasV2:
 		return nil, &UnsupportedFeatureError{Table: uri, Feature: "reader feature v2Checkpoint (the log has only v2 checkpoints)"}
 	case latest < 0:
 		return nil, fmt.Errorf("table %s: %w (no commits in %s)", uri, ErrNotATable, LogDir)
 	case !hasZero:
-		if hasV2 {
-			return nil, &UnsupportedFeatureError{Table: uri, Feature: "reader feature v2Checkpoint (the log has only v2 checkpoints)"}
-		}
 		reason := "the log starts after version 0 and has no readable checkpoint"
 		if lastErr != nil {
 			reason += ": " + lastErr.Error()
@@ -192,17 +184,16 @@ func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromH
 }
 
 // update advances the snapshot to the latest version by reading only the commits after
-// its version. It reports whether anything changed.
-func (s *Snapshot) update(ctx context.Context, store storage.Storage) (bool, error) {
+// its version.
+func (s *Snapshot) update(ctx context.Context, store storage.Storage) error {
 	files, err := listLog(ctx, store, CommitKey(s.version))
 	if err != nil {
-		return false, fmt.Errorf("table %s: list log: %w", s.uri, err)
+		return fmt.Errorf("table %s: list log: %w", s.uri, err)
 	}
-	before := s.version
 	if err := s.replay(ctx, store, files); err != nil {
-		return false, err
+		return err
 	}
-	return s.version != before, s.validate()
+	return s.validate()
 }
 
 // replay applies the JSON commits among files, which must follow s.version without gaps.
@@ -327,15 +318,6 @@ func decodeCommit(data []byte) ([]Action, error) {
 	return actions, nil
 }
 
-// Tombstones returns the removed files still tracked for vacuum and checkpoints.
-func (s *Snapshot) Tombstones() []*Remove {
-	out := make([]*Remove, 0, len(s.tombstones))
-	for _, k := range sortedFileKeys(s.tombstones) {
-		out = append(out, s.tombstones[k])
-	}
-	return out
-}
-
 // Property returns a table property, or def when it is not set.
 func (s *Snapshot) Property(key, def string) string {
 	if v, ok := s.metadata.Configuration[key]; ok {
@@ -406,7 +388,7 @@ var intervalUnits = map[string]time.Duration{
 // Deletion vectors are refused only when a live file has one: a table with the feature
 // enabled but no deleted rows reads like any other.
 func (s *Snapshot) checkReadable() error {
-	if err := checkRead(s.uri, s.protocol, s.metadata); err != nil {
+	if err := checkRead(s.uri, s.protocol, s.metadata, false); err != nil {
 		return err
 	}
 	if s.dvFiles > 0 {

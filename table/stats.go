@@ -17,14 +17,14 @@ func (a *Add) ParseStats() (s Stats, ok bool) {
 	if a.Stats == "" {
 		return s, false
 	}
-	var probe struct {
-		NumRecords *int64 `json:"numRecords"`
+	var v struct {
+		Stats
+		NumRecords *int64 `json:"numRecords"` // shadows Stats.NumRecords: tells absent from 0
 	}
-	if err := json.Unmarshal([]byte(a.Stats), &probe); err != nil || probe.NumRecords == nil {
-		return s, false
+	if err := json.Unmarshal([]byte(a.Stats), &v); err != nil || v.NumRecords == nil {
+		return Stats{}, false
 	}
-	if err := json.Unmarshal([]byte(a.Stats), &s); err != nil {
-		return s, false
-	}
+	s = v.Stats
+	s.NumRecords = *v.NumRecords
 	return s, true
 }

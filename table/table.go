@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +63,7 @@ func (t *Table) refresh(ctx context.Context) (*Snapshot, error) {
 		t.snap = s
 		return s, nil
 	}
-	if _, err := t.snap.update(ctx, t.store); err != nil {
+	if err := t.snap.update(ctx, t.store); err != nil {
 		t.snap = nil // start over next time rather than build on a half-applied state
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func validateNewSchema(s *StructType, partitionColumns []string) error {
 	}
 	seen := map[string]bool{}
 	for _, f := range s.Fields {
-		key := lower(f.Name)
+		key := strings.ToLower(f.Name)
 		if f.Name == "" {
 			return errors.New("a column has an empty name")
 		}

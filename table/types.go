@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -83,6 +84,35 @@ func (s *StructType) Field(name string) *StructField {
 		}
 	}
 	return nil
+}
+
+// Clone returns a deep copy of s, field metadata included.
+func (s *StructType) Clone() *StructType {
+	out := &StructType{Fields: make([]*StructField, len(s.Fields))}
+	for i, f := range s.Fields {
+		out.Fields[i] = f.Clone()
+	}
+	return out
+}
+
+// Clone returns a deep copy of f.
+func (f *StructField) Clone() *StructField {
+	return &StructField{Name: f.Name, Type: CloneType(f.Type), Nullable: f.Nullable, Metadata: slices.Clone(f.Metadata)}
+}
+
+// CloneType returns a deep copy of t; primitive types are values.
+func CloneType(t DataType) DataType {
+	switch t := t.(type) {
+	case *DecimalType:
+		return &DecimalType{Precision: t.Precision, Scale: t.Scale}
+	case *StructType:
+		return t.Clone()
+	case *ArrayType:
+		return &ArrayType{ElementType: CloneType(t.ElementType), ContainsNull: t.ContainsNull}
+	case *MapType:
+		return &MapType{KeyType: CloneType(t.KeyType), ValueType: CloneType(t.ValueType), ValueContainsNull: t.ValueContainsNull}
+	}
+	return t
 }
 
 // FieldIndex returns the position of the field with this name, or -1.

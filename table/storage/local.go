@@ -57,7 +57,7 @@ func (l *Local) URI() string {
 }
 
 func (l *Local) path(key string) (string, error) {
-	if key == "" || strings.HasPrefix(key, "/") || slices.Contains(strings.Split(key, "/"), "..") {
+	if !validKey(key) {
 		return "", fmt.Errorf("storage: invalid key %q", key)
 	}
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil

@@ -9,7 +9,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -187,7 +186,7 @@ func (s *S3) Bucket() string { return s.bucket }
 func (s *S3) Prefix() string { return s.prefix }
 
 func (s *S3) objectKey(key string) (string, error) {
-	if key == "" || strings.HasPrefix(key, "/") || slices.Contains(strings.Split(key, "/"), "..") {
+	if !validKey(key) {
 		return "", fmt.Errorf("storage: %s: invalid key %q", s.uri, key)
 	}
 	return s.prefix + key, nil

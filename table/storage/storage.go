@@ -18,8 +18,16 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"slices"
+	"strings"
 	"time"
 )
+
+// validKey reports whether key is relative and stays inside the store: not empty, no
+// leading slash, no ".." segment.
+func validKey(key string) bool {
+	return key != "" && !strings.HasPrefix(key, "/") && !slices.Contains(strings.Split(key, "/"), "..")
+}
 
 // Storage is a flat key/value object store rooted at one table location.
 type Storage interface {
