@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
 	"github.com/sluicelake/sluice/table"
 )
 
@@ -61,6 +64,10 @@ type Buffer struct {
 	derived []int // indices of derived columns, in schema order
 	leaves  []*leaf
 	roots   []*snode // data columns' schema nodes, in dataIdx order
+	// The data files' Parquet schema and codec, the same for every file; the codec's
+	// pool of encoders is safe for concurrent Encode calls.
+	fileSchema *parquet.Schema
+	codec      compress.Codec
 
 	stage     []staged // the row being built: primitive columns
 	nest      Nest     // the row being built: nested columns
@@ -77,7 +84,6 @@ type Buffer struct {
 	pooled int64 // capacity bytes held by pool
 	rows   int
 	bytes  int64
-	first  time.Time // when the oldest buffered row was added
 }
 
 // staged is one column's value in the row being built.
@@ -101,7 +107,11 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Buffer{spec: spec, cfg: cfg, byName: map[string]int{}, parts: map[string]*part{}}
+	codec, err := cfg.codec()
+	if err != nil {
+		return nil, err
+	}
+	b := &Buffer{spec: spec, cfg: cfg, codec: codec, byName: map[string]int{}, parts: map[string]*part{}}
 	for i, f := range spec.Schema.Fields {
 		b.cols = append(b.cols, &Column{Index: i, Name: f.Name, Type: f.Type, Nullable: f.Nullable})
 		b.byName[f.Name] = i
@@ -142,6 +152,12 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	if len(b.dataIdx) == 0 {
 		return nil, errors.New("every column is a partition column; data files need at least one data column")
 	}
+	names := make([]string, len(b.dataIdx))
+	nodes := make([]parquet.Node, len(b.dataIdx))
+	for j, i := range b.dataIdx {
+		names[j], nodes[j] = b.cols[i].Name, b.roots[j].parquetNode(cfg.Dictionary)
+	}
+	b.fileSchema = parquet.NewSchema("spark_schema", newGroup(names, nodes))
 	for name, d := range spec.Derived {
 		i, ok := b.byName[name]
 		if !ok {
@@ -175,28 +191,11 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 // Columns describes the buffer's columns in schema order.
 func (b *Buffer) Columns() []*Column { return b.cols }
 
-// Column returns the column with this name, or nil.
-func (b *Buffer) Column(name string) *Column {
-	if i, ok := b.byName[name]; ok {
-		return b.cols[i]
-	}
-	return nil
-}
-
-// Spec returns the spec the buffer was built from.
-func (b *Buffer) Spec() Spec { return b.spec }
-
-// Config returns the file configuration.
-func (b *Buffer) Config() Config { return b.cfg }
-
 // Rows is the number of complete buffered rows.
 func (b *Buffer) Rows() int { return b.rows }
 
 // Bytes estimates the memory the buffered values hold.
 func (b *Buffer) Bytes() int64 { return b.bytes }
-
-// Oldest is when the oldest buffered row was added (zero when empty).
-func (b *Buffer) Oldest() time.Time { return b.first }
 
 func (b *Buffer) fail(path, format string, args ...any) {
 	if b.err == nil {
@@ -245,9 +244,6 @@ func (b *Buffer) Nested(col int) *Nest {
 	return &b.nest
 }
 
-// IsSet reports whether the current row has a value (or null) for the column.
-func (b *Buffer) IsSet(col int) bool { return b.stage[col].state != stateUnset }
-
 // AbortRow discards the current row.
 func (b *Buffer) AbortRow() {
 	for i := range b.stage {
@@ -291,9 +287,6 @@ func (b *Buffer) EndRow() error {
 	b.nest.reset()
 	p.rows++
 	b.rows++
-	if b.rows == 1 {
-		b.first = time.Now()
-	}
 	return nil
 }
 
@@ -353,11 +346,10 @@ func checkPrimitive(l *leaf, s *staged) error {
 			return &ValueError{Path: l.path, Msg: fmt.Sprintf("%g is out of range for float", s.f)}
 		}
 	case kindBytes:
-		if d, ok := l.typ.(*table.DecimalType); ok {
-			n := decimalBytes(d.Precision)
-			ext, ok := signExtend(s.b, n)
+		if l.fixedLen > 0 {
+			ext, ok := signExtend(s.b, l.fixedLen)
 			if !ok {
-				return &ValueError{Path: l.path, Msg: fmt.Sprintf("value does not fit %s", d)}
+				return &ValueError{Path: l.path, Msg: fmt.Sprintf("value does not fit %s", l.typ)}
 			}
 			s.b = ext
 		}
@@ -544,6 +536,5 @@ func (b *Buffer) Take() []*Pending {
 	b.order = nil
 	b.rows = 0
 	b.bytes = 0
-	b.first = time.Time{}
 	return out
 }

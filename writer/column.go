@@ -40,10 +40,6 @@ type Column struct {
 // SetInt/SetFloat/SetBool/SetBytes; other columns are built with Nested.
 func (c *Column) Primitive() bool { return c.node.leaf != nil }
 
-// IntRange is the inclusive range of values an integer-valued primitive column accepts
-// (long, integer, short, byte, date, timestamp, decimal unscaled values).
-func (c *Column) IntRange() (lo, hi int64) { return IntRange(c.Type) }
-
 // snode mirrors one node of the table schema with what shredding needs: the
 // definition level when the value is present, the repetition level of lists and maps,
 // and the leaves below it.
@@ -75,7 +71,8 @@ type leaf struct {
 	maxRep uint8
 	minInt int64 // inclusive range for integer kinds
 	maxInt int64
-	fixed  bool // decimal(p>18): FIXED_LEN_BYTE_ARRAY
+	// fixedLen is the FIXED_LEN_BYTE_ARRAY length of a decimal(p>18), 0 otherwise.
+	fixedLen int
 	// bitDefs keeps definition levels as validity bits (maxDef 1, no repetition).
 	bitDefs bool
 }
@@ -102,8 +99,9 @@ func (st *schemaTree) build(name string, t table.DataType, nullable bool, parent
 		}
 		lo, hi := IntRange(t)
 		l := &leaf{index: len(st.leaves), path: name, typ: t, kind: k, maxDef: n.def, maxRep: parentRep, minInt: lo, maxInt: hi}
-		_, l.fixed = t.(*table.DecimalType)
-		l.fixed = l.fixed && k == kindBytes
+		if d, ok := t.(*table.DecimalType); ok && k == kindBytes {
+			l.fixedLen = decimalBytes(d.Precision)
+		}
 		l.bitDefs = l.maxDef == 1 && l.maxRep == 0
 		st.leaves = append(st.leaves, l)
 		n.leaf = l

@@ -64,14 +64,16 @@ func (d *Derivation) eval(srcType table.DataType, v int64) int64 {
 		if srcType == table.Date {
 			return v
 		}
-		return floorDiv(v, microsPerDay)
+		return FloorDiv(v, microsPerDay)
 	case "hour":
-		return floorDiv(v, microsPerHour) - floorDiv(v, microsPerDay)*24
+		return FloorDiv(v, microsPerHour) - FloorDiv(v, microsPerDay)*24
 	}
 	return 0
 }
 
-func floorDiv(a, b int64) int64 {
+// FloorDiv divides rounding toward negative infinity, as time arithmetic on
+// pre-1970 values needs.
+func FloorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
 		q--

@@ -98,14 +98,6 @@ func (n *Nest) expected() *snode {
 	return nil
 }
 
-// Type is the type the next value must have (nil after a misuse).
-func (n *Nest) Type() table.DataType {
-	if sn := n.expected(); sn != nil {
-		return sn.typ
-	}
-	return nil
-}
-
 // place puts a finished node where the innermost open value expects it.
 func (n *Nest) place(id int32) {
 	if len(n.frames) == 0 {
@@ -204,10 +196,10 @@ func (n *Nest) Bytes(v []byte) {
 	}
 	off := len(n.data)
 	n.data = append(n.data, v...)
-	if d, ok := sn.typ.(*table.DecimalType); ok {
-		ext, ok := signExtend(n.data[off:], decimalBytes(d.Precision))
+	if l := sn.leaf; l != nil && l.fixedLen > 0 {
+		ext, ok := signExtend(n.data[off:], l.fixedLen)
 		if !ok {
-			n.b.fail(sn.path, "value does not fit %s", d)
+			n.b.fail(sn.path, "value does not fit %s", l.typ)
 			return
 		}
 		n.data = append(n.data[:off], ext...)

@@ -142,20 +142,3 @@ func (d *leafData) bytesAt(j int) []byte {
 	}
 	return d.data[start:d.offs[j]]
 }
-
-// values is the number of non-null values.
-func (d *leafData) values(l *leaf) int {
-	switch l.kind {
-	case kindInt32:
-		return len(d.i32)
-	case kindInt64:
-		return len(d.i64)
-	case kindFloat:
-		return len(d.f32)
-	case kindDouble:
-		return len(d.f64)
-	case kindBool:
-		return len(d.bools)
-	}
-	return len(d.offs)
-}

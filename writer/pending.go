@@ -80,26 +80,16 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 		}
 	}()
 	b := p.buf
-	codec, err := b.cfg.codec()
-	if err != nil {
-		return FileInfo{}, err
-	}
-	names := make([]string, len(b.dataIdx))
-	nodes := make([]parquet.Node, len(b.dataIdx))
-	for j, i := range b.dataIdx {
-		names[j], nodes[j] = b.cols[i].Name, b.roots[j].parquetNode(b.cfg.Dictionary)
-	}
-	schema := parquet.NewSchema("spark_schema", newGroup(names, nodes))
 	cw := &countingWriter{w: w}
 	opts := []parquet.WriterOption{
-		parquet.Compression(codec),
+		parquet.Compression(b.codec),
 		parquet.PageBufferSize(b.cfg.PageSize),
 		parquet.CreatedBy("sluice", "", ""),
 	}
 	if b.cfg.Dictionary {
 		opts = append(opts, parquet.DictionaryMaxBytes(b.cfg.DictionaryMaxBytes))
 	}
-	pw := parquet.NewWriter(cw, append([]parquet.WriterOption{schema}, opts...)...)
+	pw := parquet.NewWriter(cw, append([]parquet.WriterOption{b.fileSchema}, opts...)...)
 	rowsPerGroup := p.Rows
 	if est := p.estimatedBytes(); est > b.cfg.RowGroupSize {
 		rowsPerGroup = max(1, int(int64(p.Rows)*b.cfg.RowGroupSize/est))
@@ -268,7 +258,7 @@ func appendBytesLevels(vals []parquet.Value, defs []uint8, count int, l *leaf, d
 			v.SetDefinitionLevel(int(defs[k]))
 		} else {
 			end := d.offs[j]
-			if l.fixed {
+			if l.fixedLen > 0 {
 				v = parquet.FixedLenByteArrayValue(d.data[start:end])
 			} else {
 				v = parquet.ByteArrayValue(d.data[start:end])
@@ -297,7 +287,7 @@ func (l *leaf) value(d *leafData, j int) parquet.Value {
 	case kindBool:
 		return parquet.BooleanValue(d.bools[j])
 	}
-	if l.fixed {
+	if l.fixedLen > 0 {
 		return parquet.FixedLenByteArrayValue(d.bytesAt(j))
 	}
 	return parquet.ByteArrayValue(d.bytesAt(j))

@@ -146,7 +146,7 @@ func minMax(l *leaf, d *leafData, from, to int, prefixLen int) (string, string, 
 		}
 		return strconv.FormatFloat(lo, 'g', -1, 64), strconv.FormatFloat(hi, 'g', -1, 64), true
 	case kindBytes:
-		if l.fixed {
+		if l.fixedLen > 0 {
 			lo, hi := d.bytesAt(from), d.bytesAt(from)
 			for j := from + 1; j < to; j++ {
 				v := d.bytesAt(j)
@@ -224,9 +224,9 @@ func formatIntStat(t table.DataType, v int64) string {
 		case table.Date:
 			return `"` + formatDate(v) + `"`
 		case table.Timestamp:
-			return `"` + time.UnixMilli(floorDiv(v, 1000)).UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`
+			return `"` + time.UnixMilli(FloorDiv(v, 1000)).UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`
 		case table.TimestampNTZ:
-			return `"` + time.UnixMilli(floorDiv(v, 1000)).UTC().Format("2006-01-02T15:04:05.000") + `"`
+			return `"` + time.UnixMilli(FloorDiv(v, 1000)).UTC().Format("2006-01-02T15:04:05.000") + `"`
 		}
 	}
 	return strconv.FormatInt(v, 10)
