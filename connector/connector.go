@@ -16,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -86,6 +88,7 @@ type Connector struct {
 	paused      bool
 	peakMemory  int64
 	pending     map[*worker]*workItem // messages not yet handed to a worker
+	decisions   []routeDecision       // dispatch's scratch, one per table of a message
 	lastOffsets time.Time
 
 	failOnce  sync.Once
@@ -388,7 +391,8 @@ func (c *Connector) loop(ctx context.Context) error {
 		if progress > 0 && now.Sub(lastProgress) >= progress {
 			rows := c.summary().Rows
 			if !lastProgress.IsZero() {
-				c.logProgress(rows-lastRows, now.Sub(lastProgress))
+				c.logProgress(rows, rows-lastRows, now.Sub(lastProgress), c.updateLag())
+				lastLag = now
 			}
 			lastProgress, lastRows = now, rows
 		}
@@ -437,7 +441,11 @@ func (c *Connector) tablesFor(topic string) []*tableRT {
 func (c *Connector) dispatch(ctx context.Context, m *kafka.Message) {
 	p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
 	tables := c.tablesFor(p.topic)
-	decisions := make([]routeDecision, len(tables))
+	decisions := c.decisions[:0]
+	for range tables {
+		decisions = append(decisions, routeHere)
+	}
+	c.decisions = decisions
 	allRouted, anyHere := true, false
 	for i, t := range tables {
 		if t.route == nil {
@@ -525,12 +533,7 @@ func (c *Connector) assign(ctx context.Context, parts []tp) ([]kafka.TopicPartit
 		start[p] = -2 // unset
 	}
 	for _, t := range c.tables {
-		var mine []tp
-		for _, p := range parts {
-			if t.cfg.matches(p.topic, t.pattern) {
-				mine = append(mine, p)
-			}
-		}
+		mine := t.mine(parts)
 		if len(mine) == 0 {
 			continue
 		}
@@ -601,13 +604,7 @@ func (c *Connector) revoke(ctx context.Context, parts []tp, lost bool) {
 		delete(c.dispatched, p)
 	}
 	for _, t := range c.tables {
-		var mine []tp
-		for _, p := range parts {
-			if t.cfg.matches(p.topic, t.pattern) {
-				mine = append(mine, p)
-			}
-		}
-		if len(mine) > 0 {
+		if mine := t.mine(parts); len(mine) > 0 {
 			t.forget(mine)
 		}
 	}
@@ -636,12 +633,7 @@ func (c *Connector) discardAll(ctx context.Context) {
 // reseek drops a table's batch and moves its partitions back to what the table
 // records; other tables skip what they already have.
 func (c *Connector) reseek(ctx context.Context, t *tableRT) error {
-	var parts []tp
-	for p := range c.assigned {
-		if t.cfg.matches(p.topic, t.pattern) {
-			parts = append(parts, p)
-		}
-	}
+	parts := t.mine(slices.Collect(maps.Keys(c.assigned)))
 	next, err := t.positions(ctx, parts)
 	if err != nil {
 		return err
@@ -772,38 +764,29 @@ func (c *Connector) noteCommittedLater() {
 }
 
 // updateLag publishes, per partition, the messages between the tables' position and the
-// high watermark the consumer last saw.
-func (c *Connector) updateLag() {
+// high watermark the consumer last saw, and returns their sum.
+func (c *Connector) updateLag() int64 {
+	var total int64
 	for p, next := range c.committedNext() {
 		_, high, err := c.consumer.GetWatermarkOffsets(p.topic, p.partition)
 		if err != nil || high < 0 {
 			continue
 		}
-		if next < 0 {
-			next = 0
-		}
-		c.metrics.lag.WithLabelValues(p.topic, strconv.Itoa(int(p.partition))).Set(float64(max(high-next, 0)))
+		lag := max(high-max(next, 0), 0)
+		c.metrics.lag.WithLabelValues(p.topic, strconv.Itoa(int(p.partition))).Set(float64(lag))
+		total += lag
 	}
+	return total
 }
 
-func (c *Connector) totalLag() int64 {
-	var lag int64
-	for p, next := range c.committedNext() {
-		_, high, err := c.consumer.GetWatermarkOffsets(p.topic, p.partition)
-		if err == nil && high >= 0 {
-			lag += max(high-max(next, 0), 0)
-		}
-	}
-	return lag
-}
-
-func (c *Connector) logProgress(rows int64, d time.Duration) {
+// logProgress logs rows committed in total and in the last d, and the lag.
+func (c *Connector) logProgress(total, rows int64, d time.Duration, lag int64) {
 	versions := make([]string, 0, len(c.tables))
 	for _, t := range c.tables {
 		versions = append(versions, t.cfg.Name+"@"+strconv.FormatInt(t.version.Load(), 10))
 	}
-	c.log.Info("progress", "rows_per_sec", int64(float64(rows)/d.Seconds()), "rows_committed", c.summary().Rows,
-		"lag", c.totalLag(), "buffered_bytes", c.buffered.Load(), "partitions", len(c.assigned), "tables", versions)
+	c.log.Info("progress", "rows_per_sec", int64(float64(rows)/d.Seconds()), "rows_committed", total,
+		"lag", lag, "buffered_bytes", c.buffered.Load(), "partitions", len(c.assigned), "tables", versions)
 }
 
 // readHighWatermarks records the high watermark of every partition of the subscribed

@@ -15,7 +15,6 @@ import (
 // lacks, or makes optional columns the table requires; the worker holds the message until the table has evolved.
 type needEvolution struct {
 	incoming *table.StructType // the message schema (no derived or Kafka columns)
-	fields   []schema.NewField // JSON: the new fields only
 }
 
 func (e *needEvolution) Error() string { return "the message needs a table schema change" }
@@ -89,11 +88,11 @@ func (d *msgDecoder) jsonEvolution(err error) error {
 	if !errors.As(err, &nf) {
 		return err
 	}
-	incoming := cloneStruct(d.spec.msg)
+	incoming := d.spec.msg.Clone()
 	for _, f := range nf.Fields {
 		addField(incoming, f.Path, f.Type)
 	}
-	return &needEvolution{incoming: incoming, fields: nf.Fields}
+	return &needEvolution{incoming: incoming}
 }
 
 // avroPlan fetches a writer schema, asks for evolution when it brings fields the table
@@ -114,7 +113,7 @@ func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecode
 	}
 	if d.t.cfg.Evolution == "add_columns" {
 		if mapped, err := schema.AvroTableSchema(as); err == nil {
-			if incoming, changed := additions(d.spec.msg, mapped); changed {
+			if incoming, changed := schema.Widen(d.spec.msg, mapped); changed {
 				return nil, &needEvolution{incoming: incoming}
 			}
 		}
@@ -147,73 +146,12 @@ func (d *msgDecoder) jsonSchemaChanged(ctx context.Context, id int32) error {
 			d.failed[id] = err
 			return err
 		}
-		if incoming, changed := additions(d.spec.msg, mapped); changed {
+		if incoming, changed := schema.Widen(d.spec.msg, mapped); changed {
 			return &needEvolution{incoming: incoming}
 		}
 	}
 	d.known[id] = true
 	return nil
-}
-
-// additions returns current changed as far as mapped (a writer schema's columns) needs
-// it, and whether anything changed: the fields of mapped it lacks are added as nullable
-// (at any depth, through structs, list elements and map values), and a non-nullable
-// column, list element or map value becomes nullable where mapped makes it optional or
-// lacks the field. Other differences (a promotable type, a nullable column the writer
-// dropped or made required) are the decoder's business; a type mismatch is left for it
-// to report.
-func additions(current, mapped *table.StructType) (*table.StructType, bool) {
-	out := cloneStruct(current)
-	return out, addMissing(out, mapped)
-}
-
-func addMissing(dst, src *table.StructType) bool {
-	changed := false
-	for _, df := range dst.Fields {
-		sf := src.Field(df.Name)
-		if !df.Nullable && (sf == nil || sf.Nullable) {
-			df.Nullable = true
-			changed = true
-		}
-		if sf != nil && addMissingType(df.Type, sf.Type) {
-			changed = true
-		}
-	}
-	for _, sf := range src.Fields {
-		if dst.Field(sf.Name) == nil {
-			dst.Fields = append(dst.Fields, &table.StructField{Name: sf.Name, Type: cloneType(sf.Type), Nullable: true, Metadata: sf.Metadata})
-			changed = true
-		}
-	}
-	return changed
-}
-
-func addMissingType(d, s table.DataType) bool {
-	switch dt := d.(type) {
-	case *table.StructType:
-		if st, ok := s.(*table.StructType); ok {
-			return addMissing(dt, st)
-		}
-	case *table.ArrayType:
-		if st, ok := s.(*table.ArrayType); ok {
-			changed := addMissingType(dt.ElementType, st.ElementType)
-			if st.ContainsNull && !dt.ContainsNull {
-				dt.ContainsNull = true
-				changed = true
-			}
-			return changed
-		}
-	case *table.MapType:
-		if st, ok := s.(*table.MapType); ok {
-			changed := addMissingType(dt.ValueType, st.ValueType)
-			if st.ValueContainsNull && !dt.ValueContainsNull {
-				dt.ValueContainsNull = true
-				changed = true
-			}
-			return changed
-		}
-	}
-	return false
 }
 
 // schemaByID fetches a writer schema. A schema the registry does not have is the
@@ -243,28 +181,6 @@ func (c *Connector) schemaByID(ctx context.Context, id int32) (*schema.Schema, e
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
-}
-
-func cloneStruct(s *table.StructType) *table.StructType {
-	out := &table.StructType{Fields: make([]*table.StructField, len(s.Fields))}
-	for i, f := range s.Fields {
-		c := *f
-		c.Type = cloneType(f.Type)
-		out.Fields[i] = &c
-	}
-	return out
-}
-
-func cloneType(t table.DataType) table.DataType {
-	switch t := t.(type) {
-	case *table.StructType:
-		return cloneStruct(t)
-	case *table.ArrayType:
-		return &table.ArrayType{ElementType: cloneType(t.ElementType), ContainsNull: t.ContainsNull}
-	case *table.MapType:
-		return &table.MapType{KeyType: cloneType(t.KeyType), ValueType: cloneType(t.ValueType), ValueContainsNull: t.ValueContainsNull}
-	}
-	return t
 }
 
 // addField adds a nullable field at path (the JSON decoder's path: struct field names,

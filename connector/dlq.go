@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -187,14 +186,17 @@ func (d *tableDLQ) write(ctx context.Context, entries []dlqEntry) error {
 }
 
 func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
-	snap, err := d.tbl.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
+	var snap *table.Snapshot // read only for partitions not seen since the last conflict
 	prev := map[tp]int64{}
 	for _, e := range entries {
 		p := tp{e.topic, e.partition}
 		if _, ok := d.committed[p]; !ok {
+			if snap == nil {
+				var err error
+				if snap, err = d.tbl.Snapshot(ctx); err != nil {
+					return err
+				}
+			}
 			d.committed[p] = -1
 			if v, ok := snap.Txn(d.appID(p)); ok {
 				d.committed[p] = v
@@ -202,7 +204,8 @@ func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
 		}
 		prev[p] = d.committed[p]
 	}
-	buf, err := writer.NewBuffer(writer.Spec{Schema: DLQTableSchema()}, writer.DefaultConfig())
+	cfg := writer.DefaultConfig()
+	buf, err := writer.NewBuffer(writer.Spec{Schema: DLQTableSchema()}, cfg)
 	if err != nil {
 		return err
 	}
@@ -248,16 +251,13 @@ func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
 		return nil
 	}
 	var adds []table.Add
+	once := func(op func() error) error { return op() } // the caller retries the whole write
 	for _, p := range buf.Take() {
-		for !p.Done() {
-			key := fileKey(p.Dir, "zstd")
-			info, err := uploadFile(ctx, d.tbl.Store(), key, p)
-			if err != nil {
-				return err
-			}
-			adds = append(adds, table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
-				ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats})
+		files, err := writeFiles(ctx, d.tbl.Store(), p, cfg.Compression, once)
+		if err != nil {
+			return err
 		}
+		adds = append(adds, files...)
 	}
 	tx := &table.Transaction{Adds: adds, Operation: "WRITE", Parameters: map[string]string{"mode": "Append", "dead_letters_of": d.source}}
 	for p, v := range last {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"regexp"
@@ -178,11 +177,28 @@ func (t *tableRT) start(ctx context.Context, workers, committers *sync.WaitGroup
 	}()
 }
 
-// workerFor returns the worker a partition's messages go to.
+// mine returns the partitions of parts whose topics the table reads.
+func (t *tableRT) mine(parts []tp) []tp {
+	var out []tp
+	for _, p := range parts {
+		if t.cfg.matches(p.topic, t.pattern) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// workerFor returns the worker a partition's messages go to: by the FNV-1a hash of the
+// topic plus the partition number. It runs per message, so it hashes in place.
 func (t *tableRT) workerFor(p tp) *worker {
-	h := fnv.New32a()
-	h.Write([]byte(p.topic))
-	return t.workers[(h.Sum32()+uint32(p.partition))%uint32(len(t.workers))]
+	if len(t.workers) == 1 {
+		return t.workers[0]
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(p.topic); i++ {
+		h = (h ^ uint32(p.topic[i])) * 16777619
+	}
+	return t.workers[(h+uint32(p.partition))%uint32(len(t.workers))]
 }
 
 func (t *tableRT) appID(p tp) string {
@@ -309,22 +325,16 @@ func (t *tableRT) flush(ctx context.Context, meta *table.Metadata) error {
 	}
 	var adds []table.Add
 	var bytesOut int64
+	retryUpload := func(op func() error) error { return t.retry(ctx, "write data file", op) }
 	for _, p := range b.pending {
-		for !p.Done() {
-			key := fileKey(p.Dir, t.cfg.WriterConfig().Compression)
-			var info writer.FileInfo
-			err := t.retry(ctx, "write data file", func() error {
-				var err error
-				info, err = uploadFile(ctx, t.tbl.Store(), key, p)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("table %s: data file %s: %w", t.cfg.Name, key, err)
-			}
-			adds = append(adds, table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
-				ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats})
-			bytesOut += info.Size
+		files, err := writeFiles(ctx, t.tbl.Store(), p, t.cfg.WriterConfig().Compression, retryUpload)
+		if err != nil {
+			return fmt.Errorf("table %s: %w", t.cfg.Name, err)
 		}
+		for _, a := range files {
+			bytesOut += a.Size
+		}
+		adds = append(adds, files...)
 		p.Release()
 	}
 	tx := &table.Transaction{Adds: adds, SchemaString: spec.meta.SchemaString, Metadata: meta, BaseSchemaString: spec.meta.SchemaString,
@@ -465,11 +475,11 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 		}
 		return t.setSpec(snap.Metadata())
 	}
-	merged, changed, err := schema.Evolve(spec.msg, incoming)
+	merged, changes, err := schema.Evolve(spec.msg, incoming)
 	if err != nil {
 		return nil, err
 	}
-	if !changed {
+	if !changes.Any() {
 		return spec, nil
 	}
 	if t.cfg.Evolution != "add_columns" {
@@ -481,8 +491,7 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 	if err := t.flush(ctx, &meta); err != nil {
 		return nil, err
 	}
-	added, relaxed := schemaChanges(spec.msg, merged, "")
-	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(full.Fields), "added", added, "now_nullable", relaxed)
+	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(full.Fields), "added", changes.Added, "now_nullable", changes.Nullable)
 	return t.setSpec(meta)
 }
 
@@ -586,6 +595,27 @@ func fileKey(dir, codec string) string {
 	return key
 }
 
+// writeFiles uploads the rows of p as data files and returns their add actions. Each
+// upload runs through retry, which calls it until it succeeds or gives up.
+func writeFiles(ctx context.Context, store storage.Storage, p *writer.Pending, codec string, retry func(op func() error) error) ([]table.Add, error) {
+	var adds []table.Add
+	for !p.Done() {
+		key := fileKey(p.Dir, codec)
+		var info writer.FileInfo
+		err := retry(func() error {
+			var err error
+			info, err = uploadFile(ctx, store, key, p)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("data file %s: %w", key, err)
+		}
+		adds = append(adds, table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
+			ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats})
+	}
+	return adds, nil
+}
+
 // uploadFile encodes the next file of p straight into the store through a pipe, so the
 // encoded file is never held whole in memory and encoding overlaps the upload.
 // When storing fails, p is rewound so that a retry encodes the same rows again.
@@ -617,49 +647,3 @@ func uploadFile(ctx context.Context, store storage.Storage, key string, p *write
 }
 
 func newUUID() string { return uuid.NewString() }
-
-// schemaChanges lists what Evolve changed from cur to merged, as dotted paths: the
-// columns added and the columns (or ".element", ".value") that became nullable.
-func schemaChanges(cur, merged *table.StructType, path string) (added, relaxed []string) {
-	for _, mf := range merged.Fields {
-		p := mf.Name
-		if path != "" {
-			p = path + "." + mf.Name
-		}
-		cf := cur.Field(mf.Name)
-		if cf == nil {
-			added = append(added, p)
-			continue
-		}
-		if mf.Nullable && !cf.Nullable {
-			relaxed = append(relaxed, p)
-		}
-		a, r := typeChanges(cf.Type, mf.Type, p)
-		added, relaxed = append(added, a...), append(relaxed, r...)
-	}
-	return added, relaxed
-}
-
-func typeChanges(cur, merged table.DataType, path string) (added, relaxed []string) {
-	switch m := merged.(type) {
-	case *table.StructType:
-		if c, ok := cur.(*table.StructType); ok {
-			return schemaChanges(c, m, path)
-		}
-	case *table.ArrayType:
-		if c, ok := cur.(*table.ArrayType); ok {
-			added, relaxed = typeChanges(c.ElementType, m.ElementType, path+".element")
-			if m.ContainsNull && !c.ContainsNull {
-				relaxed = append(relaxed, path+".element")
-			}
-		}
-	case *table.MapType:
-		if c, ok := cur.(*table.MapType); ok {
-			added, relaxed = typeChanges(c.ValueType, m.ValueType, path+".value")
-			if m.ValueContainsNull && !c.ValueContainsNull {
-				relaxed = append(relaxed, path+".value")
-			}
-		}
-	}
-	return added, relaxed
-}

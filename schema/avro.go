@@ -693,7 +693,7 @@ func (c *avroCompiler) decimal(n *avroNode, d *avro.DecimalLogicalSchema, w avro
 	if !ok || dt.Scale != d.Scale() || dt.Precision < d.Precision() {
 		return c.mismatch(w, t, n.path)
 	}
-	limit := new(big.Int).Sub(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(dt.Precision)), nil), big.NewInt(1))
+	limit := new(big.Int).Sub(pow10(dt.Precision), big.NewInt(1))
 	if dt.Precision <= 18 {
 		n.conv, n.hi = acDecimalInt, limit.Int64()
 		n.lo = -n.hi

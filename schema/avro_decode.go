@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+
+	"github.com/sluicelake/sluice/writer"
 )
 
 // Avro binary, as the specification lays it out: int and long are zig-zag varints (at
@@ -66,6 +68,18 @@ func (d *AvroDecoder) readFail(nd *avroNode, at int, e readErr) error {
 		return d.fail(nd, at, "a varint runs longer than 10 bytes (garbage, or not Avro binary)")
 	}
 	return d.fail(nd, at, "the message ends inside this value (the payload is %d bytes)", len(d.p))
+}
+
+// enumIndex reads an enum's symbol index and checks it against the writer's symbols.
+func (d *AvroDecoder) enumIndex(nd *avroNode, at int) (int64, error) {
+	i, e := d.varint()
+	if e != readOK {
+		return 0, d.readFail(nd, at, e)
+	}
+	if i < 0 || i >= int64(len(nd.symbols)) {
+		return 0, d.fail(nd, at, "enum index %d is out of range (the enum has %d symbols)", i, len(nd.symbols))
+	}
+	return i, nil
 }
 
 // varint reads a zig-zag encoded long.
@@ -183,12 +197,9 @@ func (d *AvroDecoder) value(nd *avroNode) error {
 		}
 		return d.emitBytes(nd, at, b)
 	case wireEnum:
-		i, e := d.varint()
-		if e != readOK {
-			return d.readFail(nd, at, e)
-		}
-		if i < 0 || i >= int64(len(nd.symbols)) {
-			return d.fail(nd, at, "enum index %d is out of range (the enum has %d symbols)", i, len(nd.symbols))
+		i, err := d.enumIndex(nd, at)
+		if err != nil {
+			return err
 		}
 		d.emitRaw(nd, nd.symbols[i])
 		return nil
@@ -375,14 +386,8 @@ func (d *AvroDecoder) skip(nd *avroNode) error {
 		_, err := d.fixed(nd, at)
 		return err
 	case wireEnum:
-		i, e := d.varint()
-		if e != readOK {
-			return d.readFail(nd, at, e)
-		}
-		if i < 0 || i >= int64(len(nd.symbols)) {
-			return d.fail(nd, at, "enum index %d is out of range (the enum has %d symbols)", i, len(nd.symbols))
-		}
-		return nil
+		_, err := d.enumIndex(nd, at)
+		return err
 	case wireRecord:
 		if d.depth++; d.depth > maxAvroDepth {
 			return d.fail(nd, at, "records nest deeper than %d levels", maxAvroDepth)
@@ -429,7 +434,7 @@ func (d *AvroDecoder) emitInt(nd *avroNode, at int, v int64) error {
 		}
 		v *= 1000
 	case acNanos:
-		v = floorDiv(v, 1000)
+		v = writer.FloorDiv(v, 1000)
 	}
 	if nd.col >= 0 {
 		d.buf.SetInt(nd.col, v)

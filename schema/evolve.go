@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicelake/sluice/table"
@@ -40,86 +41,100 @@ import (
 // them out of current or add them to incoming, or they would count as dropped. A
 // refusal is an *EvolutionError naming the dotted path ("payload.items.element.qty")
 // and what changed; merged is then nil. When nothing changed, merged is current
-// itself; otherwise merged shares nothing with current or incoming.
-func Evolve(current, incoming *table.StructType) (merged *table.StructType, changed bool, err error) {
-	m, changed, err := evolveStruct(current, incoming, "")
+// itself; otherwise merged shares nothing with current or incoming, and changes lists
+// what changed.
+func Evolve(current, incoming *table.StructType) (merged *table.StructType, changes Changes, err error) {
+	var ev evolver
+	m, err := ev.structType(current, incoming, "")
 	if err != nil {
-		return nil, false, err
+		return nil, Changes{}, err
 	}
-	if !changed {
-		return current, false, nil
+	if !ev.changes.Any() {
+		return current, Changes{}, nil
 	}
-	return m, true, nil
+	return m, ev.changes, nil
 }
 
-func evolveStruct(cur, in *table.StructType, path string) (*table.StructType, bool, error) {
+// Changes lists what Evolve changed, as dotted column paths ("element" and "value"
+// inside arrays and maps).
+type Changes struct {
+	Added    []string // new columns
+	Nullable []string // columns, array elements and map values that became nullable
+}
+
+// Any reports whether the schema changed.
+func (c Changes) Any() bool { return len(c.Added) > 0 || len(c.Nullable) > 0 }
+
+// evolver merges two schemas and records the changes.
+type evolver struct{ changes Changes }
+
+// relax merges the nullability of one column, array element or map value: it is
+// nullable when either side is.
+func (ev *evolver) relax(cur, in bool, path string) bool {
+	if !cur && in {
+		ev.changes.Nullable = append(ev.changes.Nullable, path)
+	}
+	return cur || in
+}
+
+func (ev *evolver) structType(cur, in *table.StructType, path string) (*table.StructType, error) {
 	folded := make(map[string]string, len(in.Fields))
 	for _, f := range in.Fields {
 		k := strings.ToLower(f.Name)
 		if other, ok := folded[k]; ok {
-			return nil, false, &EvolutionError{Path: joinPath(path, f.Name), Msg: fmt.Sprintf("the new schema also has %q, a name that differs only in case; Delta column names are case-insensitive", other)}
+			return nil, &EvolutionError{Path: joinPath(path, f.Name), Msg: fmt.Sprintf("the new schema also has %q, a name that differs only in case; Delta column names are case-insensitive", other)}
 		}
 		folded[k] = f.Name
 	}
 	out := &table.StructType{Fields: make([]*table.StructField, 0, len(cur.Fields)+len(in.Fields))}
-	changed := false
 	for _, cf := range cur.Fields {
 		fp := joinPath(path, cf.Name)
 		inf := in.Field(cf.Name)
 		if inf == nil {
 			if other, ok := folded[strings.ToLower(cf.Name)]; ok {
-				return nil, false, &EvolutionError{Path: fp, Msg: fmt.Sprintf("the new schema calls it %q; Delta column names are case-insensitive, so a rename by case is refused", other)}
+				return nil, &EvolutionError{Path: fp, Msg: fmt.Sprintf("the new schema calls it %q; Delta column names are case-insensitive, so a rename by case is refused", other)}
 			}
-			f := copyField(cf)
-			if !f.Nullable {
-				f.Nullable = true
-				changed = true
-			}
+			f := cf.Clone()
+			f.Nullable = ev.relax(f.Nullable, true, fp)
 			out.Fields = append(out.Fields, f)
 			continue
 		}
-		nullable, relaxed := relax(cf.Nullable, inf.Nullable)
-		t, ch, err := evolveType(cf.Type, inf.Type, fp)
+		nullable := ev.relax(cf.Nullable, inf.Nullable, fp)
+		t, err := ev.dataType(cf.Type, inf.Type, fp)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		changed = changed || ch || relaxed
-		out.Fields = append(out.Fields, &table.StructField{Name: cf.Name, Type: t, Nullable: nullable, Metadata: cloneBytes(cf.Metadata)})
+		out.Fields = append(out.Fields, &table.StructField{Name: cf.Name, Type: t, Nullable: nullable, Metadata: slices.Clone(cf.Metadata)})
 	}
 	for _, inf := range in.Fields {
 		if cur.Field(inf.Name) != nil {
 			continue
 		}
+		fp := joinPath(path, inf.Name)
 		if !inf.Nullable {
-			return nil, false, &EvolutionError{Path: joinPath(path, inf.Name), Msg: fmt.Sprintf("the new column is a non-nullable %s; a column added to a table must be nullable, since the rows already there have no value for it", inf.Type)}
+			return nil, &EvolutionError{Path: fp, Msg: fmt.Sprintf("the new column is a non-nullable %s; a column added to a table must be nullable, since the rows already there have no value for it", inf.Type)}
 		}
-		out.Fields = append(out.Fields, copyField(inf))
-		changed = true
+		out.Fields = append(out.Fields, inf.Clone())
+		ev.changes.Added = append(ev.changes.Added, fp)
 	}
-	return out, changed, nil
+	return out, nil
 }
 
-// relax merges the nullability of one column, array element or map value: it is
-// nullable when either side is, and relaxed reports that the table's changes.
-func relax(cur, in bool) (nullable, relaxed bool) {
-	return cur || in, !cur && in
-}
-
-// evolveType merges two types of one column; it returns a copy of cur, grown by the
+// dataType merges two types of one column; it returns a copy of cur, grown by the
 // nullable fields incoming adds.
-func evolveType(cur, in table.DataType, path string) (table.DataType, bool, error) {
-	refuse := func() (table.DataType, bool, error) {
-		return nil, false, &EvolutionError{Path: path, Msg: fmt.Sprintf("the type changed from %s to %s; a column's type never changes, widening included (add a column under a new name instead)", cur, in)}
+func (ev *evolver) dataType(cur, in table.DataType, path string) (table.DataType, error) {
+	refuse := func() (table.DataType, error) {
+		return nil, &EvolutionError{Path: path, Msg: fmt.Sprintf("the type changed from %s to %s; a column's type never changes, widening included (add a column under a new name instead)", cur, in)}
 	}
 	switch c := cur.(type) {
 	case table.PrimitiveType:
 		if p, ok := in.(table.PrimitiveType); ok && p == c {
-			return c, false, nil
+			return c, nil
 		}
 		return refuse()
 	case *table.DecimalType:
 		if d, ok := in.(*table.DecimalType); ok && *d == *c {
-			return &table.DecimalType{Precision: c.Precision, Scale: c.Scale}, false, nil
+			return table.CloneType(c), nil
 		}
 		return refuse()
 	case *table.StructType:
@@ -127,62 +142,96 @@ func evolveType(cur, in table.DataType, path string) (table.DataType, bool, erro
 		if !ok {
 			return refuse()
 		}
-		return evolveStruct(c, s, path)
+		return ev.structType(c, s, path)
 	case *table.ArrayType:
 		a, ok := in.(*table.ArrayType)
 		if !ok {
 			return refuse()
 		}
-		containsNull, relaxed := relax(c.ContainsNull, a.ContainsNull)
-		e, ch, err := evolveType(c.ElementType, a.ElementType, joinPath(path, "element"))
+		ep := joinPath(path, "element")
+		e, err := ev.dataType(c.ElementType, a.ElementType, ep)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		return &table.ArrayType{ElementType: e, ContainsNull: containsNull}, ch || relaxed, nil
+		return &table.ArrayType{ElementType: e, ContainsNull: ev.relax(c.ContainsNull, a.ContainsNull, ep)}, nil
 	case *table.MapType:
 		m, ok := in.(*table.MapType)
 		if !ok {
 			return refuse()
 		}
-		k, kch, err := evolveType(c.KeyType, m.KeyType, joinPath(path, "key"))
+		k, err := ev.dataType(c.KeyType, m.KeyType, joinPath(path, "key"))
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		valueContainsNull, relaxed := relax(c.ValueContainsNull, m.ValueContainsNull)
-		v, vch, err := evolveType(c.ValueType, m.ValueType, joinPath(path, "value"))
+		vp := joinPath(path, "value")
+		v, err := ev.dataType(c.ValueType, m.ValueType, vp)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		return &table.MapType{KeyType: k, ValueType: v, ValueContainsNull: valueContainsNull}, kch || vch || relaxed, nil
+		return &table.MapType{KeyType: k, ValueType: v, ValueContainsNull: ev.relax(c.ValueContainsNull, m.ValueContainsNull, vp)}, nil
 	}
 	return refuse()
 }
 
-func copyField(f *table.StructField) *table.StructField {
-	return &table.StructField{Name: f.Name, Type: copyType(f.Type), Nullable: f.Nullable, Metadata: cloneBytes(f.Metadata)}
+// Widen returns current changed as far as a writer schema (mapped from Avro or JSON
+// Schema) needs it, for Evolve, and whether anything changed: the writer's fields that
+// current lacks are added as nullable (at any depth, through structs, list elements and
+// map values), and a non-nullable column, list element or map value becomes nullable
+// where the writer makes it optional or lacks the field. Other differences (a
+// promotable type, a nullable column the writer dropped or made required) need no
+// change: the decoder resolves them, or reports a type it cannot.
+func Widen(current, writer *table.StructType) (*table.StructType, bool) {
+	out := current.Clone()
+	return out, widenStruct(out, writer)
 }
 
-func copyType(t table.DataType) table.DataType {
-	switch t := t.(type) {
-	case *table.DecimalType:
-		return &table.DecimalType{Precision: t.Precision, Scale: t.Scale}
-	case *table.StructType:
-		s := &table.StructType{Fields: make([]*table.StructField, len(t.Fields))}
-		for i, f := range t.Fields {
-			s.Fields[i] = copyField(f)
+func widenStruct(dst, src *table.StructType) bool {
+	changed := false
+	for _, df := range dst.Fields {
+		sf := src.Field(df.Name)
+		if !df.Nullable && (sf == nil || sf.Nullable) {
+			df.Nullable = true
+			changed = true
 		}
-		return s
-	case *table.ArrayType:
-		return &table.ArrayType{ElementType: copyType(t.ElementType), ContainsNull: t.ContainsNull}
-	case *table.MapType:
-		return &table.MapType{KeyType: copyType(t.KeyType), ValueType: copyType(t.ValueType), ValueContainsNull: t.ValueContainsNull}
+		if sf != nil && widenType(df.Type, sf.Type) {
+			changed = true
+		}
 	}
-	return t
+	for _, sf := range src.Fields {
+		if dst.Field(sf.Name) == nil {
+			f := sf.Clone()
+			f.Nullable = true
+			dst.Fields = append(dst.Fields, f)
+			changed = true
+		}
+	}
+	return changed
 }
 
-func cloneBytes(b []byte) []byte {
-	if b == nil {
-		return nil
+func widenType(d, s table.DataType) bool {
+	switch dt := d.(type) {
+	case *table.StructType:
+		if st, ok := s.(*table.StructType); ok {
+			return widenStruct(dt, st)
+		}
+	case *table.ArrayType:
+		if st, ok := s.(*table.ArrayType); ok {
+			changed := widenType(dt.ElementType, st.ElementType)
+			if st.ContainsNull && !dt.ContainsNull {
+				dt.ContainsNull = true
+				changed = true
+			}
+			return changed
+		}
+	case *table.MapType:
+		if st, ok := s.(*table.MapType); ok {
+			changed := widenType(dt.ValueType, st.ValueType)
+			if st.ValueContainsNull && !dt.ValueContainsNull {
+				dt.ValueContainsNull = true
+				changed = true
+			}
+			return changed
+		}
 	}
-	return append([]byte(nil), b...)
+	return false
 }

@@ -82,10 +82,11 @@ func TestEvolveAllowed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			curJSON := tc.cur.SchemaString()
 			inJSON := tc.in.SchemaString()
-			merged, changed, err := Evolve(tc.cur, tc.in)
+			merged, changes, err := Evolve(tc.cur, tc.in)
 			if err != nil {
 				t.Fatal(err)
 			}
+			changed := changes.Any()
 			if changed != tc.wantChanged {
 				t.Fatalf("changed = %v, want %v", changed, tc.wantChanged)
 			}
@@ -99,7 +100,7 @@ func TestEvolveAllowed(t *testing.T) {
 				t.Fatal("Evolve modified its inputs")
 			}
 			// The merged schema takes the incoming schema again without change.
-			if _, again, err := Evolve(merged, tc.in); err != nil || again {
+			if _, again, err := Evolve(merged, tc.in); err != nil || again.Any() {
 				t.Fatalf("second Evolve: changed %v, %v", again, err)
 			}
 		})
@@ -112,9 +113,9 @@ func TestEvolveKeepsMetadataAndShares(t *testing.T) {
 	in := evStruct(&table.StructField{Name: "id", Type: table.Long, Metadata: json.RawMessage(`{"comment":"new"}`)},
 		evField("s", evStruct(evField("x", table.Long, true)), true),
 		&table.StructField{Name: "n", Type: table.String, Nullable: true, Metadata: json.RawMessage(`{"comment":"added"}`)})
-	merged, changed, err := Evolve(cur, in)
-	if err != nil || !changed {
-		t.Fatal(changed, err)
+	merged, changes, err := Evolve(cur, in)
+	if err != nil || !changes.Any() {
+		t.Fatal(changes, err)
 	}
 	if got := string(merged.Fields[0].Metadata); got != `{"comment":"old"}` {
 		t.Fatalf("existing field metadata %s, want the current one", got)
@@ -173,7 +174,8 @@ func TestEvolveRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			merged, changed, err := Evolve(tc.cur, tc.in)
+			merged, changes, err := Evolve(tc.cur, tc.in)
+			changed := changes.Any()
 			var ee *EvolutionError
 			if !errors.As(err, &ee) {
 				t.Fatalf("got %v, want *EvolutionError", err)
@@ -202,9 +204,9 @@ func TestEvolveAvroSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, changed, err := Evolve(v1, v2)
-	if err != nil || !changed || compactType(merged) != "struct<id:long,tags:array<struct<k:string,v:string?>>>" {
-		t.Fatalf("v1 -> v2: %s %v %v", compactType(merged), changed, err)
+	merged, changes, err := Evolve(v1, v2)
+	if err != nil || !changes.Any() || compactType(merged) != "struct<id:long,tags:array<struct<k:string,v:string?>>>" {
+		t.Fatalf("v1 -> v2: %s %v %v", compactType(merged), changes, err)
 	}
 	v3, err := AvroTableSchema(mustParse(t, recordSchema(`{"name":"id","type":"long"},{"name":"tags","type":{"type":"array","items":"string"}},{"name":"n","type":"int","default":0}`)))
 	if err != nil {
@@ -219,11 +221,66 @@ func TestEvolveAvroSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relaxed, changed, err := Evolve(v2c, v4)
-	if err != nil || !changed || compactType(relaxed) != "struct<id:long?,customer:string?,tags:array<struct<k:string,v:string?>>>" {
-		t.Fatalf("v2 -> v4: %s %v %v", compactType(relaxed), changed, err)
+	relaxed, changes, err := Evolve(v2c, v4)
+	if err != nil || !changes.Any() || compactType(relaxed) != "struct<id:long?,customer:string?,tags:array<struct<k:string,v:string?>>>" {
+		t.Fatalf("v2 -> v4: %s %v %v", compactType(relaxed), changes, err)
 	}
 	if _, _, err := Evolve(merged, v3); err == nil || !strings.Contains(err.Error(), `column "tags.element": the type changed from struct<k:string,v:string> to string`) {
 		t.Fatalf("v2 -> v3: %v", err)
+	}
+}
+
+// TestWiden: the evolution a writer schema asks of the table: new fields (nullable),
+// and NOT NULL dropped where the writer makes a field optional or lacks it; nothing
+// for a writer that is narrower (a required field where the table is nullable). Evolve
+// then reports the change as added and now-nullable paths.
+func TestWiden(t *testing.T) {
+	cur := evStruct(
+		evField("id", table.Long, false),
+		evField("name", table.String, false),
+		evField("gone", table.String, false),
+		evField("opt", table.String, true),
+		evField("tags", &table.ArrayType{ElementType: evStruct(evField("k", table.String, false))}, false),
+		evField("attrs", &table.MapType{KeyType: table.String, ValueType: table.Long}, true),
+	)
+	writer := evStruct(
+		evField("id", table.Long, false),
+		evField("name", table.String, true),
+		evField("opt", table.String, false),
+		evField("tags", &table.ArrayType{ElementType: evStruct(evField("k", table.String, true), evField("v", table.Long, false)), ContainsNull: true}, false),
+		evField("attrs", &table.MapType{KeyType: table.String, ValueType: table.Long, ValueContainsNull: true}, true),
+		evField("extra", table.Double, false),
+	)
+	before := cur.SchemaString()
+	got, changed := Widen(cur, writer)
+	if !changed {
+		t.Fatal("no change reported")
+	}
+	if cur.SchemaString() != before {
+		t.Fatal("Widen modified the table's schema")
+	}
+	want := evStruct(
+		evField("id", table.Long, false),
+		evField("name", table.String, true),
+		evField("gone", table.String, true),
+		evField("opt", table.String, true),
+		evField("tags", &table.ArrayType{ElementType: evStruct(evField("k", table.String, true), evField("v", table.Long, true)), ContainsNull: true}, false),
+		evField("attrs", &table.MapType{KeyType: table.String, ValueType: table.Long, ValueContainsNull: true}, true),
+		evField("extra", table.Double, true),
+	)
+	if got.SchemaString() != want.SchemaString() {
+		t.Fatalf("got  %s\nwant %s", got.SchemaString(), want.SchemaString())
+	}
+	_, changes, err := Evolve(cur, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, r := strings.Join(changes.Added, " "), strings.Join(changes.Nullable, " "); a != "tags.element.v extra" || r != "name gone tags.element.k tags.element attrs.value" {
+		t.Fatalf("changes: added %q, now nullable %q", a, r)
+	}
+
+	narrower := evStruct(evField("id", table.Long, false), evField("name", table.String, false), evField("gone", table.String, false), evField("opt", table.String, false))
+	if _, changed := Widen(evStruct(evField("id", table.Long, false), evField("name", table.String, false), evField("gone", table.String, false), evField("opt", table.String, true)), narrower); changed {
+		t.Fatal("a narrower writer schema asked for a change")
 	}
 }

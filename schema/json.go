@@ -112,6 +112,13 @@ type jsonNode struct {
 	key    *jsonNode      // map key
 	val    *jsonNode      // map value
 	lo, hi int64          // integer range
+	wide   *wideDecimal   // decimal(p>18)
+}
+
+// wideDecimal holds what parsing a decimal(p>18) value needs, computed once per column.
+type wideDecimal struct {
+	scale *big.Rat // 10^scale
+	limit *big.Int // 10^precision: every unscaled value is smaller in magnitude
 }
 
 type conv uint8
@@ -169,6 +176,7 @@ func planJSON(name string, t table.DataType) (*jsonNode, error) {
 		n.conv = convDecimal
 		if t.Precision > 18 {
 			n.conv = convBigDecimal
+			n.wide = &wideDecimal{scale: new(big.Rat).SetInt(pow10(t.Scale)), limit: pow10(t.Precision)}
 		}
 	case table.PrimitiveType:
 		switch t {
@@ -502,7 +510,7 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 			return err
 		}
 		if n.conv == convBigDecimal {
-			b, ok := parseBigDecimal(num, dt)
+			b, ok := parseBigDecimal(num, n.wide)
 			if !ok {
 				return d.fail(at, "%s does not fit %s exactly", num, dt)
 			}
@@ -698,7 +706,7 @@ func (d *JSONDecoder) date(c byte, at int) (int64, error) {
 			if err != nil {
 				return 0, d.fail(at, "%q is not a date (want YYYY-MM-DD)", v)
 			}
-			days = floorDiv(micros, 86_400_000_000)
+			days = writer.FloorDiv(micros, 86_400_000_000)
 		}
 		return days, nil
 	case isNumberStart(c):
@@ -781,7 +789,7 @@ func epochToMicros(v int64, unit EpochUnit) (int64, bool) {
 		}
 		return v * 1000, true
 	case EpochNanos:
-		return floorDiv(v, 1000), true
+		return writer.FloorDiv(v, 1000), true
 	}
 	return v, true
 }
@@ -844,7 +852,7 @@ func parseDecimalExp(b []byte, neg bool, scale int) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale)), nil)))
+	r.Mul(r, new(big.Rat).SetInt(pow10(scale)))
 	if !r.IsInt() || !r.Num().IsInt64() {
 		return 0, false
 	}
@@ -857,22 +865,23 @@ func parseDecimalExp(b []byte, neg bool, scale int) (int64, bool) {
 
 // parseBigDecimal parses a decimal number exactly into the big-endian two's complement
 // unscaled value of a decimal(p>18) column. It allocates; wide decimals are rare.
-func parseBigDecimal(b []byte, t *table.DecimalType) ([]byte, bool) {
+func parseBigDecimal(b []byte, w *wideDecimal) ([]byte, bool) {
 	r, ok := new(big.Rat).SetString(string(b))
 	if !ok {
 		return nil, false
 	}
-	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)))
+	r.Mul(r, w.scale)
 	if !r.IsInt() {
 		return nil, false
 	}
 	v := r.Num()
-	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Precision)), nil)
-	if new(big.Int).Abs(v).Cmp(limit) >= 0 {
+	if v.CmpAbs(w.limit) >= 0 {
 		return nil, false
 	}
 	return TwosComplement(v), true
 }
+
+func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
 
 // TwosComplement renders v as a minimal big-endian two's complement integer.
 func TwosComplement(v *big.Int) []byte {
@@ -893,14 +902,6 @@ func TwosComplement(v *big.Int) []byte {
 		b[i] = ^b[i]
 	}
 	return b
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 // inferJSONType guesses a Delta type for a JSON value of an unknown field (evolve):

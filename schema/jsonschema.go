@@ -164,7 +164,7 @@ func (m *jsMapper) typeOf(node *object, path string, refs []string) (table.DataT
 			if !ok {
 				pm = &object{vals: map[string]any{}}
 			}
-			ft, fn, err := m.typeOf(pm, joinField(path, name), refs)
+			ft, fn, err := m.typeOf(pm, joinPath(path, name), refs)
 			if err != nil {
 				return nil, false, err
 			}
@@ -248,13 +248,6 @@ func decodeOrdered(dec *json.Decoder) (any, error) {
 		}
 	}
 	return tok, nil
-}
-
-func joinField(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
 }
 
 func pathOr(p string) string {

@@ -523,13 +523,7 @@ func (r *Registry) fetchID(ctx context.Context, id int32) (*Schema, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	if len(r.byID) >= r.cacheSize {
-		for k := range r.byID {
-			delete(r.byID, k)
-			break
-		}
-	}
-	r.byID[id] = s
+	cachePut(r.byID, id, s, r.cacheSize)
 	r.mu.Unlock()
 	return s, nil
 }
@@ -568,16 +562,22 @@ func (r *Registry) fetchVersion(ctx context.Context, key versionKey, path []vers
 	}
 	if key.version > 0 {
 		r.mu.Lock()
-		if len(r.byVersion) >= r.cacheSize {
-			for k := range r.byVersion {
-				delete(r.byVersion, k)
-				break
-			}
-		}
-		r.byVersion[key] = s
+		cachePut(r.byVersion, key, s, r.cacheSize)
 		r.mu.Unlock()
 	}
 	return s, nil
+}
+
+// cachePut stores s under k, evicting an arbitrary entry when the cache holds size.
+// Schemas are immutable, so a re-fetch after eviction returns the same one.
+func cachePut[K comparable](cache map[K]*Schema, k K, s *Schema, size int) {
+	if len(cache) >= size {
+		for old := range cache {
+			delete(cache, old)
+			break
+		}
+	}
+	cache[k] = s
 }
 
 // resolve fills s.Resolved, depth first. References are fetched directly, not through
