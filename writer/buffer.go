@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"sync"
@@ -451,7 +452,11 @@ func partitionValue(c *Column, s *staged) *string {
 	var v string
 	switch t := c.Type.(type) {
 	case *table.DecimalType:
-		v = formatDecimal(s.i, t.Scale)
+		if c.node.leaf.kind == kindBytes {
+			v = formatBigDecimal(s.b, t.Scale)
+		} else {
+			v = formatDecimal(s.i, t.Scale)
+		}
 	case table.PrimitiveType:
 		switch t {
 		case table.String:
@@ -483,6 +488,17 @@ func formatDate(days int64) string {
 // formatDecimal renders an unscaled value with scale digits after the point.
 func formatDecimal(unscaled int64, scale int) string {
 	return placePoint(strconv.FormatInt(unscaled, 10), scale)
+}
+
+// formatBigDecimal renders an unscaled value given as non-empty big-endian two's
+// complement bytes (a wide decimal, sign-extended by checkPrimitive) with scale digits
+// after the point.
+func formatBigDecimal(b []byte, scale int) string {
+	v := new(big.Int).SetBytes(b)
+	if b[0]&0x80 != 0 {
+		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return placePoint(v.String(), scale)
 }
 
 // placePoint puts the decimal point scale digits from the right of an integer's text.

@@ -3,7 +3,6 @@ package writer
 import (
 	"bytes"
 	"math"
-	"math/big"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -188,14 +187,6 @@ func cmpTwosComplement(a, b []byte) int {
 		return 1
 	}
 	return bytes.Compare(a, b)
-}
-
-func formatBigDecimal(b []byte, scale int) string {
-	v := new(big.Int).SetBytes(b)
-	if b[0]&0x80 != 0 {
-		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
-	}
-	return placePoint(v.String(), scale)
 }
 
 // floatRange skips NaN; it reports no range when a bound is infinite or no value is left,

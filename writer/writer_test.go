@@ -3,8 +3,11 @@ package writer_test
 import (
 	"database/sql"
 	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,5 +130,63 @@ func TestFlatRoundTripDuckDB(t *testing.T) {
 	}
 	if cols != "id,user,amount,ok,ts" {
 		t.Fatalf("column order %q", cols)
+	}
+}
+
+// TestDecimalPartitionValues: a decimal partition column's value is the decimal's text,
+// whether the decimal is set as an unscaled int (precision ≤ 18) or as two's complement
+// bytes (wider). Wide decimals once all came out "0.00".
+func TestDecimalPartitionValues(t *testing.T) {
+	for _, tc := range []struct {
+		typ    *table.DecimalType
+		values []string // also the expected partition values
+	}{
+		{&table.DecimalType{Precision: 38, Scale: 2}, []string{
+			"12345678901234567890123456.78", "-0.05", "0.00", "0.05", "-1.00",
+			"999999999999999999999999999999999999.99", "-999999999999999999999999999999999999.99",
+		}},
+		{&table.DecimalType{Precision: 20, Scale: 0}, []string{"0", "-1", "12345678901234567890", "-99999999999999999999"}},
+		{&table.DecimalType{Precision: 19, Scale: 19}, []string{"0.0000000000000000001", "-0.9999999999999999999"}},
+		{&table.DecimalType{Precision: 18, Scale: 4}, []string{"12345678901234.5678", "-0.0005", "0.0000"}},
+		{&table.DecimalType{Precision: 9, Scale: 2}, []string{"1234567.89", "-0.05", "0.00"}},
+	} {
+		t.Run(tc.typ.String(), func(t *testing.T) {
+			schema := &table.StructType{Fields: []*table.StructField{field("id", table.Long, false), field("d", tc.typ, true)}}
+			buf, err := writer.NewBuffer(writer.Spec{Schema: schema, PartitionColumns: []string{"d"}}, writer.DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range tc.values {
+				unscaled, ok := new(big.Int).SetString(strings.Replace(s, ".", "", 1), 10)
+				if !ok {
+					t.Fatalf("bad test value %q", s)
+				}
+				var v any = unscaled
+				if tc.typ.Precision <= 18 {
+					v = unscaled.Int64()
+				}
+				fill(t, buf, schema, []any{int64(i), v})
+				if err := buf.EndRow(); err != nil {
+					t.Fatalf("%s: %v", s, err)
+				}
+			}
+			var got []string
+			for _, p := range buf.Take() {
+				v := p.PartitionValues["d"]
+				if v == nil {
+					t.Fatalf("partition %q: null value", p.Dir)
+				}
+				if p.Dir != "d="+*v {
+					t.Errorf("partition value %q in dir %q", *v, p.Dir)
+				}
+				if p.Rows != 1 {
+					t.Errorf("partition %q has %d rows, want 1", p.Dir, p.Rows)
+				}
+				got = append(got, *v)
+			}
+			if !slices.Equal(got, tc.values) {
+				t.Fatalf("partition values\n got %q\nwant %q", got, tc.values)
+			}
+		})
 	}
 }

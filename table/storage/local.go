@@ -22,16 +22,19 @@ import (
 // tmpPrefix marks files a Local store is still writing; List never reports them.
 const tmpPrefix = ".sluice-tmp-"
 
-// Local is a Storage on a local (or locally mounted) file system. PutIfAbsent syncs the
-// file and its directory before it returns; Put does not, and Sync makes earlier Puts
-// durable (table.Commit calls it before writing a commit, so data files are durable
-// before the log names them).
+// Local is a Storage on a local (or locally mounted) file system. Put and PutIfAbsent
+// are durable when they return: each writes a temporary file next to the key, syncs it,
+// moves it into place and syncs the directory (and the parents of any directory it had
+// to create), so a crash never leaves a checkpoint, a _last_checkpoint or a data file
+// empty or torn behind a name the log or a reader relies on.
 //
-// PutIfAbsent writes a temporary file, syncs it, and hard-links it to the final name:
-// link(2) fails with EEXIST instead of replacing, so the commit is atomic and never
-// visible half-written. On file systems without hard links it falls back to an
-// O_EXCL create, which is still exclusive but may expose a partial file to a reader
-// that races the write.
+// Put renames the synced temporary file over the key: rename(2) replaces atomically, so
+// a reader sees the old bytes or the new ones. PutIfAbsent hard-links it instead: link(2)
+// fails with EEXIST instead of replacing, so the commit is atomic and never visible
+// half-written. On file systems without hard links it falls back to an O_EXCL create,
+// which is still exclusive and synced but may expose a partial file to a reader that
+// races the write, or leave one behind after a crash. A failed Put or PutIfAbsent removes its temporary file; one left by a
+// crash is never listed.
 type Local struct {
 	root string
 }
@@ -82,7 +85,7 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if err != nil {
 		return err
 	}
-	tmp, err := l.writeTemp(p, r, false) // made durable in bulk by Sync, before a commit
+	tmp, err := l.writeTemp(p, r, size)
 	if err != nil {
 		return err
 	}
@@ -90,12 +93,12 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		os.Remove(tmp)
 		return fmt.Errorf("storage: put %s: %w", p, err)
 	}
-	return nil
+	return syncDir(filepath.Dir(p))
 }
 
-// Sync makes every earlier Put durable, in one call for the whole file system
-// (syncfs(2) on Linux): cheaper than syncing each of the many data files a commit may
-// name.
+// Sync flushes the whole file system the store is on (syncfs(2) on Linux). Put and
+// PutIfAbsent are already durable on return, so the store needs no Sync; it remains for
+// callers of the Syncer interface.
 func (l *Local) Sync(ctx context.Context) error {
 	if err := syncFilesystem(l.root); err != nil {
 		return fmt.Errorf("storage: sync %s: %w", l.root, err)
@@ -112,7 +115,7 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	if _, err := os.Lstat(p); err == nil {
 		return fmt.Errorf("%s/%s: %w", l.URI(), key, ErrExists)
 	}
-	tmp, err := l.writeTemp(p, bytes.NewReader(data), true)
+	tmp, err := l.writeTemp(p, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return err
 	}
@@ -146,13 +149,18 @@ func (l *Local) putExclusive(p, key string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("storage: put-if-absent %s: %w", p, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("storage: put-if-absent %s: %w", p, err)
+	}
+	return syncDir(filepath.Dir(p))
 }
 
-// writeTemp writes r to a new temporary file next to p and returns its name.
-func (l *Local) writeTemp(p string, r io.Reader, sync bool) (string, error) {
+// writeTemp writes r to a new temporary file next to p, syncs it and returns its name.
+// When size is not negative, a body of another length is an error. On error nothing is
+// left behind but the directories it created.
+func (l *Local) writeTemp(p string, r io.Reader, size int64) (string, error) {
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := l.mkdirAll(dir); err != nil {
 		return "", fmt.Errorf("storage: create %s: %w", dir, err)
 	}
 	var rnd [8]byte
@@ -162,8 +170,11 @@ func (l *Local) writeTemp(p string, r io.Reader, sync bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("storage: write %s: %w", p, err)
 	}
-	_, err = io.Copy(f, r)
-	if err == nil && sync {
+	n, err := io.Copy(f, r)
+	if err == nil && size >= 0 && n != size {
+		err = fmt.Errorf("body has %d bytes, size says %d", n, size)
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -176,6 +187,30 @@ func (l *Local) writeTemp(p string, r io.Reader, sync bool) (string, error) {
 	return tmp, nil
 }
 
+// mkdirAll creates dir and its missing parents, and syncs the parent of each directory
+// it created, so that the new directory entries survive a crash along with the files
+// put in them.
+func (l *Local) mkdirAll(dir string) error {
+	var created []string
+	for d := dir; d != l.root && d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncDir makes the entries of dir durable. It is best effort: some file systems cannot
+// open or sync a directory, and the files themselves are synced.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

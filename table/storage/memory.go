@@ -49,6 +49,9 @@ func (m *Memory) Put(ctx context.Context, key string, r io.Reader, size int64) e
 	if err != nil {
 		return fmt.Errorf("storage: put %s/%s: %w", m.URI(), key, err)
 	}
+	if size >= 0 && int64(len(b)) != size {
+		return fmt.Errorf("storage: put %s/%s: body has %d bytes, size says %d", m.URI(), key, len(b), size)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.objs[key] = memObject{data: b, modTime: time.Now()}

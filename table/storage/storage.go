@@ -7,7 +7,8 @@
 //   - PutIfAbsent is atomic: of several concurrent callers for one key exactly one succeeds,
 //     the others get ErrExists, and no reader ever sees a partial object. Delta commits rely
 //     on this and on nothing else for their mutual exclusion.
-//   - Put replaces an object atomically (readers see the old or the new bytes, never a mix).
+//   - Put replaces an object atomically (readers see the old or the new bytes, never a mix),
+//     and a Put that fails leaves the old object as it was.
 //   - List returns keys with a prefix in ascending byte order, starting after a given key.
 //   - Delete is idempotent: deleting a missing key is not an error.
 //   - A missing key is reported as ErrNotFound (wrapped), never as empty content.
@@ -34,7 +35,9 @@ type Storage interface {
 	// Get returns the whole object. A missing key returns an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
 
-	// Put writes the object, replacing any existing one atomically.
+	// Put writes the object, replacing any existing one atomically. size is the body's
+	// length, or negative when unknown; a body of another length, or one that fails to
+	// read, fails the Put and leaves any existing object untouched.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 
 	// PutIfAbsent writes the object only when no object has the key. When one exists it
@@ -57,8 +60,9 @@ type Storage interface {
 	URI() string
 }
 
-// Syncer is implemented by stores whose Put is not durable on return (local disk).
-// Sync makes every Put that returned before it durable.
+// Syncer is implemented by stores that can flush writes in bulk (Local). Sync makes every
+// Put that returned before it durable. Local's Put is durable on return already, so for
+// it Sync is redundant; a store whose Put is not durable must implement Syncer.
 type Syncer interface {
 	Sync(ctx context.Context) error
 }

@@ -52,6 +52,91 @@ func AcceptanceTest(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		}
 	})
 
+	t.Run("PutFailureKeepsOld", func(t *testing.T) {
+		// A Put that fails, because its body breaks or does not have the length the
+		// caller promised, stores nothing: the old object stays whole and no other key
+		// appears. A checkpoint or _last_checkpoint cut short must never replace a good one.
+		s := newStore(t)
+		const key = "_delta_log/_last_checkpoint"
+		old := []byte(`{"version":10,"size":3}`)
+		if err := s.Put(ctx, key, bytes.NewReader(old), int64(len(old))); err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"version":20,"size":4}`)
+		for _, tc := range []struct {
+			name string
+			r    io.Reader
+			size int64
+		}{
+			{"BrokenBody", io.MultiReader(bytes.NewReader(body[:5]), brokenReader{}), int64(len(body))},
+			{"BrokenBodyUnknownSize", io.MultiReader(bytes.NewReader(body[:5]), brokenReader{}), -1},
+			{"ShortBody", bytes.NewReader(body[:5]), int64(len(body))},
+			{"LongBody", bytes.NewReader(body), 5},
+			{"EmptyBody", bytes.NewReader(nil), int64(len(body))},
+		} {
+			if err := s.Put(ctx, key, tc.r, tc.size); err == nil {
+				t.Errorf("%s: Put succeeded, want an error", tc.name)
+			}
+			if got, err := s.Get(ctx, key); err != nil || !bytes.Equal(got, old) {
+				t.Errorf("%s: after the failed Put Get = %q, %v; want %q", tc.name, got, err, old)
+			}
+			if got := listKeys(t, s, "", ""); fmt.Sprint(got) != "["+key+"]" {
+				t.Errorf("%s: after the failed Put List = %q, want only %q", tc.name, got, key)
+			}
+		}
+		// Nor does a failed Put of a new key create it.
+		if err := s.Put(ctx, "_delta_log/00000000000000000020.checkpoint.parquet", bytes.NewReader(body[:5]), int64(len(body))); err == nil {
+			t.Error("short Put of a new key succeeded, want an error")
+		}
+		if _, err := s.Get(ctx, "_delta_log/00000000000000000020.checkpoint.parquet"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Get after a failed Put of a new key: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("PutReplaceAtomic", func(t *testing.T) {
+		// Readers racing a Put see the old bytes or the new ones, never a mix or a prefix.
+		s := newStore(t)
+		const key = "_delta_log/_last_checkpoint"
+		bodies := [][]byte{bytes.Repeat([]byte("a"), 64<<10), bytes.Repeat([]byte("b"), 96<<10)}
+		if err := s.Put(ctx, key, bytes.NewReader(bodies[0]), int64(len(bodies[0]))); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		bad := make(chan string, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					got, err := s.Get(ctx, key)
+					if err != nil || (!bytes.Equal(got, bodies[0]) && !bytes.Equal(got, bodies[1])) {
+						bad <- fmt.Sprintf("Get during Put = %d bytes, %v", len(got), err)
+						return
+					}
+				}
+			}()
+		}
+		for i := range 20 {
+			b := bodies[(i+1)%2]
+			if err := s.Put(ctx, key, bytes.NewReader(b), int64(len(b))); err != nil {
+				t.Error(err)
+				break
+			}
+		}
+		close(stop)
+		wg.Wait()
+		close(bad)
+		for msg := range bad {
+			t.Fatal(msg)
+		}
+	})
+
 	t.Run("PutIfAbsent", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.PutIfAbsent(ctx, "_delta_log/00000000000000000000.json", []byte("first")); err != nil {
@@ -238,6 +323,10 @@ func AcceptanceTest(t *testing.T, newStore func(t *testing.T) storage.Storage) {
 		}
 	})
 }
+
+type brokenReader struct{}
+
+func (brokenReader) Read([]byte) (int, error) { return 0, errors.New("body broke") }
 
 func listKeys(t *testing.T, s storage.Storage, prefix, startAfter string) []string {
 	t.Helper()
