@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -167,9 +168,10 @@ func checkpointParts(files []logFile) map[int64][]logFile {
 	return out
 }
 
-// loadCheckpoint reads a classic checkpoint into an empty snapshot at its version.
+// loadCheckpoint reads a classic checkpoint into an empty snapshot at its version,
+// applying its rows as they are decoded rather than collecting them first.
 func (s *Snapshot) loadCheckpoint(ctx context.Context, store storage.Storage, version int64, parts []logFile) error {
-	var actions []Action
+	actions := make([]Action, 0, 256)
 	for _, f := range parts {
 		data, err := store.Get(ctx, f.key)
 		if err != nil {
@@ -184,11 +186,21 @@ func (s *Snapshot) loadCheckpoint(ctx context.Context, store storage.Storage, ve
 		for {
 			n, err := r.Read(rows)
 			for i := range rows[:n] {
+				if s.noFiles && (rows[i].Add != nil || rows[i].Remove != nil) {
+					rows[i] = cpRow{}
+					continue
+				}
 				if a, ok := rows[i].action(); ok {
 					actions = append(actions, a)
 				}
 				rows[i] = cpRow{}
 			}
+			if aerr := s.apply(version, actions); aerr != nil {
+				r.Close()
+				return aerr
+			}
+			clear(actions)
+			actions = actions[:0]
 			if errors.Is(err, io.EOF) {
 				break
 			}
@@ -199,9 +211,7 @@ func (s *Snapshot) loadCheckpoint(ctx context.Context, store storage.Storage, ve
 		}
 		r.Close()
 	}
-	if err := s.apply(version, actions); err != nil {
-		return err
-	}
+	s.version = version // a checkpoint without rows still is one
 	s.checkpointVersion = version
 	return nil
 }
@@ -321,55 +331,68 @@ func stringPtrs(ss []string) []*string {
 	return out
 }
 
-// checkpointRows renders the snapshot as checkpoint rows: protocol, metaData, txns,
-// domain metadata, live files and the tombstones still within retention.
-func (s *Snapshot) checkpointRows(now time.Time) []cpRow {
-	rows := make([]cpRow, 0, 2+len(s.txns)+len(s.files)+len(s.tombstones))
-	p := s.protocol
-	cp := &cpProtocol{MinReaderVersion: ptr(int32(p.MinReaderVersion)), MinWriterVersion: ptr(int32(p.MinWriterVersion))}
-	if p.MinReaderVersion >= 3 {
-		cp.ReaderFeatures = stringPtrs(p.ReaderFeatures)
-	}
-	if p.MinWriterVersion >= 7 {
-		cp.WriterFeatures = stringPtrs(p.WriterFeatures)
-	}
-	rows = append(rows, cpRow{Protocol: cp})
-	m := s.metadata
-	rows = append(rows, cpRow{MetaData: &cpMetadata{
-		ID: &m.ID, Name: m.Name, Description: m.Description,
-		Format:       &cpFormat{Provider: &m.Format.Provider, Options: pointerMap(nonNilStrMap(m.Format.Options))},
-		SchemaString: &m.SchemaString, PartitionColumns: stringPtrs(m.PartitionColumns),
-		Configuration: pointerMap(nonNilStrMap(m.Configuration)), CreatedTime: m.CreatedTime,
-	}})
-	for _, id := range slices.Sorted(maps.Keys(s.txns)) {
-		t := s.txns[id]
-		rows = append(rows, cpRow{Txn: &cpTxn{AppID: ptr(t.AppID), Version: ptr(t.Version), LastUpdated: t.LastUpdated}})
-	}
-	for _, d := range slices.Sorted(maps.Keys(s.domains)) {
-		dm := s.domains[d]
-		rows = append(rows, cpRow{DomainMetadata: &cpDomainMetadata{Domain: ptr(dm.Domain), Configuration: ptr(dm.Configuration), Removed: ptr(false)}})
-	}
-	for _, a := range s.Files() {
-		rows = append(rows, cpRow{Add: &cpAdd{
-			Path: ptr(a.Path), PartitionValues: nonNilMap(a.PartitionValues), Size: ptr(a.Size),
-			ModificationTime: ptr(a.ModificationTime), DataChange: ptr(false), Tags: pointerMap(a.Tags),
-			DeletionVector: fromDV(a.DeletionVector), BaseRowID: a.BaseRowID, DefaultRowCommit: a.DefaultRowCommit,
-			Stats: optString(a.Stats),
-		}})
-	}
-	retention := s.tombstoneRetention()
-	for _, k := range sortedFileKeys(s.tombstones) {
-		r := s.tombstones[k]
-		if r.DeletionTimestamp != nil && now.Sub(time.UnixMilli(*r.DeletionTimestamp)) > retention {
-			continue
+// checkpointRows yields the snapshot as checkpoint rows, one at a time so that they are
+// never all held at once: protocol, metaData, txns, domain metadata, live files and the
+// tombstones still within retention.
+func (s *Snapshot) checkpointRows(now time.Time) iter.Seq[cpRow] {
+	return func(yield func(cpRow) bool) {
+		p := s.protocol
+		cp := &cpProtocol{MinReaderVersion: ptr(int32(p.MinReaderVersion)), MinWriterVersion: ptr(int32(p.MinWriterVersion))}
+		if p.MinReaderVersion >= 3 {
+			cp.ReaderFeatures = stringPtrs(p.ReaderFeatures)
 		}
-		rows = append(rows, cpRow{Remove: &cpRemove{
-			Path: ptr(r.Path), DeletionTimestamp: r.DeletionTimestamp, DataChange: ptr(false),
-			ExtendedFileMetadata: r.ExtendedFileMetadata, PartitionValues: r.PartitionValues, Size: r.Size,
-			DeletionVector: fromDV(r.DeletionVector), BaseRowID: r.BaseRowID, DefaultRowCommit: r.DefaultRowCommit,
-		}})
+		if p.MinWriterVersion >= 7 {
+			cp.WriterFeatures = stringPtrs(p.WriterFeatures)
+		}
+		if !yield(cpRow{Protocol: cp}) {
+			return
+		}
+		m := s.metadata
+		if !yield(cpRow{MetaData: &cpMetadata{
+			ID: &m.ID, Name: m.Name, Description: m.Description,
+			Format:       &cpFormat{Provider: &m.Format.Provider, Options: pointerMap(nonNilStrMap(m.Format.Options))},
+			SchemaString: &m.SchemaString, PartitionColumns: stringPtrs(m.PartitionColumns),
+			Configuration: pointerMap(nonNilStrMap(m.Configuration)), CreatedTime: m.CreatedTime,
+		}}) {
+			return
+		}
+		for _, id := range slices.Sorted(maps.Keys(s.txns)) {
+			t := s.txns[id]
+			if !yield(cpRow{Txn: &cpTxn{AppID: ptr(t.AppID), Version: ptr(t.Version), LastUpdated: t.LastUpdated}}) {
+				return
+			}
+		}
+		for _, d := range slices.Sorted(maps.Keys(s.domains)) {
+			dm := s.domains[d]
+			if !yield(cpRow{DomainMetadata: &cpDomainMetadata{Domain: ptr(dm.Domain), Configuration: ptr(dm.Configuration), Removed: ptr(false)}}) {
+				return
+			}
+		}
+		for _, a := range s.Files() {
+			if !yield(cpRow{Add: &cpAdd{
+				Path: ptr(a.Path), PartitionValues: nonNilMap(a.PartitionValues), Size: ptr(a.Size),
+				ModificationTime: ptr(a.ModificationTime), DataChange: ptr(false), Tags: pointerMap(a.Tags),
+				DeletionVector: fromDV(a.DeletionVector), BaseRowID: a.BaseRowID, DefaultRowCommit: a.DefaultRowCommit,
+				Stats: optString(a.Stats),
+			}}) {
+				return
+			}
+		}
+		cutoff := s.tombstoneCutoff(now)
+		for _, k := range sortedFileKeys(s.tombstones) {
+			r := s.tombstones[k]
+			if expired(r, cutoff) {
+				continue
+			}
+			if !yield(cpRow{Remove: &cpRemove{
+				Path: ptr(r.Path), DeletionTimestamp: r.DeletionTimestamp, DataChange: ptr(false),
+				ExtendedFileMetadata: r.ExtendedFileMetadata, PartitionValues: r.PartitionValues, Size: r.Size,
+				DeletionVector: fromDV(r.DeletionVector), BaseRowID: r.BaseRowID, DefaultRowCommit: r.DefaultRowCommit,
+			}}) {
+				return
+			}
+		}
 	}
-	return rows
 }
 
 func optString(s string) *string {
@@ -386,29 +409,89 @@ func nonNilStrMap(m map[string]string) map[string]string {
 	return m
 }
 
+// checkpointRowGroupRows bounds a checkpoint's row groups: the Parquet writer holds a
+// row group's pages in memory until the group is complete.
+const checkpointRowGroupRows = 10_000
+
 // writeCheckpoint writes a classic checkpoint of the snapshot and then _last_checkpoint.
+// The checkpoint is encoded straight into the store through a pipe (as data files are),
+// so that neither its rows nor its bytes are ever held whole.
 func (s *Snapshot) writeCheckpoint(ctx context.Context, store storage.Storage, now time.Time) error {
-	rows := s.checkpointRows(now)
-	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[cpRow](&buf, checkpointSchema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("sluice", "", ""))
-	for start := 0; start < len(rows); start += 4096 {
-		if _, err := w.Write(rows[start:min(start+4096, len(rows))]); err != nil {
-			return fmt.Errorf("checkpoint %d: encode: %w", s.version, err)
-		}
+	pr, pw := io.Pipe()
+	var sum checkpointSummary
+	done := make(chan error, 1)
+	go func() {
+		err := s.encodeCheckpoint(pw, now, &sum)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	putErr := store.Put(ctx, CheckpointKey(s.version), pr, -1)
+	pr.CloseWithError(errors.Join(putErr, io.ErrClosedPipe)) // stops an encoder the put left behind
+	encErr := <-done
+	switch {
+	case encErr != nil && !errors.Is(encErr, io.ErrClosedPipe):
+		return fmt.Errorf("checkpoint %d: encode: %w", s.version, encErr)
+	case putErr != nil:
+		return fmt.Errorf("checkpoint %d: %w", s.version, putErr)
+	case encErr != nil:
+		return fmt.Errorf("checkpoint %d: the store stopped reading it: %w", s.version, encErr)
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("checkpoint %d: encode: %w", s.version, err)
-	}
-	size := int64(buf.Len())
-	if err := store.Put(ctx, CheckpointKey(s.version), &buf, size); err != nil {
-		return fmt.Errorf("checkpoint %d: %w", s.version, err)
-	}
-	hint, _ := json.Marshal(lastCheckpoint{Version: s.version, Size: int64(len(rows)), SizeInBytes: size, NumOfAddFiles: int64(len(s.files))})
+	hint, _ := json.Marshal(lastCheckpoint{Version: s.version, Size: sum.rows, SizeInBytes: sum.bytes, NumOfAddFiles: sum.adds})
 	if err := store.Put(ctx, LastCheckpointKey, bytes.NewReader(hint), int64(len(hint))); err != nil {
 		return fmt.Errorf("checkpoint %d: _last_checkpoint: %w", s.version, err)
 	}
-	s.checkpointVersion = s.version
 	return nil
+}
+
+// checkpointSummary counts what encodeCheckpoint wrote, for _last_checkpoint.
+type checkpointSummary struct {
+	rows, adds, bytes int64
+}
+
+// encodeCheckpoint writes the checkpoint's Parquet bytes to w.
+func (s *Snapshot) encodeCheckpoint(w io.Writer, now time.Time, sum *checkpointSummary) error {
+	cw := &countingWriter{w: w}
+	pw := parquet.NewGenericWriter[cpRow](cw, checkpointSchema, parquet.Compression(&parquet.Snappy),
+		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(checkpointRowGroupRows))
+	batch := make([]cpRow, 0, 1024)
+	write := func() error {
+		_, err := pw.Write(batch)
+		clear(batch)
+		batch = batch[:0]
+		return err
+	}
+	for row := range s.checkpointRows(now) {
+		batch = append(batch, row)
+		sum.rows++
+		if row.Add != nil {
+			sum.adds++
+		}
+		if len(batch) == cap(batch) {
+			if err := write(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	if err := pw.Close(); err != nil {
+		return err
+	}
+	sum.bytes = cw.n
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func sortedFileKeys[V any](m map[fileKey]V) []fileKey {

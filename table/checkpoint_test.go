@@ -87,7 +87,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replayed := newSnapshot(store.URI())
+	replayed := newSnapshot(store.URI(), loadConfig{})
 	if err := replayed.replay(ctx, store, files); err != nil {
 		t.Fatal(err)
 	}
@@ -232,5 +232,58 @@ func (c *clockStore) List(ctx context.Context, prefix, startAfter string) iter.S
 				return
 			}
 		}
+	}
+}
+
+// putSizes records the size argument of every Put.
+type putSizes struct {
+	storage.Storage
+	sizes map[string]int64
+}
+
+func (p *putSizes) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	p.sizes[key] = size
+	return p.Storage.Put(ctx, key, r, size)
+}
+
+// TestCheckpointStreamed: a checkpoint is encoded into the store as it is written
+// (unknown size up front), in bounded row groups, so neither its rows nor its bytes are
+// ever held whole; it still reads back complete.
+func TestCheckpointStreamed(t *testing.T) {
+	ctx := context.Background()
+	store := &putSizes{Storage: storage.NewMemory(t.Name()), sizes: map[string]int64{}}
+	tbl := newTestTable(t, store)
+	commitN(t, tbl, 0, 10)
+	if size, ok := store.sizes[CheckpointKey(10)]; !ok || size != -1 {
+		t.Fatalf("checkpoint put with size %d (present %v), want -1: it was buffered whole", size, ok)
+	}
+
+	const files = 2*checkpointRowGroupRows + 10
+	s := tbl.snap.clone()
+	actions := make([]Action, files)
+	for i := range actions {
+		a := add(fmt.Sprintf("day=2024-01-01/big-%06d.parquet", i))
+		actions[i] = Action{Add: &a}
+	}
+	if err := s.apply(11, actions); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeCheckpoint(ctx, store, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := store.Get(ctx, CheckpointKey(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(openParquet(t, data).RowGroups()); n < 3 {
+		t.Fatalf("%d row groups, want at least 3 of at most %d rows", n, checkpointRowGroupRows)
+	}
+	back := newSnapshot(store.URI(), loadConfig{})
+	parts := checkpointParts([]logFile{{key: CheckpointKey(11), kind: logCheckpoint, version: 11}})
+	if err := back.loadCheckpoint(ctx, store, 11, parts[11]); err != nil {
+		t.Fatal(err)
+	}
+	if back.NumFiles() != files+10 {
+		t.Fatalf("checkpoint holds %d files, want %d", back.NumFiles(), files+10)
 	}
 }

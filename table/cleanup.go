@@ -13,19 +13,33 @@ import (
 func (t *Table) Checkpoint(ctx context.Context) (deleted int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, err := t.refresh(ctx)
-	if err != nil {
+	if _, err := t.refresh(ctx); err != nil {
 		return 0, err
 	}
-	_, deleted, err = t.checkpoint(ctx, s)
+	_, deleted, err = t.checkpoint(ctx)
 	return deleted, err
 }
 
-func (t *Table) checkpoint(ctx context.Context, s *Snapshot) (bool, int, error) {
+// checkpoint writes a checkpoint of t.snap's version and removes expired log files.
+// A ForAppending handle keeps no file list: it writes from a full load of that version,
+// held only until the checkpoint is written.
+func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 	now := t.opts.now()
+	s := t.snap
+	if s.noFiles {
+		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion, appending: true})
+		if err != nil {
+			return false, 0, fmt.Errorf("checkpoint %d: %w", s.version, err) // err names the table
+		}
+		if full.version != s.version {
+			return false, 0, fmt.Errorf("table %s: checkpoint %d: the log read back ends at version %d", t.URI(), s.version, full.version)
+		}
+		s = full
+	}
 	if err := s.writeCheckpoint(ctx, t.store, now); err != nil {
 		return false, 0, fmt.Errorf("table %s: %w", t.URI(), err)
 	}
+	t.mutable().checkpointVersion = s.version
 	if s.Property("delta.enableExpiredLogCleanup", "true") == "false" {
 		return true, 0, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -34,7 +35,9 @@ type Transaction struct {
 	// another writer changed the table so that these files no longer fit it.
 	SchemaString string
 	// Metadata, when set, replaces the table metadata in the same commit (schema
-	// evolution); its schema must also accept the data files.
+	// evolution); its schema must also accept the data files. When the new schema uses a
+	// type that needs a table feature the protocol lacks (timestamp_ntz), the same
+	// commit upgrades the protocol to reader 3 / writer 7 with that feature.
 	Metadata *Metadata
 	// BaseSchemaString is the schema Metadata was derived from. When the table's schema
 	// is no longer that one (another writer evolved it), Commit refuses with
@@ -62,11 +65,17 @@ type CommitResult struct {
 //
 // It returns *TxnConflictError when a txn no longer continues from the table,
 // *MetadataChangedError when a concurrent schema change no longer fits the files, and
-// *UnsupportedFeatureError when the table cannot be written. Nothing is written then.
+// *UnsupportedFeatureError when the table cannot be written (or could not be once its
+// protocol is upgraded for tx.Metadata). Nothing is written then.
+//
+// When the handle last saw the table's latest version more than half
+// delta.logRetentionDuration ago, Commit reads the log first: by then another writer's
+// log cleanup may have deleted the versions after it, which put-if-absent would take
+// for free. Snapshots handed out before stay as they were.
 func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.snap == nil {
+	if t.snap == nil || t.stale() {
 		if _, err := t.refresh(ctx); err != nil {
 			return CommitResult{}, err
 		}
@@ -88,20 +97,27 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 			return CommitResult{}, err
 		}
 		version := s.version + 1
-		actions := t.commitActions(tx, op, s.version)
+		actions, err := t.commitActions(s, tx, op)
+		if err != nil {
+			return CommitResult{}, err
+		}
 		data, err := encodeActions(actions)
 		if err != nil {
 			return CommitResult{}, fmt.Errorf("table %s: commit %d: %w", t.URI(), version, err)
 		}
+		start := t.opts.now()
 		err = t.store.PutIfAbsent(ctx, CommitKey(version), data)
 		if err == nil {
-			if err := s.apply(version, actions); err != nil {
+			// s is t.snap, and changes in place unless it was handed out.
+			if err := t.mutable().apply(version, actions); err != nil {
 				t.snap = nil
 				return CommitResult{}, err
 			}
+			t.current = start
+			t.advanced(version-1, start)
 			res := CommitResult{Version: version, Attempts: attempt}
-			if version%s.checkpointInterval() == 0 {
-				res.Checkpointed, res.LogFilesDeleted, res.CheckpointErr = t.checkpoint(ctx, s)
+			if version%t.snap.checkpointInterval() == 0 {
+				res.Checkpointed, res.LogFilesDeleted, res.CheckpointErr = t.checkpoint(ctx)
 			}
 			return res, nil
 		}
@@ -204,20 +220,37 @@ func fitsSchema(w, t *StructType, prefix string) error {
 	return nil
 }
 
-func (t *Table) commitActions(tx *Transaction, op string, readVersion int64) []Action {
+// commitActions renders tx as the commit after s. The actions are copies of tx's, so
+// that the snapshot they are applied to does not change when the caller reuses tx.
+func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string) ([]Action, error) {
 	now := time.Now().UnixMilli()
-	actions := make([]Action, 0, 2+len(tx.AppTxns)+len(tx.Adds))
-	actions = append(actions, Action{CommitInfo: t.commitInfo(now, op, tx.Parameters, readVersion)})
+	actions := make([]Action, 0, 3+len(tx.AppTxns)+len(tx.Adds))
+	actions = append(actions, Action{CommitInfo: t.commitInfo(now, op, tx.Parameters, s.version)})
 	if tx.Metadata != nil {
-		actions = append(actions, Action{MetaData: tx.Metadata})
+		schema, err := tx.Metadata.Schema()
+		if err != nil {
+			return nil, fmt.Errorf("table %s: commit: new metadata: %w", t.URI(), err)
+		}
+		if p, upgraded := protocolFor(*s.protocol, schema); upgraded {
+			if err := checkWrite(s.uri, &p, tx.Metadata, schema); err != nil {
+				return nil, err
+			}
+			actions = append(actions, Action{Protocol: &p})
+		}
+		m := *tx.Metadata
+		m.Format.Options = maps.Clone(m.Format.Options)
+		m.PartitionColumns = slices.Clone(m.PartitionColumns)
+		m.Configuration = maps.Clone(m.Configuration)
+		actions = append(actions, Action{MetaData: &m})
 	}
 	for _, a := range tx.AppTxns {
 		actions = append(actions, Action{Txn: &Txn{AppID: a.AppID, Version: a.Version, LastUpdated: &now}})
 	}
-	for i := range tx.Adds {
-		actions = append(actions, Action{Add: &tx.Adds[i]})
+	adds := slices.Clone(tx.Adds)
+	for i := range adds {
+		actions = append(actions, Action{Add: &adds[i]})
 	}
-	return actions
+	return actions, nil
 }
 
 func jsonStringList(ss []string) string {

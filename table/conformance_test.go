@@ -212,9 +212,9 @@ func parquetRows(path string) (int64, error) {
 	return pf.NumRows(), nil
 }
 
-// TestWriteGating appends to copies of real tables: tables whose writer features an
-// appending writer honours accept the commit; the others are refused by feature name,
-// before anything is written.
+// TestWriteGating appends to copies of real tables, through normal and ForAppending
+// handles: tables whose writer features an appending writer honours accept the commit;
+// the others are refused by feature name, before anything is written.
 func TestWriteGating(t *testing.T) {
 	cases := []struct {
 		table string
@@ -229,32 +229,41 @@ func TestWriteGating(t *testing.T) {
 		{"delta-rs-data/simple_table", ""},
 	}
 	for _, c := range cases {
-		t.Run(c.table, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata/conformance", c.table))); err != nil {
-				t.Fatal(err)
-			}
-			store, err := storage.NewLocal(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tbl := New(store)
-			before, _ := listLog(context.Background(), store, "")
-			_, err = tbl.Commit(context.Background(), &Transaction{AppTxns: []AppTxn{{AppID: "sluice:t:0", Prev: -1, Version: 1}}})
-			var ue *UnsupportedFeatureError
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("commit refused: %v", err)
-			case c.want != "" && (!errors.As(err, &ue) || !strings.Contains(err.Error(), c.want)):
-				t.Fatalf("got %v, want refusal naming %q", err, c.want)
-			case c.want != "":
-				after, _ := listLog(context.Background(), store, "")
-				if len(after) != len(before) {
-					t.Fatal("a refused commit wrote to the log")
-				}
-				t.Logf("refused: %v", err)
-			}
-		})
+		for _, appending := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/appending=%v", c.table, appending), func(t *testing.T) {
+				testWriteGating(t, c.table, c.want, appending)
+			})
+		}
+	}
+}
+
+func testWriteGating(t *testing.T, table, want string, appending bool) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata/conformance", table))); err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := New(store)
+	if appending {
+		tbl = New(store, ForAppending())
+	}
+	before, _ := listLog(context.Background(), store, "")
+	_, err = tbl.Commit(context.Background(), &Transaction{AppTxns: []AppTxn{{AppID: "sluice:t:0", Prev: -1, Version: 1}}})
+	var ue *UnsupportedFeatureError
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("commit refused: %v", err)
+	case want != "" && (!errors.As(err, &ue) || !strings.Contains(err.Error(), want)):
+		t.Fatalf("got %v, want refusal naming %q", err, want)
+	case want != "":
+		after, _ := listLog(context.Background(), store, "")
+		if len(after) != len(before) {
+			t.Fatal("a refused commit wrote to the log")
+		}
+		t.Logf("refused: %v", err)
 	}
 }
 

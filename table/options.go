@@ -10,6 +10,7 @@ type options struct {
 	maxAttempts  int
 	retryBackoff time.Duration
 	clock        func() time.Time
+	appending    bool
 }
 
 func (o *options) now() time.Time {
@@ -39,3 +40,18 @@ func CommitRetries(attempts int, backoff time.Duration) Option {
 
 // Clock replaces time.Now for retention decisions (tests). Defaults to time.Now.
 func Clock(now func() time.Time) Option { return optionFunc(func(o *options) { o.clock = now }) }
+
+// ForAppending makes the handle one that only appends, as the connector's do, so that
+// the memory it keeps does not grow with the number of files in the table.
+//
+// Its snapshots carry the version, protocol, metadata and schema, txns and domain
+// metadata, but no file list: Snapshot.NumFiles returns -1 and Snapshot.Files returns
+// nil. The checkpoints it writes (after every delta.checkpointInterval-th commit, or
+// by Checkpoint) are built from a full read of that version from storage, released
+// once the checkpoint is written; they are the same as a normal handle's.
+//
+// As an appender never reads data files, live files with deletion vectors do not make
+// its Snapshot fail; what Commit may write is gated as for any handle.
+//
+// Defaults to off: snapshots list every live file.
+func ForAppending() Option { return optionFunc(func(o *options) { o.appending = true }) }

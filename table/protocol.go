@@ -46,6 +46,79 @@ func NewTableProtocol(schema *StructType) Protocol {
 	return Protocol{MinReaderVersion: 1, MinWriterVersion: 2}
 }
 
+// legacyWriterFeatures are the features each legacy writer version (2 to 6) implies,
+// and legacyReaderFeatures those of reader version 2 (PROTOCOL.md, "Writer Version
+// Requirements", "Reader Version Requirements").
+var (
+	legacyWriterFeatures = [][]string{
+		2: {"appendOnly", "invariants"},
+		3: {"checkConstraints"},
+		4: {"changeDataFeed", "generatedColumns"},
+		5: {"columnMapping"},
+		6: {"identityColumns"},
+	}
+	legacyReaderFeatures = [][]string{2: {"columnMapping"}}
+)
+
+// protocolFor returns the protocol a table at p needs once its schema is schema, and
+// whether that differs from p. A type that needs a reader-writer feature p does not
+// list (timestamp_ntz) moves the table to reader 3 / writer 7 with that feature. The
+// features p lists are kept and, since table-features protocols imply nothing, the
+// legacy versions' implied features are listed too: a writer cannot prove that a table
+// never used them (PROTOCOL.md, "Table Features for New and Existing Tables").
+func protocolFor(p Protocol, schema *StructType) (Protocol, bool) {
+	var need []string
+	if usesType(schema, TimestampNTZ) {
+		need = append(need, "timestampNtz")
+	}
+	out, changed := p, false
+	for _, f := range need {
+		if p.MinReaderVersion == 3 && p.MinWriterVersion == 7 && slices.Contains(p.ReaderFeatures, f) && slices.Contains(p.WriterFeatures, f) {
+			continue
+		}
+		if !changed {
+			out, changed = withTableFeatures(p), true
+		}
+		out.ReaderFeatures = appendMissing(out.ReaderFeatures, f)
+		out.WriterFeatures = appendMissing(out.WriterFeatures, f)
+	}
+	return out, changed
+}
+
+// withTableFeatures returns p as reader 3 / writer 7, naming the features its versions
+// implied. Every reader feature is a writer feature as well.
+func withTableFeatures(p Protocol) Protocol {
+	out := Protocol{MinReaderVersion: 3, MinWriterVersion: 7}
+	implied := func(table [][]string, version int) []string {
+		var fs []string
+		for v := 0; v <= version && v < len(table); v++ {
+			fs = append(fs, table[v]...)
+		}
+		return fs
+	}
+	if p.MinReaderVersion == 3 {
+		out.ReaderFeatures = slices.Clone(p.ReaderFeatures)
+	} else {
+		out.ReaderFeatures = implied(legacyReaderFeatures, p.MinReaderVersion)
+	}
+	if p.MinWriterVersion == 7 {
+		out.WriterFeatures = slices.Clone(p.WriterFeatures)
+	} else {
+		out.WriterFeatures = implied(legacyWriterFeatures, p.MinWriterVersion)
+	}
+	for _, f := range out.ReaderFeatures {
+		out.WriterFeatures = appendMissing(out.WriterFeatures, f)
+	}
+	return out
+}
+
+func appendMissing(list []string, f string) []string {
+	if slices.Contains(list, f) {
+		return list
+	}
+	return append(list, f)
+}
+
 func usesType(t DataType, want PrimitiveType) bool {
 	switch t := t.(type) {
 	case PrimitiveType:

@@ -3,6 +3,7 @@ package table
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +20,10 @@ import (
 // Snapshot is the state of a table at one version: protocol, metadata, live data files
 // and the latest txn version of every application.
 //
-// A Snapshot is not safe for concurrent mutation; Table serializes its updates.
+// A Snapshot handed out by Load or a Table never changes: later commits and reads of the
+// same Table build on a copy (see Table), so it may be kept and read from any number of
+// goroutines. What its methods return is the caller's to keep, except the *StructType of
+// Schema and the *Add values of Files, which are shared and must not be modified.
 type Snapshot struct {
 	uri      string
 	version  int64
@@ -33,8 +37,14 @@ type Snapshot struct {
 	domains    map[string]*DomainMetadata
 	dvFiles    int // live files with a deletion vector
 	// checkpointVersion is the version of the checkpoint the snapshot was loaded from,
-	// -1 when it was replayed from commits only.
+	// or that its Table last wrote; -1 when it was replayed from commits only.
 	checkpointVersion int64
+	// noFiles is set for the state of a ForAppending handle: add and remove actions are
+	// not kept, so files, tombstones and dvFiles stay empty.
+	noFiles bool
+	// appending is set when the snapshot serves a writer that only appends: live
+	// deletion vectors do not make it unreadable, as it never reads data files.
+	appending bool
 }
 
 type fileKey struct {
@@ -42,34 +52,67 @@ type fileKey struct {
 	dv   string // deletion vector unique id
 }
 
-func newSnapshot(uri string) *Snapshot {
+func newSnapshot(uri string, cfg loadConfig) *Snapshot {
 	return &Snapshot{uri: uri, version: -1, checkpointVersion: -1, files: make(map[fileKey]*Add), txns: make(map[string]Txn),
-		tombstones: make(map[fileKey]*Remove), domains: make(map[string]*DomainMetadata)}
+		tombstones: make(map[fileKey]*Remove), domains: make(map[string]*DomainMetadata), noFiles: cfg.noFiles, appending: cfg.appending}
+}
+
+// clone returns a copy that can change without changing s. The actions the maps point
+// to are shared: apply replaces them, never modifies them.
+func (s *Snapshot) clone() *Snapshot {
+	c := *s
+	c.files = maps.Clone(s.files)
+	c.txns = maps.Clone(s.txns)
+	c.tombstones = maps.Clone(s.tombstones)
+	c.domains = maps.Clone(s.domains)
+	return &c
 }
 
 // Version is the table version the snapshot reflects.
 func (s *Snapshot) Version() int64 { return s.version }
 
 // Protocol returns the protocol action in force.
-func (s *Snapshot) Protocol() Protocol { return *s.protocol }
+func (s *Snapshot) Protocol() Protocol {
+	p := *s.protocol
+	p.ReaderFeatures, p.WriterFeatures = slices.Clone(p.ReaderFeatures), slices.Clone(p.WriterFeatures)
+	return p
+}
 
 // Metadata returns the metaData action in force.
-func (s *Snapshot) Metadata() Metadata { return *s.metadata }
+func (s *Snapshot) Metadata() Metadata {
+	m := *s.metadata
+	m.Format.Options = maps.Clone(m.Format.Options)
+	m.PartitionColumns = slices.Clone(m.PartitionColumns)
+	m.Configuration = maps.Clone(m.Configuration)
+	return m
+}
 
-// Schema returns the parsed table schema.
+// Schema returns the parsed table schema. It is shared: do not modify it.
 func (s *Snapshot) Schema() *StructType { return s.schema }
 
 // PartitionColumns returns the partition columns in order.
 func (s *Snapshot) PartitionColumns() []string { return slices.Clone(s.metadata.PartitionColumns) }
 
-// CheckpointVersion is the version of the checkpoint the snapshot started from, or -1.
+// CheckpointVersion is the version of the checkpoint the snapshot started from, or of
+// the newest one its Table wrote since; -1 for none.
 func (s *Snapshot) CheckpointVersion() int64 { return s.checkpointVersion }
 
-// NumFiles is the number of live data files.
-func (s *Snapshot) NumFiles() int { return len(s.files) }
+// NumFiles is the number of live data files, or -1 when the snapshot keeps no file list
+// (it comes from a ForAppending handle).
+func (s *Snapshot) NumFiles() int {
+	if s.noFiles {
+		return -1
+	}
+	return len(s.files)
+}
 
-// Files returns the live data files ordered by path.
+// Files returns the live data files ordered by path, or nil when the snapshot keeps no
+// file list (it comes from a ForAppending handle; NumFiles is -1). The *Add values are
+// shared: do not modify them.
 func (s *Snapshot) Files() []*Add {
+	if s.noFiles {
+		return nil
+	}
 	out := slices.Collect(maps.Values(s.files))
 	slices.SortFunc(out, func(a, b *Add) int { return strings.Compare(a.Path, b.Path) })
 	return out
@@ -96,34 +139,68 @@ func (s *Snapshot) AppTransactions() map[string]int64 {
 // ErrNotATable when there is no log, *UnsupportedFeatureError when reading needs a
 // feature this package lacks, and *InvalidTableError for an inconsistent log.
 func Load(ctx context.Context, store storage.Storage) (*Snapshot, error) {
-	uri := store.URI()
-	if lc, ok := readLastCheckpoint(ctx, store); ok {
+	return load(ctx, store, loadConfig{upTo: -1, fromCheckpoint: -1})
+}
+
+// loadConfig says which version a load reads and what its snapshot keeps.
+type loadConfig struct {
+	upTo int64 // the version to load; -1 for the latest
+	// fromCheckpoint is a checkpoint version to list the log from before the
+	// _last_checkpoint hint is tried (one the caller read or wrote); -1 for none.
+	fromCheckpoint int64
+	noFiles        bool // see Snapshot.noFiles
+	appending      bool // see Snapshot.appending
+}
+
+// load reads the snapshot cfg asks for: from a checkpoint named by cfg or by
+// _last_checkpoint when one is usable, else from a listing of the whole log.
+func load(ctx context.Context, store storage.Storage, cfg loadConfig) (*Snapshot, error) {
+	from := func(checkpoint int64) (*Snapshot, error) {
 		startAfter := ""
-		if lc.Version > 0 {
-			startAfter = CommitKey(lc.Version - 1)
+		if checkpoint > 0 {
+			startAfter = CommitKey(checkpoint - 1)
 		}
 		files, err := listLog(ctx, store, startAfter)
 		if err != nil {
-			return nil, fmt.Errorf("table %s: list log: %w", uri, err)
+			return nil, fmt.Errorf("table %s: list log: %w", store.URI(), err)
 		}
-		if s, err := loadFrom(ctx, store, files, true); err == nil || !errors.Is(err, errTryListing) {
-			return s, err
+		if cfg.upTo >= 0 {
+			files = slices.DeleteFunc(files, func(f logFile) bool { return f.version > cfg.upTo })
+		}
+		return loadFrom(ctx, store, files, checkpoint >= 0, cfg)
+	}
+	// Try the newer of the two checkpoints first, then the other, then a full listing.
+	var starts []int64
+	if lc, ok := readLastCheckpoint(ctx, store); ok && (cfg.upTo < 0 || lc.Version <= cfg.upTo) {
+		starts = append(starts, lc.Version)
+	}
+	if cfg.fromCheckpoint >= 0 && !slices.Contains(starts, cfg.fromCheckpoint) {
+		starts = append(starts, cfg.fromCheckpoint)
+	}
+	slices.SortFunc(starts, func(a, b int64) int { return cmp.Compare(b, a) })
+	var s *Snapshot
+	err := errTryListing
+	for _, start := range append(starts, -1) {
+		if s, err = from(start); !errors.Is(err, errTryListing) {
+			break
 		}
 	}
-	files, err := listLog(ctx, store, "")
 	if err != nil {
-		return nil, fmt.Errorf("table %s: list log: %w", uri, err)
+		return nil, err
 	}
-	return loadFrom(ctx, store, files, false)
+	return s, s.checkReadable()
 }
 
-// errTryListing says a load from the _last_checkpoint hint failed in a way a full
-// listing may fix (the hinted checkpoint is missing or unreadable).
+// errTryListing says a load from a known checkpoint (the _last_checkpoint hint, or one
+// the Table read or wrote) failed in a way a full listing may fix: the checkpoint is
+// missing or unreadable.
 var errTryListing = errors.New("checkpoint hint unusable")
 
 // loadFrom builds the snapshot from listed log files: the newest complete checkpoint
-// that reads cleanly, then the commits after it, without gaps.
-func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromHint bool) (*Snapshot, error) {
+// that reads cleanly, then the commits after it, without gaps. fromHint says the files
+// were listed from a checkpoint: when none of them reads, it returns errTryListing.
+// Whether the snapshot is readable is the caller's to check.
+func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromHint bool, cfg loadConfig) (*Snapshot, error) {
 	uri := store.URI()
 	latest := int64(-1)
 	hasV2, hasZero := false, false
@@ -145,7 +222,7 @@ func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromH
 	var lastErr error
 	for i := len(versions) - 1; i >= 0; i-- {
 		v := versions[i]
-		s := newSnapshot(uri)
+		s := newSnapshot(uri, cfg)
 		if err := s.loadCheckpoint(ctx, store, v, cps[v]); err != nil {
 			lastErr = err // a corrupt checkpoint: try an older one, or the commits
 			continue
@@ -156,7 +233,7 @@ func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromH
 		if err := s.replay(ctx, store, files); err != nil {
 			return nil, err
 		}
-		return s, s.checkReadable()
+		return s, nil
 	}
 	if fromHint {
 		return nil, errTryListing
@@ -173,27 +250,14 @@ func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromH
 		}
 		return nil, &InvalidTableError{Table: uri, Reason: reason}
 	}
-	s := newSnapshot(uri)
+	s := newSnapshot(uri, cfg)
 	if err := s.replay(ctx, store, files); err != nil {
 		return nil, err
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	return s, s.checkReadable()
-}
-
-// update advances the snapshot to the latest version by reading only the commits after
-// its version.
-func (s *Snapshot) update(ctx context.Context, store storage.Storage) error {
-	files, err := listLog(ctx, store, CommitKey(s.version))
-	if err != nil {
-		return fmt.Errorf("table %s: list log: %w", s.uri, err)
-	}
-	if err := s.replay(ctx, store, files); err != nil {
-		return err
-	}
-	return s.validate()
+	return s, nil
 }
 
 // replay applies the JSON commits among files, which must follow s.version without gaps.
@@ -226,6 +290,9 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 		a := &actions[i]
 		switch {
 		case a.Add != nil:
+			if s.noFiles {
+				continue
+			}
 			k, err := addKey(a.Add.Path, a.Add.DeletionVector)
 			if err != nil {
 				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
@@ -239,6 +306,9 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 			s.files[k] = a.Add
 			delete(s.tombstones, k)
 		case a.Remove != nil:
+			if s.noFiles {
+				continue
+			}
 			k, err := addKey(a.Remove.Path, a.Remove.DeletionVector)
 			if err != nil {
 				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
@@ -335,6 +405,26 @@ func (s *Snapshot) tombstoneRetention() time.Duration {
 	return d
 }
 
+// tombstoneCutoff is the deletionTimestamp before which a remove has outlived
+// delta.deletedFileRetentionDuration at time now. A remove without a timestamp is kept.
+func (s *Snapshot) tombstoneCutoff(now time.Time) int64 {
+	return now.Add(-s.tombstoneRetention()).UnixMilli()
+}
+
+func expired(r *Remove, cutoff int64) bool {
+	return r.DeletionTimestamp != nil && *r.DeletionTimestamp < cutoff
+}
+
+// dropExpiredTombstones forgets the removes whose retention has ended: no checkpoint
+// writes them any more, and a long-running writer's memory must not grow with them.
+func (s *Snapshot) dropExpiredTombstones(now time.Time) {
+	if len(s.tombstones) == 0 {
+		return
+	}
+	cutoff := s.tombstoneCutoff(now)
+	maps.DeleteFunc(s.tombstones, func(_ fileKey, r *Remove) bool { return expired(r, cutoff) })
+}
+
 // logRetention is delta.logRetentionDuration (default 30 days).
 func (s *Snapshot) logRetention() time.Duration {
 	d, err := ParseInterval(s.Property("delta.logRetentionDuration", "interval 30 days"))
@@ -386,12 +476,13 @@ var intervalUnits = map[string]time.Duration{
 
 // checkReadable refuses a snapshot whose data this package cannot read correctly.
 // Deletion vectors are refused only when a live file has one: a table with the feature
-// enabled but no deleted rows reads like any other.
+// enabled but no deleted rows reads like any other. A snapshot for appending accepts
+// them: an appender never reads data files.
 func (s *Snapshot) checkReadable() error {
 	if err := checkRead(s.uri, s.protocol, s.metadata, false); err != nil {
 		return err
 	}
-	if s.dvFiles > 0 {
+	if s.dvFiles > 0 && !s.appending {
 		return &UnsupportedFeatureError{Table: s.uri, Feature: fmt.Sprintf("deletion vectors (%d live file(s) have deleted rows)", s.dvFiles)}
 	}
 	return nil

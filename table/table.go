@@ -22,12 +22,22 @@ import (
 
 // Table is a handle on one Delta table. It caches the latest snapshot it has seen and
 // advances it incrementally; its methods are safe for concurrent use.
+//
+// The snapshots it hands out never change. Rather than build a new snapshot for every
+// commit (a copy of a file map that may hold 100k files), it changes its cached one in
+// place until that one is handed out, and copies it once at the next change after that
+// (copy on write): a committer that does not ask for snapshots in between never copies.
 type Table struct {
 	store storage.Storage
 
 	mu   sync.Mutex
 	snap *Snapshot // nil until first loaded
-	opts options
+	// lent says snap was handed out since it last changed: it must not change again.
+	lent bool
+	// current is when snap was last known to be the latest version: a listing found
+	// nothing newer, or the put-if-absent of the next version won (see stale).
+	current time.Time
+	opts    options
 }
 
 // New returns a handle on the table stored in store. Nothing is read until Snapshot,
@@ -47,27 +57,123 @@ func (t *Table) URI() string { return t.store.URI() }
 func (t *Table) Store() storage.Storage { return t.store }
 
 // Snapshot returns the latest snapshot, reading only the commits that are new since the
-// last call. The returned snapshot must not be used after a later call on t.
+// last call. The snapshot never changes: later calls and commits leave it as it is.
+//
+// When another writer's log cleanup deleted the commits that follow the cached version,
+// it continues from that writer's newer checkpoint; a missing commit no checkpoint
+// covers is an *InvalidTableError.
 func (t *Table) Snapshot(ctx context.Context) (*Snapshot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.refresh(ctx)
+	s, err := t.refresh(ctx)
+	if s != nil {
+		t.lent = true
+	}
+	return s, err
+}
+
+// loadConfig is how the handle loads: without file lists when it only appends.
+func (t *Table) loadConfig() loadConfig {
+	return loadConfig{upTo: -1, fromCheckpoint: -1, noFiles: t.opts.appending, appending: t.opts.appending}
+}
+
+// mutable returns t.snap ready to change: a private copy when it has been handed out.
+func (t *Table) mutable() *Snapshot {
+	if t.lent {
+		t.snap, t.lent = t.snap.clone(), false
+	}
+	return t.snap
 }
 
 func (t *Table) refresh(ctx context.Context) (*Snapshot, error) {
+	now := t.opts.now()
 	if t.snap == nil {
-		s, err := Load(ctx, t.store)
+		s, err := load(ctx, t.store, t.loadConfig())
 		if err != nil {
 			return nil, err
 		}
-		t.snap = s
+		s.dropExpiredTombstones(now)
+		t.snap, t.lent, t.current = s, false, now
 		return s, nil
 	}
-	if err := t.snap.update(ctx, t.store); err != nil {
+	old := t.snap.version
+	files, err := listLog(ctx, t.store, CommitKey(old))
+	if err != nil {
+		return nil, fmt.Errorf("table %s: list log: %w", t.URI(), err)
+	}
+	if err := t.advance(ctx, files); err != nil {
 		t.snap = nil // start over next time rather than build on a half-applied state
 		return nil, err
 	}
+	t.current = now
+	t.advanced(old, now)
 	return t.snap, t.snap.checkReadable()
+}
+
+// advance moves t.snap to the newest version among files, the log listed after its
+// version: it replays the commits that follow or, when another writer's log cleanup
+// deleted those (delta.logRetentionDuration), reloads from a newer checkpoint.
+func (t *Table) advance(ctx context.Context, files []logFile) error {
+	version := t.snap.version
+	next := int64(-1) // the first commit after version
+	for _, f := range files {
+		if f.kind == logCommit && f.version > version {
+			next = f.version
+			break
+		}
+	}
+	newer := false // a checkpoint after version exists
+	for v := range checkpointParts(files) {
+		newer = newer || v > version
+	}
+	var replayErr error
+	switch {
+	case next == version+1:
+		replayErr = t.mutable().replay(ctx, t.store, files)
+		if replayErr == nil {
+			return t.snap.validate()
+		}
+		if !newer {
+			return replayErr
+		}
+		// A log cleanup may have deleted commits while they were read: the newer
+		// checkpoint covers them.
+	case next < 0 && !newer:
+		return nil // nothing new
+	case !newer:
+		return &InvalidTableError{Table: t.URI(), Reason: fmt.Sprintf("commit %d is missing (the next one is %d) and no checkpoint covers it", version+1, next)}
+	}
+	s, err := loadFrom(ctx, t.store, files, true, t.loadConfig())
+	if errors.Is(err, errTryListing) {
+		if replayErr != nil {
+			return replayErr
+		}
+		return &InvalidTableError{Table: t.URI(), Reason: fmt.Sprintf("the commits after version %d were deleted (log cleanup) and no later checkpoint is readable", version)}
+	}
+	if err != nil {
+		return err
+	}
+	t.snap, t.lent = s, false
+	return nil
+}
+
+// advanced follows a move of t.snap from version old. Each time the version passes a
+// multiple of the checkpoint interval, expired tombstones are dropped: a pass over them
+// as often as a checkpoint, so a writer's memory does not grow with other writers'
+// removes.
+func (t *Table) advanced(old int64, now time.Time) {
+	s := t.snap
+	if n := s.checkpointInterval(); s.version/n != old/n && len(s.tombstones) > 0 {
+		t.mutable().dropExpiredTombstones(now)
+	}
+}
+
+// stale says t.snap may no longer detect a lost race: past half the log retention since
+// it was last known to be current, another writer's log cleanup may have deleted the
+// commits after it, and the put-if-absent of a deleted version would win, writing a
+// commit no reader ever sees. Commit reads the log first then.
+func (t *Table) stale() bool {
+	return t.opts.now().Sub(t.current) >= t.snap.logRetention()/2
 }
 
 // Exists reports whether the table has a log.
@@ -130,17 +236,18 @@ func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) 
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	start := t.opts.now()
 	if err := t.store.PutIfAbsent(ctx, CommitKey(0), data); err != nil {
 		if errors.Is(err, storage.ErrExists) {
 			return nil, fmt.Errorf("table %s: %w", t.URI(), ErrTableExists)
 		}
 		return nil, fmt.Errorf("table %s: create: %w", t.URI(), err)
 	}
-	s := newSnapshot(t.URI())
+	s := newSnapshot(t.URI(), t.loadConfig())
 	if err := s.apply(0, actions); err != nil {
 		return nil, err
 	}
-	t.snap = s
+	t.snap, t.lent, t.current = s, true, start
 	return s, nil
 }
 
