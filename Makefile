@@ -3,6 +3,7 @@
 #   make demo    build and run `sluice demo` (built-in broker, local table, a query)
 #   make test    vet, format check and every test (what CI runs)
 #   make bench   benchmarks (figures go to BENCHMARKS.md)
+#   make sim     the exactly-once simulation over more seeds (SEEDS=10000)
 
 GO       ?= go
 BIN      ?= bin/sluice
@@ -14,7 +15,7 @@ TESTFLAGS ?= -count=1 -timeout 20m
 # versitygw, the S3 server the storage tests start (table/storage/s3test), pinned in tools/go.mod.
 VERSITYGW := .tools/bin/versitygw
 
-.PHONY: all build test unit e2e bench demo lint fmt clean tools
+.PHONY: all build test unit e2e bench demo lint fmt clean tools sim
 
 all: build
 
@@ -26,8 +27,19 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
+# The race detector slows the exactly-once simulation about fivefold: under it a few
+# dozen seeds run; then a few hundred without it.
+SIM_SEEDS_RACE ?= 40
+SEEDS          ?= 300
+
 test: lint tools
-	$(GO) test -race $(TESTFLAGS) ./...
+	SIM_SEEDS=$(SIM_SEEDS_RACE) $(GO) test -race $(TESTFLAGS) ./...
+	SIM_SEEDS=$(SEEDS) SIM_FIRST=1000 $(GO) test $(TESTFLAGS) -run '^TestSimulation$$' ./connector
+
+# make sim SEEDS=10000: the simulation over more seeds; a failing seed prints the
+# command that replays it.
+sim:
+	SIM_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSimulation$$' -v ./connector
 
 unit: tools
 	$(GO) test $(TESTFLAGS) $$($(GO) list ./... | grep -v /e2e)

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -221,10 +220,20 @@ func (k *KafkaColumnsConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
+// StartPolicy says where a partition with no txn in the table starts.
+type StartPolicy string
+
+// Start policies.
+const (
+	StartEarliest StartPolicy = "earliest" // the first retained message
+	StartLatest   StartPolicy = "latest"   // the high watermark at assignment
+	StartOffsets  StartPolicy = "offsets"  // explicit offsets; unlisted partitions start at earliest
+)
+
 // StartConfig is earliest, latest, or explicit offsets per topic and partition
 // (partitions not listed start at earliest).
 type StartConfig struct {
-	Policy  string                     // earliest, latest or offsets
+	Policy  StartPolicy                // earliest, latest or offsets
 	Offsets map[string]map[int32]int64 // topic → partition → first offset
 }
 
@@ -232,14 +241,14 @@ type StartConfig struct {
 func (s *StartConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	var name string
 	if err := unmarshal(&name); err == nil {
-		s.Policy = name
+		s.Policy = StartPolicy(name)
 		return nil
 	}
 	var offsets map[string]map[int32]int64
 	if err := unmarshal(&offsets); err != nil {
 		return errors.New("start: want earliest, latest, or a mapping topic: {partition: offset}")
 	}
-	s.Policy, s.Offsets = "offsets", offsets
+	s.Policy, s.Offsets = StartOffsets, offsets
 	return nil
 }
 
@@ -461,7 +470,7 @@ func (t *TableConfig) validate(v *validator, path string, c *Config) {
 		v.errorf(path, "topics or topic_pattern is required")
 	}
 	if t.TopicPattern != "" {
-		if _, err := regexp.Compile(t.TopicPattern); err != nil {
+		if _, err := compileTopicPattern(t.TopicPattern); err != nil {
 			v.errorf(path+".topic_pattern", "invalid regular expression: %v", err)
 		}
 	}
@@ -485,8 +494,8 @@ func (t *TableConfig) validate(v *validator, path string, c *Config) {
 	}
 	switch t.Start.Policy {
 	case "":
-		t.Start.Policy = "earliest"
-	case "earliest", "latest", "offsets":
+		t.Start.Policy = StartEarliest
+	case StartEarliest, StartLatest, StartOffsets:
 	default:
 		v.errorf(path+".start", "%q: want earliest, latest, or a mapping topic: {partition: offset}", t.Start.Policy)
 	}
@@ -685,38 +694,4 @@ func (t *TableConfig) Derivations() (map[string]*writer.Derivation, error) {
 		out[name] = d
 	}
 	return out, nil
-}
-
-// matches reports whether the table consumes the topic.
-func (t *TableConfig) matches(topic string, pattern *regexp.Regexp) bool {
-	for _, name := range t.Topics {
-		if name == topic {
-			return true
-		}
-	}
-	return pattern != nil && pattern.MatchString(topic)
-}
-
-// Subscription lists what the consumer subscribes to: topic names and ^-prefixed
-// regular expressions, as librdkafka expects them.
-func (c *Config) Subscription() []string {
-	set := map[string]bool{}
-	for _, t := range c.Tables {
-		for _, name := range t.Topics {
-			set[name] = true
-		}
-		if t.TopicPattern != "" {
-			p := t.TopicPattern
-			if !strings.HasPrefix(p, "^") {
-				p = "^" + p
-			}
-			set[p] = true
-		}
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
 }

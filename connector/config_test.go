@@ -17,7 +17,7 @@ func TestIssueConfigLoads(t *testing.T) {
 	}
 	tc := cfg.Tables[0]
 	if cfg.Name != "events-ingest" || cfg.Kafka.GroupID != "sluice-events" || tc.Flush.MaxRows != 100000 ||
-		time.Duration(tc.Flush.MaxLatency) != 5*time.Second || !tc.KafkaColumns.Enabled() || tc.Start.Policy != "earliest" {
+		time.Duration(tc.Flush.MaxLatency) != 5*time.Second || !tc.KafkaColumns.Enabled() || tc.Start.Policy != StartEarliest {
 		t.Fatalf("unexpected config: %+v", cfg)
 	}
 	s, err := tc.TableSchema()

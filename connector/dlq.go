@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/sluicelake/sluice/table"
-	"github.com/sluicelake/sluice/table/storage"
 	"github.com/sluicelake/sluice/writer"
 )
 
@@ -59,8 +60,28 @@ func (c *Connector) dlqProducer() (*kafka.Producer, error) {
 			}
 		}
 		c.producer, c.producerErr = kafka.NewProducer(&cm)
+		if c.producerErr == nil {
+			go c.producerEvents(c.producer.Events())
+		}
 	})
 	return c.producer, c.producerErr
+}
+
+// producerEvents drains the producer's event channel, where librdkafka reports errors
+// (delivery reports go to each write's own channel). Left undrained it fills, and the
+// producer's event loop then blocks, stalling dead-letter writes and the commits
+// behind them. It ends when the producer is closed.
+func (c *Connector) producerEvents(events chan kafka.Event) {
+	for ev := range events {
+		switch e := ev.(type) {
+		case kafka.Error:
+			c.log.Warn("dead-letter producer", "error", e.Error(), "code", e.Code().String())
+		case *kafka.Message: // a late delivery report whose write gave up waiting
+			if e.TopicPartition.Error != nil {
+				c.log.Warn("dead-letter delivery failed after its write gave up", "error", e.TopicPartition.Error)
+			}
+		}
+	}
 }
 
 // isClientProperty keeps the librdkafka properties a producer shares with the consumer
@@ -138,19 +159,20 @@ func DLQTableSchema() *table.StructType {
 // version = the last dead letter's offset), and letters at or below it are not
 // written again after a restart.
 type tableDLQ struct {
-	c         *Connector
-	source    string
-	tbl       *table.Table
-	mu        sync.Mutex
-	committed map[tp]int64
+	c      *Connector
+	source string
+	tbl    *table.Table
+	mu     sync.Mutex // one write at a time
+	book   *txnBook
 }
 
 func (c *Connector) openTableDLQ(ctx context.Context, cfg *TableConfig) (*tableDLQ, error) {
-	store, err := storage.OpenWith(ctx, cfg.DLQ.Location, c.storageOptions())
+	store, err := c.openStore(ctx, cfg.DLQ.Location)
 	if err != nil {
 		return nil, err
 	}
-	d := &tableDLQ{c: c, source: cfg.Name, tbl: table.New(store, table.EngineInfo("sluice/"+Version)), committed: map[tp]int64{}}
+	d := &tableDLQ{c: c, source: cfg.Name, tbl: table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending())}
+	d.book = newTxnBook(d.appID)
 	snap, err := d.tbl.Snapshot(ctx)
 	switch {
 	case errors.Is(err, table.ErrNotATable):
@@ -178,7 +200,7 @@ func (d *tableDLQ) write(ctx context.Context, entries []dlqEntry) error {
 		err := d.writeOnce(ctx, entries)
 		var conflict *table.TxnConflictError
 		if errors.As(err, &conflict) && attempt < 3 {
-			d.committed = map[tp]int64{} // another writer moved a txn: re-read them
+			d.book.forget(nil) // another writer moved a txn: re-read them
 			continue
 		}
 		return err
@@ -186,23 +208,22 @@ func (d *tableDLQ) write(ctx context.Context, entries []dlqEntry) error {
 }
 
 func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
-	var snap *table.Snapshot // read only for partitions not seen since the last conflict
 	prev := map[tp]int64{}
+	var unknown []tp
 	for _, e := range entries {
 		p := tp{e.topic, e.partition}
-		if _, ok := d.committed[p]; !ok {
-			if snap == nil {
-				var err error
-				if snap, err = d.tbl.Snapshot(ctx); err != nil {
-					return err
-				}
-			}
-			d.committed[p] = -1
-			if v, ok := snap.Txn(d.appID(p)); ok {
-				d.committed[p] = v
-			}
+		if v, ok := d.book.get(p); ok {
+			prev[p] = v
+		} else if !slices.Contains(unknown, p) {
+			unknown = append(unknown, p)
 		}
-		prev[p] = d.committed[p]
+	}
+	if len(unknown) > 0 { // read only for partitions not seen since the last conflict
+		snap, err := d.tbl.Snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		maps.Copy(prev, d.book.observe(snap, unknown))
 	}
 	cfg := writer.DefaultConfig()
 	buf, err := writer.NewBuffer(writer.Spec{Schema: DLQTableSchema()}, cfg)
@@ -212,7 +233,7 @@ func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
 	last := map[tp]int64{}
 	for _, e := range entries {
 		p := tp{e.topic, e.partition}
-		if e.offset <= d.committed[p] {
+		if e.offset <= prev[p] {
 			continue // written before a restart
 		}
 		buf.SetInt(0, e.failedAt.UnixMicro())
@@ -263,11 +284,10 @@ func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
 	for p, v := range last {
 		tx.AppTxns = append(tx.AppTxns, table.AppTxn{AppID: d.appID(p), Prev: prev[p], Version: v})
 	}
-	if _, err := d.tbl.Commit(ctx, tx); err != nil {
+	res, err := d.tbl.Commit(ctx, tx)
+	if err != nil {
 		return err
 	}
-	for p, v := range last {
-		d.committed[p] = v
-	}
+	d.book.committed(res.Version, last)
 	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/google/uuid"
 
-	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
 	"github.com/sluicelake/sluice/writer"
@@ -26,16 +25,19 @@ type tableRT struct {
 	c       *Connector
 	cfg     *TableConfig
 	log     *slog.Logger
-	pattern *regexp.Regexp
+	pattern *regexp.Regexp // topic_pattern, anchored (compileTopicPattern)
 	route   *router
 	tbl     *table.Table
 	dlq     dlqTarget
 	workers []*worker
 	m       *tableMetrics
 
-	mu        sync.Mutex
-	spec      *schemaSpec  // nil until the table exists
-	committed map[tp]int64 // txn version in the table per partition, -1 for none
+	mu   sync.Mutex
+	spec *schemaSpec // nil until the table exists
+	book *txnBook    // txn versions per partition, as last committed or read
+
+	posCh chan posReq   // the poller's requests for positions, served between flushes
+	done  chan struct{} // closed when the committer stops
 
 	rows     atomic.Int64
 	bytes    atomic.Int64
@@ -62,20 +64,26 @@ type evolveReq struct {
 	worker   *worker
 	msg      *kafka.Message
 	incoming *table.StructType // nil: derive it from the message's writer schema
+	gen      uint64            // the worker's discard generation when it asked
 }
 
 // openTable opens (or, with a declared schema, creates) the table and starts nothing.
 func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*tableRT, error) {
-	t := &tableRT{c: c, cfg: cfg, log: c.log.With("table", cfg.Name), route: newRouter(cfg), committed: map[tp]int64{},
-		kick: make(chan struct{}, 1), force: make(chan struct{}, 1), flushCh: make(chan flushReq), evolveCh: make(chan evolveReq, 64), m: c.metrics.table(cfg.Name)}
+	t := &tableRT{c: c, cfg: cfg, log: c.log.With("table", cfg.Name), route: newRouter(cfg),
+		kick: make(chan struct{}, 1), force: make(chan struct{}, 1), flushCh: make(chan flushReq), evolveCh: make(chan evolveReq, 64),
+		posCh: make(chan posReq), done: make(chan struct{}), m: c.metrics.table(cfg.Name)}
+	t.book = newTxnBook(t.appID)
 	if cfg.TopicPattern != "" {
-		t.pattern = regexp.MustCompile(cfg.TopicPattern)
+		var err error
+		if t.pattern, err = compileTopicPattern(cfg.TopicPattern); err != nil {
+			return nil, fmt.Errorf("table %s: topic_pattern: %w", cfg.Name, err)
+		}
 	}
-	store, err := storage.OpenWith(ctx, cfg.Location, c.storageOptions())
+	store, err := c.openStore(ctx, cfg.Location)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", cfg.Name, err)
 	}
-	t.tbl = table.New(store, table.EngineInfo("sluice/"+Version))
+	t.tbl = table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending())
 	var snap *table.Snapshot
 	err = c.retryStartup(ctx, "table "+cfg.Name+" ("+store.URI()+")", func(ctx context.Context) error {
 		var err error
@@ -173,6 +181,7 @@ func (t *tableRT) start(ctx context.Context, workers, committers *sync.WaitGroup
 	committers.Add(1)
 	go func() {
 		defer committers.Done()
+		defer close(t.done)
 		t.run(ctx)
 	}()
 }
@@ -181,7 +190,7 @@ func (t *tableRT) start(ctx context.Context, workers, committers *sync.WaitGroup
 func (t *tableRT) mine(parts []tp) []tp {
 	var out []tp
 	for _, p := range parts {
-		if t.cfg.matches(p.topic, t.pattern) {
+		if t.reads(p.topic) {
 			out = append(out, p)
 		}
 	}
@@ -222,363 +231,20 @@ func (t *tableRT) forceFlush() {
 	}
 }
 
-func (t *tableRT) fatal(err error) { t.c.fail(err) }
-
-// run is the committer: it flushes when a limit is reached, when asked, and handles
-// schema changes. It is the only goroutine that commits to the table.
-func (t *tableRT) run(ctx context.Context) {
-	latency := time.Duration(t.cfg.Flush.MaxLatency)
-	tick := time.NewTicker(max(min(latency/4, time.Second), 10*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case req := <-t.flushCh:
-			req.reply <- t.flush(req.ctx, nil)
-		case <-t.kick:
-			if t.rows.Load() >= int64(t.cfg.Flush.MaxRows) || t.bytes.Load() >= int64(t.cfg.Flush.MaxBytes) {
-				t.flushOrFail(ctx)
-			}
-		case <-t.force:
-			t.flushOrFail(ctx)
-		case <-tick.C:
-			if o := t.oldest.Load(); o != 0 && time.Since(time.Unix(0, o)) >= latency {
-				t.flushOrFail(ctx)
-			}
-		case req := <-t.evolveCh:
-			t.evolve(ctx, req)
-		}
-	}
-}
-
-func (t *tableRT) flushOrFail(ctx context.Context) {
-	if err := t.flush(ctx, nil); err != nil && !errors.Is(err, context.Canceled) {
-		t.fatal(err)
-	}
-}
-
-// requestFlush asks the committer to flush now and waits for it.
-func (t *tableRT) requestFlush(ctx context.Context) error {
-	reply := make(chan error, 1)
-	select {
-	case t.flushCh <- flushReq{ctx: ctx, reply: reply}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// seal collects every worker's batch. Items are ordered, so each batch holds exactly
-// the messages dispatched before the seal.
-func (t *tableRT) seal() *batch {
-	// Reset the age of the oldest row before the workers seal: a row a worker adds after
-	// its seal then starts the clock again. (Reset after, and such a row would wait for
-	// the next size limit: max_latency would not hold.)
-	t.oldest.Store(0)
-	replies := make(chan *batch, len(t.workers))
-	for _, w := range t.workers {
-		w.in <- workItem{kind: itemSeal, seal: replies}
-	}
-	out := &batch{ranges: map[tp][2]int64{}}
-	for range t.workers {
-		b := <-replies
-		out.pending = append(out.pending, b.pending...)
-		out.dlq = append(out.dlq, b.dlq...)
-		out.rows += b.rows
-		out.bytes += b.bytes
-		for p, r := range b.ranges {
-			out.ranges[p] = r
-		}
-	}
-	return out
-}
-
-// flush writes everything buffered as one commit: dead letters first, then the data
-// files, then the log entry with one txn per partition (and meta, for a schema
-// change). Storage errors are retried until ctx ends; a partition another writer owns
-// drops the batch and re-seeks; other commit errors are returned.
-func (t *tableRT) flush(ctx context.Context, meta *table.Metadata) error {
-	t.mu.Lock()
-	spec := t.spec
-	t.mu.Unlock()
-	if spec == nil {
-		return nil // nothing can be buffered before the table exists
-	}
-	start := time.Now()
-	b := t.seal()
-	if len(b.ranges) == 0 && meta == nil {
-		return nil
-	}
-	t.c.inflight.Add(b.bytes)
-	defer t.c.inflight.Add(-b.bytes)
-	if len(b.dlq) > 0 {
-		if err := t.retry(ctx, "write dead letters", func() error { return t.dlq.write(ctx, b.dlq) }); err != nil {
-			return err
-		}
-		t.m.dlq.Add(float64(len(b.dlq)))
-	}
-	var adds []table.Add
-	var bytesOut int64
-	retryUpload := func(op func() error) error { return t.retry(ctx, "write data file", op) }
-	for _, p := range b.pending {
-		files, err := writeFiles(ctx, t.tbl.Store(), p, t.cfg.WriterConfig().Compression, retryUpload)
-		if err != nil {
-			return fmt.Errorf("table %s: %w", t.cfg.Name, err)
-		}
-		for _, a := range files {
-			bytesOut += a.Size
-		}
-		adds = append(adds, files...)
-		p.Release()
-	}
-	tx := &table.Transaction{Adds: adds, SchemaString: spec.meta.SchemaString, Metadata: meta, BaseSchemaString: spec.meta.SchemaString,
-		Parameters: map[string]string{"outputMode": "Append", "connector": t.c.cfg.Name}}
-	t.mu.Lock()
-	for p, r := range b.ranges {
-		prev, ok := t.committed[p]
-		if !ok {
-			prev = -1
-		}
-		tx.AppTxns = append(tx.AppTxns, table.AppTxn{AppID: t.appID(p), Prev: prev, Version: r[1]})
-	}
-	t.mu.Unlock()
-	var res table.CommitResult
-	commitStart := time.Now()
-	err := t.retry(ctx, "commit", func() error {
-		var err error
-		res, err = t.tbl.Commit(ctx, tx)
-		return err
-	})
-	var conflict *table.TxnConflictError
-	switch {
-	case errors.As(err, &conflict):
-		t.m.conflicts.WithLabelValues("partition_owned").Inc()
-		t.log.Warn("batch dropped: another writer committed one of its partitions; re-reading positions from the table", "error", err)
-		t.c.requestReseek(t)
-		return nil
-	case err != nil:
-		return fmt.Errorf("table %s: %w", t.cfg.Name, err)
-	}
-	t.m.commitDuration.Observe(time.Since(commitStart).Seconds())
-	if res.Attempts > 1 {
-		t.m.conflicts.WithLabelValues("lost_race").Add(float64(res.Attempts - 1))
-	}
-	if res.CheckpointErr != nil {
-		t.log.Warn("checkpoint failed (ingestion goes on)", "version", res.Version, "error", res.CheckpointErr)
-	}
-	t.mu.Lock()
-	for p, r := range b.ranges {
-		t.committed[p] = r[1]
-	}
-	t.mu.Unlock()
-	t.rowsCommitted.Add(int64(b.rows))
-	t.commits.Add(1)
-	t.files.Add(int64(len(adds)))
-	t.bytesOut.Add(bytesOut)
-	t.version.Store(res.Version)
-	t.m.rows.Add(float64(b.rows))
-	t.m.commits.Inc()
-	t.m.version.Set(float64(res.Version))
-	t.log.Info("committed", "version", res.Version, "rows", b.rows, "files", len(adds), "bytes", bytesOut,
-		"partitions", len(tx.AppTxns), "dead_letters", len(b.dlq), "attempts", res.Attempts, "took", time.Since(start).Round(time.Millisecond))
-	t.c.noteCommitted()
-	return nil
-}
-
-// retry runs op until it succeeds, fails permanently, or ctx ends. Errors about the
-// table itself (unsupported feature, changed metadata, owned partitions) are permanent;
-// I/O errors are retried with backoff, since storage that goes away usually comes back.
-func (t *tableRT) retry(ctx context.Context, what string, op func() error) error {
-	delay := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := op()
-		if err == nil || isPermanentCommitError(err) || ctx.Err() != nil {
-			return err
-		}
-		t.m.retries.Inc()
-		t.log.Warn(what+" failed; retrying", "attempt", attempt, "delay", delay, "error", err)
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
-		}
-		delay = min(delay*2, 30*time.Second)
-	}
-}
-
-func isPermanentCommitError(err error) bool {
-	var ue *table.UnsupportedFeatureError
-	var me *table.MetadataChangedError
-	var ie *table.InvalidTableError
-	var ce *table.TxnConflictError
-	var ev *schema.EvolutionError
-	return errors.As(err, &ue) || errors.As(err, &me) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &ev) ||
-		errors.Is(err, errShutdown)
-}
-
-// evolve answers a worker's schema request: create the table from the first message's
-// schema, or commit the merged schema, then switch every worker to it.
-func (t *tableRT) evolve(ctx context.Context, req evolveReq) {
-	incoming := req.incoming
-	if incoming == nil {
-		var err error
-		if incoming, err = t.messageSchema(ctx, req.msg); err != nil {
-			req.worker.in <- workItem{kind: itemReschema, err: err}
-			return
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		spec, err := t.applySchema(ctx, incoming)
-		var mc *table.MetadataChangedError
-		if errors.As(err, &mc) && attempt < 5 {
-			// Another writer changed the schema: start from the table's schema.
-			if err := t.reloadSpec(ctx); err != nil {
-				t.fatal(err)
-				return
-			}
-			continue
-		}
-		var ev *schema.EvolutionError
-		switch {
-		case errors.As(err, &ev):
-			req.worker.in <- workItem{kind: itemReschema, err: err}
-		case err != nil:
-			t.fatal(err)
-		default:
-			for _, w := range t.workers {
-				w.in <- workItem{kind: itemReschema, spec: spec}
-			}
-		}
-		return
-	}
-}
-
-// applySchema creates the table from incoming, or evolves it, and returns the spec to use.
-func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (*schemaSpec, error) {
-	t.mu.Lock()
-	spec := t.spec
-	t.mu.Unlock()
-	if spec == nil {
-		full, err := t.cfg.CompleteSchema(incoming)
-		if err != nil {
-			return nil, &schema.EvolutionError{Msg: err.Error()}
-		}
-		snap, err := t.create(ctx, full)
-		if err != nil {
-			return nil, err
-		}
-		return t.setSpec(snap.Metadata())
-	}
-	merged, changes, err := schema.Evolve(spec.msg, incoming)
-	if err != nil {
-		return nil, err
-	}
-	if !changes.Any() {
-		return spec, nil
-	}
-	if t.cfg.Evolution != "add_columns" {
-		return nil, &schema.EvolutionError{Msg: "the message schema adds columns or makes required ones optional, and evolution is none"}
-	}
-	full := spec.evolvedSchema(merged)
-	meta := spec.meta
-	meta.SchemaString = full.SchemaString()
-	if err := t.flush(ctx, &meta); err != nil {
-		return nil, err
-	}
-	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(full.Fields), "added", changes.Added, "now_nullable", changes.Nullable)
-	return t.setSpec(meta)
-}
-
-func (t *tableRT) setSpec(meta table.Metadata) (*schemaSpec, error) {
-	spec, err := newSchemaSpec(t.cfg, meta)
-	if err != nil {
-		return nil, err
-	}
-	t.mu.Lock()
-	t.spec = spec
-	t.mu.Unlock()
-	return spec, nil
-}
-
-func (t *tableRT) reloadSpec(ctx context.Context) error {
-	snap, err := t.tbl.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = t.setSpec(snap.Metadata())
-	return err
-}
-
-// messageSchema maps the writer schema of a message (avro, json_schema) to columns.
-func (t *tableRT) messageSchema(ctx context.Context, m *kafka.Message) (*table.StructType, error) {
-	if t.cfg.Format == FormatJSON {
-		return nil, &schema.EvolutionError{Msg: "format json needs a declared schema"}
-	}
-	id, _, err := schema.ParseWire(m.Value)
-	if err != nil {
-		return nil, err
-	}
-	s, err := t.c.schemaByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if t.cfg.Format == FormatJSONSchema {
-		return schema.JSONSchemaTableSchema(s.Text)
-	}
-	as, err := schema.ParseAvro(s)
-	if err != nil {
-		return nil, err
-	}
-	return schema.AvroTableSchema(as)
-}
-
-// positions reads the table and returns, per partition, the first offset to ingest:
-// txn+1, or the start policy (-1: the first message that comes; see startOffset).
-func (t *tableRT) positions(ctx context.Context, parts []tp) (map[tp]int64, error) {
-	snap, err := t.tbl.Snapshot(ctx)
-	if err != nil && !errors.Is(err, table.ErrNotATable) {
-		return nil, fmt.Errorf("table %s: %w", t.cfg.Name, err)
-	}
-	out := make(map[tp]int64, len(parts))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, p := range parts {
-		if snap != nil {
-			if v, ok := snap.Txn(t.appID(p)); ok {
-				t.committed[p] = v
-				out[p] = v + 1
-				continue
-			}
-		}
-		t.committed[p] = -1
-		out[p] = -1
-		if off, ok := t.cfg.Start.Offsets[p.topic][p.partition]; ok && t.cfg.Start.Policy == "offsets" {
-			out[p] = off
-		}
-	}
-	return out, nil
-}
-
 // forget drops partitions after a revocation.
-func (t *tableRT) forget(parts []tp) {
-	t.mu.Lock()
-	for _, p := range parts {
-		delete(t.committed, p)
-	}
-	t.mu.Unlock()
+func (t *tableRT) forget(ctx context.Context, parts []tp) {
+	t.book.forget(parts)
 	byWorker := map[*worker][]tp{}
 	for _, p := range parts {
 		w := t.workerFor(p)
 		byWorker[w] = append(byWorker[w], p)
 	}
 	for w, ps := range byWorker {
-		w.in <- workItem{kind: itemForget, forget: ps}
+		select {
+		case w.in <- workItem{kind: itemForget, forget: ps}:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

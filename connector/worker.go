@@ -15,10 +15,11 @@ type itemKind uint8
 const (
 	itemMsgs     itemKind = iota + 1 // a batch of messages: msgs, routes
 	itemSeal                         // hand the batch over: seal
-	itemAssign                       // start tracking partitions: parts (next offsets)
+	itemAssign                       // start tracking partitions: parts (positions)
 	itemForget                       // stop tracking partitions: forget
 	itemDiscard                      // drop the batch; restart partitions at parts
 	itemReschema                     // switch to spec (or refuse the held message: err)
+	itemSync                         // close done: everything sent before is handled
 )
 
 // workItem is what the poller and the committer send a worker. Items are handled in
@@ -29,20 +30,53 @@ type workItem struct {
 	msgs   []*kafka.Message
 	routes []routeDecision
 	seal   chan<- *batch
-	parts  map[tp]int64
+	done   chan struct{}
+	parts  map[tp]position
 	forget []tp
 	spec   *schemaSpec
 	err    error
+	// gen is, on a reschema reply, the worker's discard generation when it asked: an
+	// error for a message dropped since (a discard) must not land on another one.
+	gen uint64
 }
 
-// batch is what a worker hands the committer: data files to write, the offset range
-// of every partition it covers, and dead letters.
+// batch is what a worker hands the committer: data files to write, the span of every
+// partition it covers, and dead letters.
 type batch struct {
 	pending []*writer.Pending
-	ranges  map[tp][2]int64 // first, last offset examined
+	spans   map[tp]span
 	dlq     []dlqEntry
 	rows    int
 	bytes   int64
+}
+
+// span is the part of one partition a batch covers: every offset after prev up to
+// last was examined (ingested, routed elsewhere or dead-lettered), in order.
+type span struct {
+	// prev is the txn version the batch continues from, bound when the batch was
+	// sealed; the commit is refused unless the table still holds exactly it.
+	prev  int64
+	first int64 // first offset examined
+	last  int64 // last offset examined: the new txn version
+}
+
+// add merges a worker's batch into b.
+func (b *batch) add(o *batch) {
+	b.pending = append(b.pending, o.pending...)
+	b.dlq = append(b.dlq, o.dlq...)
+	b.rows += o.rows
+	b.bytes += o.bytes
+	for p, s := range o.spans {
+		b.spans[p] = s
+	}
+}
+
+// release returns the buffers of a batch that will not be written.
+func (b *batch) release() {
+	for _, p := range b.pending {
+		p.Release()
+	}
+	b.pending = nil
 }
 
 // heldMsg is a message parked while the table's schema changes.
@@ -51,10 +85,11 @@ type heldMsg struct {
 	route routeDecision
 }
 
-// wpart is a worker's view of one partition.
-type wpart struct {
-	next  int64 // first offset still to ingest; -1: the first message that comes
-	first int64 // first offset in the batch, -1 when none
+// partState is a worker's view of one partition.
+type partState struct {
+	next  int64 // first offset still to ingest, or fromStart
+	prev  int64 // txn version the open batch continues from (noTxn: none)
+	first int64 // first offset in the open batch, -1 when none
 	last  int64
 }
 
@@ -68,12 +103,13 @@ type worker struct {
 	buf       *writer.Buffer
 	dec       *msgDecoder
 	carry     []*writer.Pending // rows buffered under the previous schema
-	parts     map[tp]*wpart
+	parts     map[tp]*partState
 	dlq       []dlqEntry
 	held      []heldMsg // messages waiting for a schema change, in order
 	heldBytes int64
 	waiting   bool
-	failed    bool // on_error: fail was hit; the rest is left for the next run
+	gen       uint64 // discards so far: replies to older schema requests carry no error
+	failed    bool   // on_error: fail was hit; the rest is left for the next run
 	kcols     struct{ topic, partition, offset, timestamp, key int }
 	topicName string
 	topicBuf  []byte
@@ -88,7 +124,7 @@ type worker struct {
 const workerQueue = 16
 
 func newWorker(t *tableRT) *worker {
-	return &worker{t: t, in: make(chan workItem, workerQueue), parts: map[tp]*wpart{}}
+	return &worker{t: t, in: make(chan workItem, workerQueue), parts: map[tp]*partState{}}
 }
 
 // setSpec builds the buffer and decoder for a schema version.
@@ -143,8 +179,8 @@ func (w *worker) run(ctx context.Context) {
 		case itemSeal:
 			item.seal <- w.sealBatch()
 		case itemAssign:
-			for p, next := range item.parts {
-				w.parts[p] = &wpart{next: next, first: -1}
+			for p, pos := range item.parts {
+				w.parts[p] = &partState{next: pos.next, prev: pos.prev, first: -1}
 			}
 		case itemForget:
 			for _, p := range item.forget {
@@ -154,6 +190,8 @@ func (w *worker) run(ctx context.Context) {
 			w.discard(item.parts)
 		case itemReschema:
 			w.reschema(ctx, item)
+		case itemSync:
+			close(item.done)
 		}
 	}
 }
@@ -244,7 +282,7 @@ func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEv
 	w.waiting = true
 	w.t.waiting.Add(1)
 	w.hold(heldMsg{m, routeHere})
-	req := evolveReq{worker: w, msg: m}
+	req := evolveReq{worker: w, msg: m, gen: w.gen}
 	if ne != nil {
 		req.incoming = ne.incoming
 	}
@@ -284,7 +322,7 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 			return
 		}
 	}
-	if item.err != nil && len(held) > 0 {
+	if item.err != nil && len(held) > 0 && item.gen == w.gen {
 		m := held[0].m
 		held = held[1:]
 		p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
@@ -304,7 +342,7 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 }
 
 // onError applies the table's on_error policy to a message that cannot be ingested.
-func (w *worker) onError(m *kafka.Message, st *wpart, p tp, off int64, stage string, err error) {
+func (w *worker) onError(m *kafka.Message, st *partState, p tp, off int64, stage string, err error) {
 	me := &MessageError{Table: w.t.cfg.Name, Topic: p.topic, Partition: p.partition, Offset: off, Stage: stage, Err: err}
 	w.t.m.errors.WithLabelValues(w.t.cfg.OnError).Inc()
 	switch w.t.cfg.OnError {
@@ -320,7 +358,7 @@ func (w *worker) onError(m *kafka.Message, st *wpart, p tp, off int64, stage str
 	}
 }
 
-func (w *worker) advance(st *wpart, off int64) {
+func (w *worker) advance(st *partState, off int64) {
 	if st.first < 0 {
 		st.first = off
 		w.t.noteOldest()
@@ -348,9 +386,10 @@ func (w *worker) account() {
 	}
 }
 
-// sealBatch hands over everything buffered and every partition's range.
+// sealBatch hands over everything buffered and every partition's span; the next batch
+// of each partition continues from this one's last offset.
 func (w *worker) sealBatch() *batch {
-	b := &batch{ranges: map[tp][2]int64{}, dlq: w.dlq}
+	b := &batch{spans: map[tp]span{}, dlq: w.dlq}
 	if w.buf != nil {
 		b.rows, b.bytes = w.buf.Rows(), w.buf.Bytes()
 		b.pending = append(w.carry, w.buf.Take()...)
@@ -362,16 +401,17 @@ func (w *worker) sealBatch() *batch {
 	}
 	for p, st := range w.parts {
 		if st.first >= 0 {
-			b.ranges[p] = [2]int64{st.first, st.last}
-			st.first = -1
+			b.spans[p] = span{prev: st.prev, first: st.first, last: st.last}
+			st.prev, st.first = st.last, -1
 		}
 	}
 	w.dlq = nil
 	return b
 }
 
-// discard drops the batch and restarts partitions from the given offsets.
-func (w *worker) discard(next map[tp]int64) {
+// discard drops the batch and the held messages, and restarts partitions from the
+// given positions (the table's); partitions not in next keep theirs.
+func (w *worker) discard(next map[tp]position) {
 	if w.buf != nil {
 		for _, p := range w.buf.Take() {
 			p.Release()
@@ -382,12 +422,22 @@ func (w *worker) discard(next map[tp]int64) {
 		w.rows, w.bytes = 0, 0
 	}
 	w.releaseHeld()
+	if w.waiting {
+		w.waiting = false
+		w.t.waiting.Add(-1)
+	}
+	w.gen++
+	for _, p := range w.carry {
+		p.Release()
+	}
 	w.carry, w.dlq = nil, nil
 	for p, st := range w.parts {
-		st.first = -1
-		if n, ok := next[p]; ok {
-			st.next = n
+		pos, ok := next[p]
+		if !ok { // not the table's to seek any more: wait for an assignment
+			delete(w.parts, p)
+			continue
 		}
+		st.next, st.prev, st.first = pos.next, pos.prev, -1
 	}
 	w.failed = false
 }

@@ -40,7 +40,7 @@ name: starts
 kafka: {bootstrap_servers: %s}
 tables:
   - name: pattern
-    topic_pattern: "^app\\."
+    topic_pattern: "app\\..*"
     location: %s/pattern
     schema: [{name: id, type: long}, {name: ts, type: timestamp}]
     columns: {hour: "hour(ts)"}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"log/slog"
@@ -110,6 +111,9 @@ tables:
 		return err
 	}
 	fmt.Printf("▸ ingesting into the Delta tables %s and %s (exactly once, one txn per Kafka partition)\n", location, ordersLocation)
+	// Keep the Go heap near what the memory budget allows, so garbage does not pile up
+	// past it. It is process-wide, so the process sets it, not the connector.
+	debug.SetMemoryLimit(cfg.MemoryLimit())
 	c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: log})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,9 @@ from the tables' txn versions.`,
 				<-ctx.Done()
 				stop() // a second signal now terminates the process
 			}()
+			// Keep the Go heap near what the memory budget allows, so garbage does not pile up
+			// past it. It is process-wide, so the process sets it, not the connector.
+			debug.SetMemoryLimit(cfg.MemoryLimit())
 			c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: untilCaughtUp, Logger: log})
 			if err != nil {
 				return err

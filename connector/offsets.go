@@ -1,0 +1,124 @@
+package connector
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// committedNext is, per assigned partition, the offset every table reading it has
+// committed up to (and -1 where one has not committed anything yet).
+func (p *poller) committedNext() map[tp]int64 {
+	out := map[tp]int64{}
+	for part := range p.parts {
+		low := int64(-1)
+		for i, t := range p.tablesFor(part.topic) {
+			v, ok := t.book.get(part)
+			if !ok || v == noTxn {
+				low = -1
+				break
+			}
+			if i == 0 || v+1 < low {
+				low = v + 1
+			}
+		}
+		out[part] = low
+	}
+	return out
+}
+
+// commitKafkaOffsets records in the consumer group what every table has committed, for
+// lag monitoring. The tables remain the source of truth.
+func (p *poller) commitKafkaOffsets(force bool) {
+	if !force && time.Since(p.lastOffsets) < time.Second {
+		time.AfterFunc(time.Second, p.c.noteCommitted)
+		return
+	}
+	p.lastOffsets = time.Now()
+	var offsets []kafka.TopicPartition
+	for part, next := range p.committedNext() {
+		if next >= 0 {
+			offsets = append(offsets, topicPartition(part, next))
+		}
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	if err := p.cons.CommitOffsets(offsets); err != nil {
+		p.log.Debug("kafka offset commit failed (lag metrics only)", "error", err)
+	}
+}
+
+// updateLag publishes, per partition, the messages between the tables' position and the
+// high watermark the consumer last saw, and returns their sum.
+func (p *poller) updateLag() int64 {
+	var total int64
+	for part, next := range p.committedNext() {
+		_, high, err := p.cons.Watermarks(part.topic, part.partition, true)
+		if err != nil || high < 0 {
+			continue
+		}
+		lag := max(high-max(next, 0), 0)
+		p.c.metrics.lag.WithLabelValues(part.topic, strconv.Itoa(int(part.partition))).Set(float64(lag))
+		total += lag
+	}
+	return total
+}
+
+// logProgress logs rows committed in total and in the last d, and the lag.
+func (p *poller) logProgress(total, rows int64, d time.Duration, lag int64) {
+	versions := make([]string, 0, len(p.c.tables))
+	for _, t := range p.c.tables {
+		versions = append(versions, t.cfg.Name+"@"+strconv.FormatInt(t.version.Load(), 10))
+	}
+	p.log.Info("progress", "rows_per_sec", int64(float64(rows)/d.Seconds()), "rows_committed", total,
+		"lag", lag, "buffered_bytes", p.c.buffered.Load(), "partitions", len(p.parts), "tables", versions)
+}
+
+// checkMemory pauses fetching past the memory budget (flushing the largest buffer) and
+// resumes once memory falls below three quarters of it.
+func (p *poller) checkMemory() {
+	c := p.c
+	budget := int64(c.cfg.MemoryBudget)
+	used := c.buffered.Load() + c.inflight.Load()
+	c.metrics.memory.Set(float64(used))
+	if used > p.peakMemory {
+		p.peakMemory = used
+		c.metrics.memoryMax.Set(float64(used))
+	}
+	switch {
+	case used > budget:
+		var largest *tableRT
+		for _, t := range c.tables {
+			if largest == nil || t.bytes.Load() > largest.bytes.Load() {
+				largest = t
+			}
+		}
+		if largest != nil && largest.bytes.Load() > 0 {
+			largest.forceFlush()
+		}
+		if !p.paused {
+			if err := p.cons.Pause(p.assignment()); err == nil {
+				p.paused = true
+				c.metrics.paused.Set(1)
+				p.log.Info("memory budget reached: fetching paused", "buffered_bytes", used, "budget", budget)
+			}
+		}
+	case p.paused && used < budget*3/4:
+		if err := p.cons.Resume(p.assignment()); err == nil {
+			p.paused = false
+			c.metrics.paused.Set(0)
+			p.log.Info("fetching resumed", "buffered_bytes", used)
+		}
+	}
+}
+
+func (p *poller) assignment() []kafka.TopicPartition {
+	out := make([]kafka.TopicPartition, 0, len(p.parts))
+	for part := range p.parts {
+		topic := part.topic
+		out = append(out, kafka.TopicPartition{Topic: &topic, Partition: part.partition})
+	}
+	return out
+}

@@ -1,0 +1,731 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
+)
+
+// The simulation drives two connector instances in one consumer group through random
+// schedules of produces, deliveries, flushes, rebalances (cooperative and lost
+// assignments, so zombies), storage faults (failed puts and puts whose response is
+// lost), foreign commits (a schema change, a file rewrite), log cleanup by checkpoints,
+// schema evolution from messages, and crashes with restart. After every step it checks
+// the table: per partition, exactly the messages up to its txn, no gap, no duplicate,
+// and txns never move back. At the end it heals everything and checks that every
+// message got in.
+//
+//	make sim SEEDS=10000                                         (go test ./connector -run TestSimulation -sim.seeds 10000)
+//	go test ./connector -run TestSimulation -sim.seed 1234 -v     (replay one seed)
+var (
+	simSeeds = flag.Int("sim.seeds", envInt("SIM_SEEDS", 150), "simulation: how many seeds to run (env SIM_SEEDS)")
+	simSeed  = flag.Uint64("sim.seed", 0, "simulation: run only this seed")
+	simSteps = flag.Int("sim.steps", 60, "simulation: steps per seed")
+	simFirst = flag.Uint64("sim.first", uint64(envInt("SIM_FIRST", 1)), "simulation: first seed (env SIM_FIRST)")
+)
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func TestSimulation(t *testing.T) {
+	if *simSeed != 0 {
+		runSimSeed(t, *simSeed, *simSteps, true)
+		return
+	}
+	start := time.Now()
+	for seed := *simFirst; seed < *simFirst+uint64(*simSeeds); seed++ {
+		if !runSimSeed(t, seed, *simSteps, false) {
+			return
+		}
+	}
+	t.Logf("%d seeds of %d steps in %s", *simSeeds, *simSteps, time.Since(start).Round(time.Millisecond))
+}
+
+const (
+	simPartitions = 3
+	simTopic      = "events"
+)
+
+const simYAML = `
+name: sim
+kafka: {bootstrap_servers: "sim:9092"}
+shutdown_timeout: 200ms
+memory_budget: 1GiB
+decoders: 2
+tables:
+  - name: events
+    topics: [events]
+    location: /sim/events
+    schema: [{name: id, type: long}]
+    json: {unknown_fields: evolve}
+    evolution: add_columns
+    kafka_columns: [partition, offset]
+    flush: {max_rows: 100000000, max_latency: 24h}
+`
+
+func simConfig(t testing.TB, yaml string) *Config {
+	cfg, err := ParseConfig("sim.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// faultStore injects storage faults into one instance's view of the table's store.
+type faultStore struct {
+	storage.Storage
+	mu       sync.Mutex
+	failPuts int  // the next puts fail before writing
+	losePuts int  // the next puts write, then report a failure (a lost response)
+	dead     bool // the process is gone: nothing reaches the store
+}
+
+var errInjected = errors.New("injected storage fault")
+
+func (f *faultStore) put(write func() error) error {
+	f.mu.Lock()
+	switch {
+	case f.dead:
+		f.mu.Unlock()
+		return errInjected
+	case f.failPuts > 0:
+		f.failPuts--
+		f.mu.Unlock()
+		return errInjected
+	case f.losePuts > 0:
+		f.losePuts--
+		f.mu.Unlock()
+		if err := write(); err != nil {
+			return err
+		}
+		return errInjected
+	}
+	f.mu.Unlock()
+	return write()
+}
+
+func (f *faultStore) isDead() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dead
+}
+
+func (f *faultStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	return f.put(func() error { return f.Storage.Put(ctx, key, r, size) })
+}
+
+func (f *faultStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	return f.put(func() error { return f.Storage.PutIfAbsent(ctx, key, data) })
+}
+
+func (f *faultStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if f.isDead() {
+		return nil, errInjected
+	}
+	return f.Storage.Get(ctx, key)
+}
+
+func (f *faultStore) List(ctx context.Context, prefix, startAfter string) iter.Seq2[storage.ObjectInfo, error] {
+	if f.isDead() {
+		return func(yield func(storage.ObjectInfo, error) bool) { yield(storage.ObjectInfo{}, errInjected) }
+	}
+	return f.Storage.List(ctx, prefix, startAfter)
+}
+
+func (f *faultStore) Delete(ctx context.Context, key string) error {
+	if f.isDead() {
+		return errInjected
+	}
+	return f.Storage.Delete(ctx, key)
+}
+
+// simNode is one connector instance.
+type simNode struct {
+	id     int
+	c      *Connector
+	cons   *simConsumer
+	store  *faultStore
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	alive  bool
+}
+
+// sim is one seed's world.
+type sim struct {
+	t       testing.TB
+	rng     *rand.Rand
+	seed    uint64
+	broker  *simBroker
+	mem     *storage.Memory
+	nodes   []*simNode
+	owner   map[int32]int         // partition → node that the group gave it to, -1 for none
+	zombies map[int32]int         // partition → node that lost it but was not told yet
+	txns    map[int32]int64       // last txn seen per partition
+	rows    map[string][][2]int64 // data file → (partition, offset) rows
+	fields  int                   // new JSON fields produced so far
+	foreign int                   // foreign schema changes so far
+	trace   []string
+	logs    *ringLog
+	ctx     context.Context
+	cfg     string  // the connectors' configuration
+	opts    Options // the connectors' options (the logger is the sim's)
+}
+
+func newSim(t testing.TB, seed uint64, cfg string) *sim {
+	return &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), broker: newSimBroker(simTopic, simPartitions),
+		mem: storage.NewMemory(fmt.Sprintf("sim-%d", seed)), owner: map[int32]int{}, zombies: map[int32]int{}, txns: map[int32]int64{},
+		rows: map[string][][2]int64{}, logs: &ringLog{max: 300}, ctx: context.Background(), cfg: cfg}
+}
+
+func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
+	s := newSim(t, seed, simYAML)
+	ok := true
+	defer func() {
+		s.shutdown()
+		if r := recover(); r != nil || !ok {
+			if r != nil {
+				t.Errorf("seed %d: %v", seed, r)
+			}
+			t.Logf("seed %d failed; replay with: go test ./connector -run TestSimulation -sim.seed %d -sim.steps %d -v\nsteps:\n  %s\nlast connector logs:\n%s",
+				seed, seed, steps, strings.Join(s.trace, "\n  "), s.logs.String())
+			ok = false
+		}
+	}()
+	s.createTable()
+	for i := range 2 {
+		s.nodes = append(s.nodes, s.startNode(i))
+	}
+	for p := range int32(simPartitions) {
+		s.owner[p] = -1
+		s.assign(p, s.rng.IntN(2))
+	}
+	for step := 0; step < steps; step++ {
+		s.step()
+		if err := s.check(); err != nil {
+			t.Errorf("seed %d, step %d (%s): %v", seed, step, s.trace[len(s.trace)-1], err)
+			ok = false
+			return false
+		}
+	}
+	if err := s.drain(); err != nil {
+		t.Errorf("seed %d, final drain: %v", seed, err)
+		ok = false
+		return false
+	}
+	if verbose {
+		t.Logf("steps:\n  %s", strings.Join(s.trace, "\n  "))
+	}
+	return true
+}
+
+func (s *sim) logf(format string, args ...any) {
+	s.trace = append(s.trace, fmt.Sprintf(format, args...))
+}
+
+// createTable writes version 0 with a short checkpoint interval and no log retention,
+// so that checkpoints and log cleanup by one instance run under the other's feet.
+func (s *sim) createTable() {
+	full, err := simConfig(s.t, s.cfg).Tables[0].TableSchema()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	_, err = table.New(s.mem).Create(s.ctx, table.CreateOptions{Name: "events", Schema: full,
+		Configuration: map[string]string{"delta.checkpointInterval": "4", "delta.logRetentionDuration": "interval 0 seconds"}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *sim) startNode(id int) *simNode {
+	n := &simNode{id: id, store: &faultStore{Storage: s.mem}, done: make(chan struct{}), alive: true}
+	opts := s.opts
+	opts.Logger = slog.New(slog.NewTextHandler(s.logs.prefixed(fmt.Sprintf("node%d ", id)), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	n.c = newConnector(simConfig(s.t, s.cfg), opts)
+	n.c.openStore = func(context.Context, string) (storage.Storage, error) { return n.store, nil }
+	n.c.retryBase = time.Millisecond
+	if err := n.c.open(s.ctx); err != nil {
+		s.t.Fatalf("node %d: open: %v", id, err)
+	}
+	n.cons = newSimConsumer(s.broker)
+	ctx, cancel := context.WithCancel(s.ctx)
+	n.cancel = cancel
+	go func() {
+		defer close(n.done)
+		_, n.err = n.c.run(ctx, n.cons)
+	}()
+	select {
+	case <-n.cons.ready:
+	case <-n.done:
+		s.t.Fatalf("node %d stopped at start: %v", id, n.err)
+	}
+	return n
+}
+
+// do has node n's Poll run cmd and waits until the loop is back in Poll, and until
+// its workers and committer have settled.
+func (s *sim) do(n *simNode, cmd simCmd) {
+	s.doRaw(n, cmd)
+	s.quiesce(n)
+}
+
+// doRaw is do without waiting for the workers and the committer.
+func (s *sim) doRaw(n *simNode, cmd simCmd) {
+	select {
+	case n.cons.cmds <- cmd:
+	case <-n.done:
+		panic(fmt.Sprintf("node %d stopped: %v", n.id, n.err))
+	}
+	select {
+	case <-n.cons.ready:
+	case <-n.done:
+		panic(fmt.Sprintf("node %d stopped: %v", n.id, n.err))
+	}
+}
+
+// quiesce waits until node n's workers and committer have handled everything sent to
+// them, schema changes included, so that the next step starts from a settled state.
+func (s *sim) quiesce(n *simNode) {
+	for _, t := range n.c.tables {
+		for range 10 {
+			for _, w := range t.workers {
+				done := make(chan struct{})
+				select {
+				case w.in <- workItem{kind: itemSync, done: done}:
+				case <-n.done:
+					return
+				}
+				select {
+				case <-done:
+				case <-n.done:
+					return
+				}
+			}
+			ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			_, release, err := t.positions(ctx, nil)
+			cancel()
+			if err != nil {
+				if n.store.isDead() {
+					return
+				}
+				panic(fmt.Sprintf("node %d: committer barrier: %v", n.id, err))
+			}
+			release()
+			settled := len(t.evolveCh) == 0
+			for _, w := range t.workers {
+				settled = settled && len(w.in) == 0
+			}
+			if settled {
+				break
+			}
+		}
+	}
+}
+
+func (s *sim) assign(p int32, node int) {
+	n := s.nodes[node]
+	topic := simTopic
+	s.do(n, simCmd{event: kafka.AssignedPartitions{Partitions: []kafka.TopicPartition{{Topic: &topic, Partition: p}}}})
+	s.owner[p] = node
+}
+
+func (s *sim) revoke(p int32, node int, lost bool) {
+	n := s.nodes[node]
+	topic := simTopic
+	s.do(n, simCmd{event: kafka.RevokedPartitions{Partitions: []kafka.TopicPartition{{Topic: &topic, Partition: p}}}, lost: lost})
+}
+
+func (s *sim) step() {
+	r := s.rng.IntN(100)
+	node := s.rng.IntN(len(s.nodes))
+	n := s.nodes[node]
+	switch {
+	case r < 22:
+		p := s.rng.IntN(simPartitions)
+		k := 1 + s.rng.IntN(12)
+		for range k {
+			gap := int64(0)
+			if s.rng.IntN(10) == 0 {
+				gap = 1 + s.rng.Int64N(3) // compaction or transaction markers
+			}
+			field := ""
+			if s.rng.IntN(40) == 0 && s.fields < 6 {
+				s.fields++
+			}
+			if s.fields > 0 && s.rng.IntN(3) == 0 {
+				field = fmt.Sprintf(`,"f%d":"x"`, 1+s.rng.IntN(s.fields))
+			}
+			s.broker.produce(p, gap, func(off int64) []byte { return fmt.Appendf(nil, `{"id":%d%s}`, off, field) })
+		}
+		s.logf("produce %d to partition %d", k, p)
+	case r < 48:
+		k := 1 + s.rng.IntN(25)
+		s.logf("node %d: deliver %d", node, k)
+		for range k {
+			s.do(n, simCmd{deliver: true})
+		}
+	case r < 52:
+		s.logf("node %d: idle", node)
+		s.do(n, simCmd{})
+	case r < 68:
+		s.logf("node %d: flush", node)
+		s.flush(n)
+	case r < 76:
+		p := int32(s.rng.IntN(simPartitions))
+		if _, z := s.zombies[p]; z {
+			s.logf("noop")
+			return
+		}
+		from, to := s.owner[p], s.rng.IntN(len(s.nodes))
+		s.logf("move partition %d: node %d → node %d", p, from, to)
+		if from == to {
+			return
+		}
+		if from >= 0 {
+			s.revoke(p, from, false)
+		}
+		s.assign(p, to)
+	case r < 80:
+		p := int32(s.rng.IntN(simPartitions))
+		from := s.owner[p]
+		if _, z := s.zombies[p]; z || from < 0 {
+			s.logf("noop")
+			return
+		}
+		to := 1 - from
+		s.logf("partition %d lost by node %d (not told yet), assigned to node %d", p, from, to)
+		s.zombies[p] = from
+		s.assign(p, to)
+	case r < 84:
+		for p, z := range s.zombies {
+			s.logf("node %d learns it lost partition %d", z, p)
+			s.revoke(p, z, true)
+			delete(s.zombies, p)
+			break
+		}
+	case r < 90:
+		n.store.mu.Lock()
+		if s.rng.IntN(2) == 0 {
+			n.store.failPuts = 1 + s.rng.IntN(3)
+			s.logf("node %d: next %d puts fail", node, n.store.failPuts)
+		} else {
+			n.store.losePuts = 1
+			s.logf("node %d: next put's response is lost", node)
+		}
+		n.store.mu.Unlock()
+	case r < 93:
+		s.foreignSchemaChange()
+	case r < 96:
+		s.foreignRewrite()
+	case r < 98:
+		s.logf("node %d: crash and restart", node)
+		s.crash(node)
+	default:
+		s.logf("node %d: graceful restart", node)
+		s.restart(node, false)
+	}
+}
+
+func (s *sim) flush(n *simNode) {
+	s.do(n, simCmd{}) // idle: the poller hands over what it batched
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	for _, t := range n.c.tables {
+		if err := t.requestFlush(ctx); err != nil && !errors.Is(err, errBatchRefused) {
+			s.logf("  flush: %v", err)
+		}
+	}
+	s.quiesce(n)
+}
+
+// crash stops a node as kill -9 would (nothing reaches the store after the crash) and
+// starts it again; the group gives its partitions back to it.
+func (s *sim) crash(node int) { s.restart(node, true) }
+
+func (s *sim) restart(node int, crash bool) {
+	n := s.nodes[node]
+	if crash {
+		n.store.mu.Lock()
+		n.store.dead = true
+		n.store.mu.Unlock()
+	}
+	s.stop(n)
+	if n.err != nil && !crash {
+		panic(fmt.Sprintf("node %d: graceful stop: %v", node, n.err))
+	}
+	n.alive = false
+	for p, z := range s.zombies {
+		if z == node {
+			delete(s.zombies, p)
+		}
+	}
+	s.nodes[node] = s.startNode(node)
+	for p := range int32(simPartitions) {
+		if s.owner[p] == node {
+			s.assign(p, node)
+		}
+	}
+}
+
+// foreignSchemaChange is another writer adding a nullable column (Spark's ALTER TABLE
+// ADD COLUMNS).
+func (s *sim) foreignSchemaChange() {
+	tbl := table.New(s.mem)
+	snap, err := tbl.Snapshot(s.ctx)
+	if err != nil {
+		panic(err)
+	}
+	s.foreign++
+	meta := snap.Metadata()
+	schema := snap.Schema()
+	schema = &table.StructType{Fields: append(slices.Clone(schema.Fields), &table.StructField{Name: fmt.Sprintf("x%d", s.foreign), Type: table.String, Nullable: true})}
+	meta.SchemaString = schema.SchemaString()
+	_, err = tbl.Commit(s.ctx, &table.Transaction{Operation: "ADD COLUMNS", Metadata: &meta, BaseSchemaString: snap.Metadata().SchemaString})
+	s.logf("foreign writer adds column x%d: %v", s.foreign, err)
+}
+
+// foreignRewrite is another writer rewriting one data file (OPTIMIZE-like: remove and
+// add the same rows under a new name, dataChange false).
+func (s *sim) foreignRewrite() {
+	snap, err := table.Load(s.ctx, s.mem)
+	if err != nil || snap.NumFiles() == 0 {
+		s.logf("noop")
+		return
+	}
+	files := snap.Files()
+	f := files[s.rng.IntN(len(files))]
+	key, _ := table.DecodePath(f.Path)
+	data, err := s.mem.Get(s.ctx, key)
+	if err != nil {
+		panic(err)
+	}
+	newKey := "rewritten-" + newUUID() + ".parquet"
+	if err := s.mem.Put(s.ctx, newKey, bytes.NewReader(data), int64(len(data))); err != nil {
+		panic(err)
+	}
+	add := *f
+	add.Path, add.DataChange = newKey, false
+	now := time.Now().UnixMilli()
+	rm := table.Remove{Path: f.Path, DeletionTimestamp: &now, DataChange: false}
+	err = commitActions(s.ctx, s.mem, snap.Version(), []table.Action{{Remove: &rm}, {Add: &add}})
+	s.logf("foreign writer rewrites %s: %v", key, err)
+}
+
+// check verifies the table: per partition, exactly the messages up to its txn.
+func (s *sim) check() error {
+	snap, err := table.Load(s.ctx, s.mem)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	got := map[int32][]int64{}
+	for _, f := range snap.Files() {
+		key, _ := table.DecodePath(f.Path)
+		rows, ok := s.rows[key]
+		if !ok {
+			data, err := s.mem.Get(s.ctx, key)
+			if err != nil {
+				return fmt.Errorf("data file %s: %w", key, err)
+			}
+			if rows, err = readSimRows(data); err != nil {
+				return fmt.Errorf("data file %s: %w", key, err)
+			}
+			s.rows[key] = rows
+		}
+		for _, r := range rows {
+			got[int32(r[0])] = append(got[int32(r[0])], r[1])
+		}
+	}
+	for p := range int32(simPartitions) {
+		txn, ok := snap.Txn(fmt.Sprintf("sim:%s:%d", simTopic, p))
+		if !ok {
+			txn = -1
+		}
+		if prev, seen := s.txns[p]; seen && txn < prev {
+			return fmt.Errorf("partition %d: txn went back from %d to %d", p, prev, txn)
+		}
+		s.txns[p] = txn
+		have := slices.Sorted(slices.Values(got[p]))
+		want := s.broker.offsets(p, txn)
+		if !slices.Equal(have, want) {
+			return fmt.Errorf("partition %d at txn %d (table version %d): rows %s, want %s", p, txn, snap.Version(), diffOffsets(have), diffOffsets(want))
+		}
+	}
+	return nil
+}
+
+// drain heals every fault, gives every partition to node 0 and ingests the rest; the
+// table must then hold every message.
+func (s *sim) drain() error {
+	for _, n := range s.nodes {
+		n.store.mu.Lock()
+		n.store.failPuts, n.store.losePuts = 0, 0
+		n.store.mu.Unlock()
+	}
+	for p, z := range s.zombies {
+		s.revoke(p, z, true)
+		delete(s.zombies, p)
+	}
+	for p := range int32(simPartitions) {
+		if o := s.owner[p]; o != 0 {
+			if o > 0 {
+				s.revoke(p, o, false)
+			}
+			s.assign(p, 0)
+		}
+	}
+	n := s.nodes[0]
+	for round := 0; round < 50; round++ {
+		for range 200 {
+			s.do(n, simCmd{deliver: true})
+		}
+		s.flush(n)
+		if err := s.check(); err != nil {
+			return err
+		}
+		complete := true
+		for p := range int32(simPartitions) {
+			_, high := s.broker.watermarks(p)
+			offs := s.broker.offsets(p, high)
+			if len(offs) > 0 && s.txns[p] != offs[len(offs)-1] {
+				complete = false
+			}
+		}
+		if complete {
+			s.logf("drained in %d rounds", round+1)
+			return nil
+		}
+	}
+	return fmt.Errorf("not every message reached the table: txns %v, high watermarks %v", s.txns, s.broker.high)
+}
+
+// stop cancels a node's run from inside its Poll and answers its polls until it has
+// stopped (the loop may poll again before it sees the cancellation).
+func (s *sim) stop(n *simNode) {
+	cmd := simCmd{stop: n.cancel}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case n.cons.cmds <- cmd:
+			cmd = simCmd{}
+		case <-n.cons.ready:
+		case <-n.done:
+			return
+		case <-timeout:
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			panic(fmt.Sprintf("node %d does not stop; goroutines:\n%s", n.id, buf))
+		}
+	}
+}
+
+func (s *sim) shutdown() {
+	for _, n := range s.nodes {
+		if !n.alive {
+			continue
+		}
+		s.stop(n)
+		n.alive = false
+	}
+}
+
+// readSimRows reads (partition, offset) of every row of a data file.
+func readSimRows(data []byte) ([][2]int64, error) {
+	type row struct {
+		Partition int32 `parquet:"_kafka_partition"`
+		Offset    int64 `parquet:"_kafka_offset"`
+	}
+	r := parquet.NewGenericReader[row](bytes.NewReader(data))
+	defer r.Close()
+	var out [][2]int64
+	buf := make([]row, 128)
+	for {
+		n, err := r.Read(buf)
+		for _, x := range buf[:n] {
+			out = append(out, [2]int64{int64(x.Partition), x.Offset})
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func diffOffsets(offs []int64) string {
+	if len(offs) > 20 {
+		return fmt.Sprintf("%d offsets %v … %v", len(offs), offs[:10], offs[len(offs)-10:])
+	}
+	return fmt.Sprint(offs)
+}
+
+// commitActions writes a foreign commit after version, as another writer would.
+func commitActions(ctx context.Context, store storage.Storage, version int64, actions []table.Action) error {
+	var buf bytes.Buffer
+	now := time.Now().UnixMilli()
+	ci := table.Action{CommitInfo: &table.CommitInfo{Timestamp: now, Operation: "OPTIMIZE"}}
+	for _, a := range append([]table.Action{ci}, actions...) {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	return store.PutIfAbsent(ctx, table.CommitKey(version+1), buf.Bytes())
+}
+
+// ringLog keeps the last lines the connectors logged, printed when a seed fails.
+type ringLog struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+type prefixWriter struct {
+	r      *ringLog
+	prefix string
+}
+
+func (r *ringLog) prefixed(prefix string) io.Writer { return &prefixWriter{r, prefix} }
+
+func (w *prefixWriter) Write(b []byte) (int, error) {
+	w.r.mu.Lock()
+	defer w.r.mu.Unlock()
+	w.r.lines = append(w.r.lines, w.prefix+strings.TrimRight(string(b), "\n"))
+	if len(w.r.lines) > w.r.max {
+		w.r.lines = w.r.lines[len(w.r.lines)-w.r.max:]
+	}
+	return len(b), nil
+}
+
+func (r *ringLog) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
