@@ -1,6 +1,7 @@
 // Package query reads Delta tables with SQL: it registers a table's latest snapshot in
 // DuckDB as a view over exactly the live data files the log lists, with partition
-// values taken from the log (not from directory names).
+// values taken from the log (not from directory names) and the rows that deletion
+// vectors delete left out.
 package query
 
 import (
@@ -8,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
@@ -75,18 +77,42 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		}
 	}
 	fileList := "[" + joinQuoted(paths) + "]"
-	if len(partCols) == 0 {
-		_, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s FROM read_parquet(%s, union_by_name=true) d",
-			view, strings.Join(selectCols, ", "), fileList))
+	deleted, err := registerDeletedRows(ctx, db, name, store, files, paths)
+	if err != nil {
 		return err
 	}
+	opts := "union_by_name=true"
+	if len(partCols) > 0 || deleted != "" {
+		opts += ", filename=true"
+	}
+	if deleted != "" {
+		opts += ", file_row_number=true"
+	}
+	from := fmt.Sprintf("read_parquet(%s, %s) d", fileList, opts)
+	if deleted != "" {
+		from += fmt.Sprintf(" ANTI JOIN %s x ON d.filename = x.filename AND d.file_row_number = x.row", deleted)
+	}
+	if len(partCols) > 0 {
+		filesTable, err := registerPartitionValues(ctx, db, name, files, paths, partCols)
+		if err != nil {
+			return err
+		}
+		from += fmt.Sprintf(" JOIN %s f ON d.filename = f.filename", filesTable)
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s", view, strings.Join(selectCols, ", "), from))
+	return err
+}
+
+// registerPartitionValues fills a temporary table with each file's partition values,
+// which the files do not hold, and returns its name.
+func registerPartitionValues(ctx context.Context, db *sql.DB, name string, files []*table.Add, paths, partCols []string) (string, error) {
 	filesTable := quoteIdent("_sluice_files_" + name)
 	cols := []string{"filename VARCHAR"}
 	for _, p := range partCols {
 		cols = append(cols, quoteIdent(p)+" VARCHAR")
 	}
 	if _, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", filesTable, strings.Join(cols, ", "))); err != nil {
-		return err
+		return "", err
 	}
 	const batch = 500
 	for start := 0; start < len(files); start += batch {
@@ -103,13 +129,57 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 			rows = append(rows, "("+strings.Join(vals, ", ")+")")
 		}
 		if _, err := db.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s VALUES %s", filesTable, strings.Join(rows, ", "))); err != nil {
-			return err
+			return "", err
 		}
 	}
-	_, err := db.ExecContext(ctx, fmt.Sprintf(
-		"CREATE OR REPLACE VIEW %s AS SELECT %s FROM read_parquet(%s, filename=true, union_by_name=true) d JOIN %s f ON d.filename = f.filename",
-		view, strings.Join(selectCols, ", "), fileList, filesTable))
-	return err
+	return filesTable, nil
+}
+
+// registerDeletedRows fills a temporary table with the rows that the files' deletion
+// vectors delete, (filename, row index), and returns its name; "" when no file has one.
+func registerDeletedRows(ctx context.Context, db *sql.DB, name string, store storage.Storage, files []*table.Add, paths []string) (string, error) {
+	deleted := quoteIdent("_sluice_deleted_" + name)
+	created := false
+	for i, f := range files {
+		rows, err := table.DeletedRows(ctx, store, f)
+		if err != nil {
+			return "", fmt.Errorf("query: %w", err)
+		}
+		if rows == nil || rows.IsEmpty() {
+			continue
+		}
+		if !created {
+			if _, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (filename VARCHAR, row BIGINT)", deleted)); err != nil {
+				return "", err
+			}
+			created = true
+		}
+		const batch = 10000
+		list := make([]string, 0, batch)
+		flush := func() error {
+			if len(list) == 0 {
+				return nil
+			}
+			_, err := db.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s, unnest([%s]::BIGINT[])", deleted, quoteString(paths[i]), strings.Join(list, ",")))
+			list = list[:0]
+			return err
+		}
+		for it := rows.Iterator(); it.HasNext(); {
+			list = append(list, strconv.FormatUint(it.Next(), 10))
+			if len(list) == batch {
+				if err := flush(); err != nil {
+					return "", err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return "", err
+		}
+	}
+	if !created {
+		return "", nil
+	}
+	return deleted, nil
 }
 
 func duckType(t table.DataType) (string, error) {

@@ -2,7 +2,6 @@ package table
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -157,10 +156,7 @@ func TestAppendingDeletionVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(store).Snapshot(ctx); !errors.Is(err, ErrUnsupportedFeature) {
-		t.Fatalf("normal handle: %v, want the deletion vectors refused", err)
-	}
-	before, err := load(ctx, store, loadConfig{upTo: -1, appending: true, fromCheckpoint: -1})
+	before, err := load(ctx, store, loadConfig{upTo: -1, fromCheckpoint: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +180,7 @@ func TestAppendingDeletionVectors(t *testing.T) {
 		}
 		prev = i
 	}
-	cp := newSnapshot(store.URI(), loadConfig{appending: true})
+	cp := newSnapshot(store.URI(), loadConfig{})
 	if err := cp.loadCheckpoint(ctx, store, 20, []logFile{{key: CheckpointKey(20), kind: logCheckpoint, version: 20}}); err != nil {
 		t.Fatal(err)
 	}

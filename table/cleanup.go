@@ -27,7 +27,7 @@ func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 	now := t.opts.now()
 	s := t.snap
 	if s.noFiles {
-		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion, appending: true})
+		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion})
 		if err != nil {
 			return false, 0, fmt.Errorf("checkpoint %d: %w", s.version, err) // err names the table
 		}

@@ -29,6 +29,11 @@ type Transaction struct {
 	Parameters map[string]string
 	// Adds are the data files, already uploaded.
 	Adds []Add
+	// Removes are files the commit takes out of the table (or re-adds with a new deletion
+	// vector: remove the old descriptor, add the new). Each must still be live, with the
+	// same deletion vector, in the version the commit lands on; else Commit returns
+	// *ConcurrentDeleteError. They need a handle that tracks files (not ForAppending).
+	Removes []Remove
 	// AppTxns are checked against the table and advanced, all or none.
 	AppTxns []AppTxn
 	// SchemaString is the schema the data files were written with. Commit refuses when
@@ -83,12 +88,6 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 	op := tx.Operation
 	if op == "" {
 		op = "STREAMING UPDATE"
-	}
-	// The data files the commit names must be durable before the log names them.
-	if s, ok := t.store.(storage.Syncer); ok && len(tx.Adds) > 0 {
-		if err := s.Sync(ctx); err != nil {
-			return CommitResult{}, fmt.Errorf("table %s: commit: %w", t.URI(), err)
-		}
 	}
 	backoff := t.opts.retryBackoff
 	for attempt := 1; ; attempt++ {
@@ -155,6 +154,18 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 		}
 		if actual != a.Prev {
 			return &TxnConflictError{Table: s.uri, AppID: a.AppID, Expected: a.Prev, Actual: actual}
+		}
+	}
+	if len(tx.Removes) > 0 && s.noFiles {
+		return fmt.Errorf("table %s: commit: a handle opened ForAppending cannot remove files", s.uri)
+	}
+	for i := range tx.Removes {
+		k, err := addKey(tx.Removes[i].Path, tx.Removes[i].DeletionVector)
+		if err != nil {
+			return fmt.Errorf("table %s: commit: remove: %w", s.uri, err)
+		}
+		if _, live := s.files[k]; !live {
+			return &ConcurrentDeleteError{Table: s.uri, Path: tx.Removes[i].Path}
 		}
 	}
 	if tx.Metadata != nil {
@@ -224,19 +235,32 @@ func fitsSchema(w, t *StructType, prefix string) error {
 // that the snapshot they are applied to does not change when the caller reuses tx.
 func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string) ([]Action, error) {
 	now := time.Now().UnixMilli()
-	actions := make([]Action, 0, 3+len(tx.AppTxns)+len(tx.Adds))
+	actions := make([]Action, 0, 3+len(tx.AppTxns)+len(tx.Removes)+len(tx.Adds))
 	actions = append(actions, Action{CommitInfo: t.commitInfo(now, op, tx.Parameters, s.version)})
-	if tx.Metadata != nil {
-		schema, err := tx.Metadata.Schema()
-		if err != nil {
-			return nil, fmt.Errorf("table %s: commit: new metadata: %w", t.URI(), err)
+	var features []string
+	for i := range tx.Adds {
+		if tx.Adds[i].DeletionVector != nil {
+			features = []string{"deletionVectors"}
+			break
 		}
-		if p, upgraded := protocolFor(*s.protocol, schema); upgraded {
-			if err := checkWrite(s.uri, &p, tx.Metadata, schema); err != nil {
+	}
+	if tx.Metadata != nil || len(features) > 0 {
+		meta, schema := s.metadata, s.schema
+		if tx.Metadata != nil {
+			var err error
+			if schema, err = tx.Metadata.Schema(); err != nil {
+				return nil, fmt.Errorf("table %s: commit: new metadata: %w", t.URI(), err)
+			}
+			meta = tx.Metadata
+		}
+		if p, upgraded := protocolFor(*s.protocol, schema, features...); upgraded {
+			if err := checkWrite(s.uri, &p, meta, schema); err != nil {
 				return nil, err
 			}
 			actions = append(actions, Action{Protocol: &p})
 		}
+	}
+	if tx.Metadata != nil {
 		m := *tx.Metadata
 		m.Format.Options = maps.Clone(m.Format.Options)
 		m.PartitionColumns = slices.Clone(m.PartitionColumns)
@@ -245,6 +269,13 @@ func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string) ([]Action
 	}
 	for _, a := range tx.AppTxns {
 		actions = append(actions, Action{Txn: &Txn{AppID: a.AppID, Version: a.Version, LastUpdated: &now}})
+	}
+	removes := slices.Clone(tx.Removes)
+	for i := range removes {
+		if removes[i].DeletionTimestamp == nil {
+			removes[i].DeletionTimestamp = &now
+		}
+		actions = append(actions, Action{Remove: &removes[i]})
 	}
 	adds := slices.Clone(tx.Adds)
 	for i := range adds {

@@ -219,33 +219,3 @@ func TestPartitionPaths(t *testing.T) {
 		}
 	}
 }
-
-// syncStore records the order of Sync and PutIfAbsent calls.
-type syncStore struct {
-	*storage.Memory
-	calls []string
-}
-
-func (s *syncStore) Sync(ctx context.Context) error {
-	s.calls = append(s.calls, "sync")
-	return nil
-}
-
-func (s *syncStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	s.calls = append(s.calls, "put-if-absent "+key)
-	return s.Memory.PutIfAbsent(ctx, key, data)
-}
-
-// TestCommitSyncsDataFirst: on stores whose Put is not durable on return (local disk),
-// Commit makes the data files durable before it writes the log entry naming them.
-func TestCommitSyncsDataFirst(t *testing.T) {
-	store := &syncStore{Memory: storage.NewMemory(t.Name())}
-	tbl := newTestTable(t, store)
-	store.calls = nil
-	if _, err := tbl.Commit(context.Background(), &Transaction{Adds: []Add{add("day=2024-01-01/a.parquet")}}); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(store.calls) != "[sync put-if-absent _delta_log/00000000000000000001.json]" {
-		t.Fatalf("calls %v, want a sync before the commit", store.calls)
-	}
-}

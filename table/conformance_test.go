@@ -47,11 +47,6 @@ var conformanceRefused = map[string]string{
 	"kernel-rs-golden/table-with-columnmapping-mode-id":                       "unsupported:column mapping",
 	"kernel-rs-golden/table-with-columnmapping-mode-name":                     "unsupported:column mapping",
 	"kernel-rs-golden/dv-with-columnmapping":                                  "unsupported:columnMapping",
-	// Deletion vectors are read only while no live file has one.
-	"delta-rs-data/table-with-dv-small":               "unsupported:deletion vectors",
-	"delta-rs-data/table_with_deletion_logs":          "unsupported:deletion vectors",
-	"kernel-rs-golden/dv-partitioned-with-checkpoint": "unsupported:deletion vectors",
-	"kernel-rs-golden/log-replay-dv-key-cases":        "unsupported:deletion vectors",
 }
 
 type goldenTable struct {
@@ -164,10 +159,23 @@ func checkGolden(t *testing.T, snap *Snapshot, g goldenTable) {
 }
 
 // checkExpectedRows compares the rows in the live files with Spark's scan result.
+// checkExpectedRows compares the rows of the live files, less those their deletion
+// vectors delete, with the number of rows Spark's scan returned.
 func checkExpectedRows(t *testing.T, root, expected string, snap *Snapshot) {
 	t.Helper()
+	store, err := storage.NewLocal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var live int64
 	for _, f := range snap.Files() {
+		deleted, err := DeletedRows(context.Background(), store, f)
+		if err != nil {
+			t.Fatalf("deletion vector: %v", err)
+		}
+		if deleted != nil {
+			live -= int64(deleted.GetCardinality())
+		}
 		key, _ := DecodePath(f.Path)
 		if strings.Contains(key, "://") {
 			t.Logf("file outside the table (%s): row count not checked", key)

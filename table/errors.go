@@ -78,6 +78,19 @@ func (e *MetadataChangedError) Error() string {
 	return fmt.Sprintf("table %s: metadata changed by another writer: %s", e.Table, e.Reason)
 }
 
+// ConcurrentDeleteError is returned by Commit when a file the transaction removes (or
+// marks rows of) is no longer live as it was: another writer removed it, rewrote it
+// (OPTIMIZE) or deleted rows of it since the transaction was planned. Nothing is
+// written; the caller plans again from the new snapshot, or gives up.
+type ConcurrentDeleteError struct {
+	Table string
+	Path  string
+}
+
+func (e *ConcurrentDeleteError) Error() string {
+	return fmt.Sprintf("table %s: file %s was removed or changed by another writer since this change was planned", e.Table, e.Path)
+}
+
 // InvalidTableError is returned by Load when the log is inconsistent (no protocol or
 // metaData, a missing commit, unparsable JSON).
 type InvalidTableError struct {

@@ -15,7 +15,7 @@ const (
 // readerFeaturesSupported are reader table features whose data this package's readers
 // (inspect, query) interpret correctly.
 var readerFeaturesSupported = []string{
-	"deletionVectors", // only while no live file has one (Snapshot.checkReadable)
+	"deletionVectors", // DeletedRows reads them; query and inspect apply them
 	"timestampNtz",
 	"vacuumProtocolCheck",
 	"typeWidening-preview",
@@ -60,14 +60,15 @@ var (
 	legacyReaderFeatures = [][]string{2: {"columnMapping"}}
 )
 
-// protocolFor returns the protocol a table at p needs once its schema is schema, and
-// whether that differs from p. A type that needs a reader-writer feature p does not
-// list (timestamp_ntz) moves the table to reader 3 / writer 7 with that feature. The
+// protocolFor returns the protocol a table at p needs once its schema is schema and it
+// uses the reader-writer features given, and whether that differs from p. A type that
+// needs a feature p does not list (timestamp_ntz), or a feature given, moves the table to
+// reader 3 / writer 7 with that feature. The
 // features p lists are kept and, since table-features protocols imply nothing, the
 // legacy versions' implied features are listed too: a writer cannot prove that a table
 // never used them (PROTOCOL.md, "Table Features for New and Existing Tables").
-func protocolFor(p Protocol, schema *StructType) (Protocol, bool) {
-	var need []string
+func protocolFor(p Protocol, schema *StructType, features ...string) (Protocol, bool) {
+	need := slices.Clone(features)
 	if usesType(schema, TimestampNTZ) {
 		need = append(need, "timestampNtz")
 	}

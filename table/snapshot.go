@@ -42,9 +42,6 @@ type Snapshot struct {
 	// noFiles is set for the state of a ForAppending handle: add and remove actions are
 	// not kept, so files, tombstones and dvFiles stay empty.
 	noFiles bool
-	// appending is set when the snapshot serves a writer that only appends: live
-	// deletion vectors do not make it unreadable, as it never reads data files.
-	appending bool
 }
 
 type fileKey struct {
@@ -54,7 +51,7 @@ type fileKey struct {
 
 func newSnapshot(uri string, cfg loadConfig) *Snapshot {
 	return &Snapshot{uri: uri, version: -1, checkpointVersion: -1, files: make(map[fileKey]*Add), txns: make(map[string]Txn),
-		tombstones: make(map[fileKey]*Remove), domains: make(map[string]*DomainMetadata), noFiles: cfg.noFiles, appending: cfg.appending}
+		tombstones: make(map[fileKey]*Remove), domains: make(map[string]*DomainMetadata), noFiles: cfg.noFiles}
 }
 
 // clone returns a copy that can change without changing s. The actions the maps point
@@ -149,7 +146,6 @@ type loadConfig struct {
 	// _last_checkpoint hint is tried (one the caller read or wrote); -1 for none.
 	fromCheckpoint int64
 	noFiles        bool // see Snapshot.noFiles
-	appending      bool // see Snapshot.appending
 }
 
 // load reads the snapshot cfg asks for: from a checkpoint named by cfg or by
@@ -475,15 +471,7 @@ var intervalUnits = map[string]time.Duration{
 }
 
 // checkReadable refuses a snapshot whose data this package cannot read correctly.
-// Deletion vectors are refused only when a live file has one: a table with the feature
-// enabled but no deleted rows reads like any other. A snapshot for appending accepts
-// them: an appender never reads data files.
+// Deletion vectors are read (DeletedRows), so live ones are no reason to refuse.
 func (s *Snapshot) checkReadable() error {
-	if err := checkRead(s.uri, s.protocol, s.metadata, false); err != nil {
-		return err
-	}
-	if s.dvFiles > 0 && !s.appending {
-		return &UnsupportedFeatureError{Table: s.uri, Feature: fmt.Sprintf("deletion vectors (%d live file(s) have deleted rows)", s.dvFiles)}
-	}
-	return nil
+	return checkRead(s.uri, s.protocol, s.metadata, false)
 }

@@ -74,7 +74,7 @@ func (t *Table) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // loadConfig is how the handle loads: without file lists when it only appends.
 func (t *Table) loadConfig() loadConfig {
-	return loadConfig{upTo: -1, fromCheckpoint: -1, noFiles: t.opts.appending, appending: t.opts.appending}
+	return loadConfig{upTo: -1, fromCheckpoint: -1, noFiles: t.opts.appending}
 }
 
 // mutable returns t.snap ready to change: a private copy when it has been handed out.

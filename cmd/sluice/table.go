@@ -29,18 +29,21 @@ type inspectProtocol struct {
 
 // Inspection is the JSON form of `sluice table inspect --json`.
 type Inspection struct {
-	Location          string            `json:"location"`
-	Version           int64             `json:"version"`
-	Protocol          inspectProtocol   `json:"protocol"`
-	Name              *string           `json:"name,omitempty"`
-	PartitionColumns  []string          `json:"partitionColumns"`
-	Schema            json.RawMessage   `json:"schema"`
-	Configuration     map[string]string `json:"configuration"`
-	NumFiles          int               `json:"numFiles"`
-	SizeBytes         int64             `json:"sizeBytes"`
-	NumRecords        *int64            `json:"numRecords"`
-	AppTransactions   map[string]int64  `json:"appTransactions"`
-	CheckpointVersion *int64            `json:"checkpointVersion"`
+	Location         string            `json:"location"`
+	Version          int64             `json:"version"`
+	Protocol         inspectProtocol   `json:"protocol"`
+	Name             *string           `json:"name,omitempty"`
+	PartitionColumns []string          `json:"partitionColumns"`
+	Schema           json.RawMessage   `json:"schema"`
+	Configuration    map[string]string `json:"configuration"`
+	NumFiles         int               `json:"numFiles"`
+	SizeBytes        int64             `json:"sizeBytes"`
+	NumRecords       *int64            `json:"numRecords"` // live rows: deletion vectors applied
+	// DeletedRecords counts rows that deletion vectors mark deleted, in DVFiles files.
+	DeletedRecords    int64            `json:"deletedRecords"`
+	DVFiles           int              `json:"filesWithDeletionVectors"`
+	AppTransactions   map[string]int64 `json:"appTransactions"`
+	CheckpointVersion *int64           `json:"checkpointVersion"`
 }
 
 func inspectCmd() *cobra.Command {
@@ -105,7 +108,12 @@ func inspect(uri string, snap *table.Snapshot) *Inspection {
 		} else {
 			allStats = false
 		}
+		if dv := f.DeletionVector; dv != nil {
+			in.DVFiles++
+			in.DeletedRecords += dv.Cardinality
+		}
 	}
+	records -= in.DeletedRecords
 	if allStats {
 		in.NumRecords = &records
 	}
@@ -132,6 +140,9 @@ func printInspection(w io.Writer, in *Inspection, snap *table.Snapshot) {
 		records = fmt.Sprint(*in.NumRecords)
 	}
 	fmt.Fprintf(w, "files      %d (%s), %s records\n", in.NumFiles, humanBytes(in.SizeBytes), records)
+	if in.DVFiles > 0 {
+		fmt.Fprintf(w, "deleted    %d records in %d files (deletion vectors)\n", in.DeletedRecords, in.DVFiles)
+	}
 	if len(in.PartitionColumns) > 0 {
 		fmt.Fprintf(w, "partitions %s\n", strings.Join(in.PartitionColumns, ", "))
 	}

@@ -96,16 +96,6 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	return syncDir(filepath.Dir(p))
 }
 
-// Sync flushes the whole file system the store is on (syncfs(2) on Linux). Put and
-// PutIfAbsent are already durable on return, so the store needs no Sync; it remains for
-// callers of the Syncer interface.
-func (l *Local) Sync(ctx context.Context) error {
-	if err := syncFilesystem(l.root); err != nil {
-		return fmt.Errorf("storage: sync %s: %w", l.root, err)
-	}
-	return nil
-}
-
 // PutIfAbsent implements Storage.
 func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error {
 	p, err := l.path(key)

@@ -37,11 +37,14 @@ type Storage interface {
 
 	// Put writes the object, replacing any existing one atomically. size is the body's
 	// length, or negative when unknown; a body of another length, or one that fails to
-	// read, fails the Put and leaves any existing object untouched.
+	// read, fails the Put and leaves any existing object untouched. The object is durable
+	// when Put returns (local disk: the file and its directory are fsynced), so a commit
+	// may name it at once.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 
 	// PutIfAbsent writes the object only when no object has the key. When one exists it
-	// returns an error wrapping ErrExists and leaves the existing object untouched.
+	// returns an error wrapping ErrExists and leaves the existing object untouched. Like
+	// Put, it is durable on return.
 	PutIfAbsent(ctx context.Context, key string, data []byte) error
 
 	// List yields the objects whose key starts with prefix and sorts after startAfter
@@ -58,13 +61,6 @@ type Storage interface {
 	// URI names the root of the store for messages and for readers ("file:///lake/t",
 	// "s3://bucket/prefix", "memory://name"). It never contains credentials.
 	URI() string
-}
-
-// Syncer is implemented by stores that can flush writes in bulk (Local). Sync makes every
-// Put that returned before it durable. Local's Put is durable on return already, so for
-// it Sync is redundant; a store whose Put is not durable must implement Syncer.
-type Syncer interface {
-	Sync(ctx context.Context) error
 }
 
 // ObjectInfo describes one stored object.
