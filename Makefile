@@ -30,7 +30,7 @@ lint:
 # The race detector slows the exactly-once simulation about fivefold: under it a few
 # dozen seeds run; then a few hundred without it.
 SIM_SEEDS_RACE ?= 40
-SEEDS          ?= 300
+SEEDS          ?= 200
 
 test: lint tools
 	SIM_SEEDS=$(SIM_SEEDS_RACE) $(GO) test -race $(TESTFLAGS) ./...

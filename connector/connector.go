@@ -70,7 +70,8 @@ type Connector struct {
 
 	// openStore opens a table location (storage.OpenWith with the configured S3 options).
 	openStore func(ctx context.Context, location string) (storage.Storage, error)
-	// retryBase is the first delay between retries of a failed storage operation.
+	// retryBase is the first delay between retries of a failed storage operation (200ms);
+	// retries of the registry and of start-up scale with it, so that tests can shorten them all.
 	retryBase time.Duration
 
 	producerOnce sync.Once
@@ -117,7 +118,7 @@ func (c *Connector) open(ctx context.Context) error {
 			URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username, Password: cfg.SchemaRegistry.Password,
 			BearerToken: cfg.SchemaRegistry.BearerToken, CAFile: cfg.SchemaRegistry.CAFile, CertFile: cfg.SchemaRegistry.CertFile,
 			KeyFile: cfg.SchemaRegistry.KeyFile, InsecureSkipVerify: cfg.SchemaRegistry.InsecureSkipVerify,
-			Timeout: time.Duration(cfg.SchemaRegistry.Timeout), Logger: c.log,
+			Timeout: time.Duration(cfg.SchemaRegistry.Timeout), RetryBackoff: c.retryBase, Logger: c.log,
 		})
 		if err != nil {
 			return fmt.Errorf("schema registry: %w", err)
@@ -164,7 +165,7 @@ func (c *Connector) retryStartup(ctx context.Context, peer string, op func(conte
 	deadline := time.Now().Add(time.Duration(c.cfg.StartupTimeout))
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	delay := 500 * time.Millisecond
+	delay := c.retryBase * 5 / 2
 	for {
 		err := op(ctx)
 		if err == nil {
@@ -202,7 +203,12 @@ func (c *Connector) noteCommitted() {
 }
 
 // requestReseek asks the poller to rewind a table's partitions to the table's positions.
+// A request while one is queued is the same request: the poller reads the positions when
+// it serves it.
 func (c *Connector) requestReseek(t *tableRT) {
+	if t.reseekQueued.Swap(true) {
+		return
+	}
 	select {
 	case c.reseekCh <- t:
 	default:

@@ -161,7 +161,7 @@ func (c *Connector) schemaByID(ctx context.Context, id int32) (*schema.Schema, e
 	if c.registry == nil {
 		return nil, errors.New("no schema_registry configured")
 	}
-	delay := time.Second
+	delay := 5 * c.retryBase
 	for {
 		s, err := c.registry.SchemaByID(ctx, id)
 		var re *schema.RegistryError

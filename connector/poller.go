@@ -83,6 +83,7 @@ func (p *poller) loop(ctx context.Context) error {
 		case <-p.c.failCh:
 			return p.c.failErr
 		case t := <-p.c.reseekCh:
+			t.reseekQueued.Store(false) // a failure from here on queues another rewind
 			p.sendPending(ctx)
 			if err := p.reseek(ctx, t); err != nil {
 				return err

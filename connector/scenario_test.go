@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/sluicelake/sluice/schema/registrytest"
 	"github.com/sluicelake/sluice/table"
 )
@@ -328,5 +326,3 @@ func TestRegistryOutageAndTransientCreate(t *testing.T) {
 	}
 	s.mustCheck(t)
 }
-
-var _ = kafka.OffsetBeginning

@@ -167,13 +167,24 @@ func (s *simConsumer) Assign(parts []kafka.TopicPartition) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range parts {
-		off := int64(p.Offset)
-		if p.Offset == kafka.OffsetBeginning {
-			off = 0
-		}
-		s.pos[p.Partition] = off
+		s.pos[p.Partition] = s.position(p)
 	}
 	return nil
+}
+
+// position is the fetch position an Assign or Seek names: an offset, or the start or
+// end of the partition. Other logical offsets are not simulated.
+func (s *simConsumer) position(p kafka.TopicPartition) int64 {
+	low, high := s.b.watermarks(p.Partition)
+	switch {
+	case p.Offset == kafka.OffsetBeginning:
+		return low
+	case p.Offset == kafka.OffsetEnd:
+		return high
+	case p.Offset < 0:
+		panic(fmt.Sprintf("sim consumer: logical offset %v is not simulated", p.Offset))
+	}
+	return int64(p.Offset)
 }
 
 func (s *simConsumer) Unassign(parts []kafka.TopicPartition) error {
@@ -192,11 +203,7 @@ func (s *simConsumer) Seek(p kafka.TopicPartition) error {
 	if _, ok := s.pos[p.Partition]; !ok {
 		return errors.New("seek: partition not assigned")
 	}
-	off := int64(p.Offset)
-	if p.Offset == kafka.OffsetBeginning {
-		off = 0
-	}
-	s.pos[p.Partition] = off
+	s.pos[p.Partition] = s.position(p)
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/sluicelake/sluice/schema/registrytest"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
 )
@@ -30,8 +31,11 @@ import (
 // The simulation drives two connector instances in one consumer group through random
 // schedules of produces, deliveries, flushes, rebalances (cooperative and lost
 // assignments, so zombies), storage faults (failed puts and puts whose response is
-// lost), foreign commits (a schema change, a file rewrite), log cleanup by checkpoints,
-// schema evolution from messages, and crashes with restart. After every step it checks
+// lost), foreign commits (a schema change, a file rewrite, a DELETE that writes a
+// deletion vector), log cleanup by checkpoints,
+// schema evolution from messages, and crashes with restart. One seed in three reads
+// its messages through a schema registry (format json_schema), whose outages the
+// schedule injects as well. After every step it checks
 // the table: per partition, exactly the messages up to its txn, no gap, no duplicate,
 // and txns never move back. At the end it heals everything and checks that every
 // message got in.
@@ -188,6 +192,7 @@ type sim struct {
 	zombies map[int32]int         // partition → node that lost it but was not told yet
 	txns    map[int32]int64       // last txn seen per partition
 	rows    map[string][][2]int64 // data file → (partition, offset) rows
+	deleted map[[2]int64]bool     // (partition, offset) rows a foreign DELETE removed
 	fields  int                   // new JSON fields produced so far
 	foreign int                   // foreign schema changes so far
 	trace   []string
@@ -195,16 +200,21 @@ type sim struct {
 	ctx     context.Context
 	cfg     string  // the connectors' configuration
 	opts    Options // the connectors' options (the logger is the sim's)
+	reg     *registrytest.Server
+	ids     []int // registry mode: ids[k] is the schema with fields f1…fk
 }
 
 func newSim(t testing.TB, seed uint64, cfg string) *sim {
 	return &sim{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), broker: newSimBroker(simTopic, simPartitions),
 		mem: storage.NewMemory(fmt.Sprintf("sim-%d", seed)), owner: map[int32]int{}, zombies: map[int32]int{}, txns: map[int32]int64{},
-		rows: map[string][][2]int64{}, logs: &ringLog{max: 300}, ctx: context.Background(), cfg: cfg}
+		rows: map[string][][2]int64{}, deleted: map[[2]int64]bool{}, logs: &ringLog{max: 300}, ctx: context.Background(), cfg: cfg}
 }
 
 func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
 	s := newSim(t, seed, simYAML)
+	if seed%3 == 0 {
+		s.withRegistry()
+	}
 	ok := true
 	defer func() {
 		s.shutdown()
@@ -248,10 +258,46 @@ func (s *sim) logf(format string, args ...any) {
 	s.trace = append(s.trace, fmt.Sprintf(format, args...))
 }
 
+// withRegistry has the connectors read the schema-registry wire format (json_schema):
+// each new field registers a new schema version, and the registry can fail.
+func (s *sim) withRegistry() {
+	s.reg = registrytest.NewServer()
+	s.cfg = strings.NewReplacer("schema: [{name: id, type: long}]\n", "format: json_schema\n",
+		"kafka: {", "schema_registry: {url: "+s.reg.URL()+"}\nkafka: {").Replace(s.cfg)
+	s.registerFields()
+}
+
+// registerFields registers the schema with fields f1…f(s.fields).
+func (s *sim) registerFields() {
+	props := []string{`"id":{"type":"integer"}`}
+	for i := 1; i <= s.fields; i++ {
+		props = append(props, fmt.Sprintf(`"f%d":{"type":"string"}`, i))
+	}
+	id, err := s.reg.Register(simTopic+"-value", registrytest.TypeJSON,
+		`{"type":"object","properties":{`+strings.Join(props, ",")+`},"required":["id"]}`)
+	if err != nil {
+		panic(err)
+	}
+	s.ids = append(s.ids, id)
+}
+
+// message is the value of a message at offset off, carrying extra fields.
+func (s *sim) message(off int64, fields string) []byte {
+	if s.reg == nil {
+		return fmt.Appendf(nil, `{"id":%d%s}`, off, fields)
+	}
+	id := s.ids[len(s.ids)-1]
+	return fmt.Appendf([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, `{"id":%d%s}`, off, fields)
+}
+
 // createTable writes version 0 with a short checkpoint interval and no log retention,
 // so that checkpoints and log cleanup by one instance run under the other's feet.
 func (s *sim) createTable() {
-	full, err := simConfig(s.t, s.cfg).Tables[0].TableSchema()
+	cfg := s.cfg
+	if s.reg != nil {
+		cfg = simYAML // the columns the registry's first schema maps to
+	}
+	full, err := simConfig(s.t, cfg).Tables[0].TableSchema()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -376,11 +422,14 @@ func (s *sim) step() {
 			field := ""
 			if s.rng.IntN(40) == 0 && s.fields < 6 {
 				s.fields++
+				if s.reg != nil {
+					s.registerFields()
+				}
 			}
 			if s.fields > 0 && s.rng.IntN(3) == 0 {
 				field = fmt.Sprintf(`,"f%d":"x"`, 1+s.rng.IntN(s.fields))
 			}
-			s.broker.produce(p, gap, func(off int64) []byte { return fmt.Appendf(nil, `{"id":%d%s}`, off, field) })
+			s.broker.produce(p, gap, func(off int64) []byte { return s.message(off, field) })
 		}
 		s.logf("produce %d to partition %d", k, p)
 	case r < 48:
@@ -428,6 +477,10 @@ func (s *sim) step() {
 			delete(s.zombies, p)
 			break
 		}
+	case r < 90 && s.reg != nil && s.rng.IntN(3) == 0:
+		k := 1 + s.rng.IntN(15)
+		s.reg.FailNext(k, 503)
+		s.logf("schema registry: the next %d requests fail (503)", k)
 	case r < 90:
 		n.store.mu.Lock()
 		if s.rng.IntN(2) == 0 {
@@ -438,8 +491,10 @@ func (s *sim) step() {
 			s.logf("node %d: next put's response is lost", node)
 		}
 		n.store.mu.Unlock()
-	case r < 93:
+	case r < 92:
 		s.foreignSchemaChange()
+	case r < 94:
+		s.foreignDelete()
 	case r < 96:
 		s.foreignRewrite()
 	case r < 98:
@@ -531,12 +586,59 @@ func (s *sim) foreignRewrite() {
 	add := *f
 	add.Path, add.DataChange = newKey, false
 	now := time.Now().UnixMilli()
-	rm := table.Remove{Path: f.Path, DeletionTimestamp: &now, DataChange: false}
+	rm := table.Remove{Path: f.Path, DeletionTimestamp: &now, DataChange: false, DeletionVector: f.DeletionVector}
 	err = commitActions(s.ctx, s.mem, snap.Version(), []table.Action{{Remove: &rm}, {Add: &add}})
 	s.logf("foreign writer rewrites %s: %v", key, err)
 }
 
-// check verifies the table: per partition, exactly the messages up to its txn.
+// foreignDelete is another writer deleting a few rows of one data file (Spark's DELETE
+// with deletion vectors: the file is removed and added again with a vector).
+func (s *sim) foreignDelete() {
+	tbl := table.New(s.mem)
+	snap, err := tbl.Snapshot(s.ctx)
+	if err != nil || snap.NumFiles() == 0 {
+		s.logf("noop")
+		return
+	}
+	files := snap.Files()
+	f := files[s.rng.IntN(len(files))]
+	rows, err := s.fileRows(f)
+	if err != nil {
+		panic(err)
+	}
+	var idx []uint64
+	for range 1 + s.rng.IntN(3) {
+		idx = append(idx, uint64(s.rng.IntN(len(rows))))
+	}
+	_, err = tbl.DeleteRows(s.ctx, f.Path, idx)
+	if err == nil {
+		for _, i := range idx {
+			s.deleted[rows[i]] = true
+		}
+	}
+	s.logf("foreign writer deletes rows %v of %s: %v", idx, f.Path, err)
+}
+
+// fileRows reads (partition, offset) of every row of a data file.
+func (s *sim) fileRows(f *table.Add) ([][2]int64, error) {
+	key, _ := table.DecodePath(f.Path)
+	if rows, ok := s.rows[key]; ok {
+		return rows, nil
+	}
+	data, err := s.mem.Get(s.ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("data file %s: %w", key, err)
+	}
+	rows, err := readSimRows(data)
+	if err != nil {
+		return nil, fmt.Errorf("data file %s: %w", key, err)
+	}
+	s.rows[key] = rows
+	return rows, nil
+}
+
+// check verifies the table: per partition, exactly the messages up to its txn, less
+// the rows foreign DELETEs removed.
 func (s *sim) check() error {
 	snap, err := table.Load(s.ctx, s.mem)
 	if err != nil {
@@ -544,20 +646,18 @@ func (s *sim) check() error {
 	}
 	got := map[int32][]int64{}
 	for _, f := range snap.Files() {
-		key, _ := table.DecodePath(f.Path)
-		rows, ok := s.rows[key]
-		if !ok {
-			data, err := s.mem.Get(s.ctx, key)
-			if err != nil {
-				return fmt.Errorf("data file %s: %w", key, err)
-			}
-			if rows, err = readSimRows(data); err != nil {
-				return fmt.Errorf("data file %s: %w", key, err)
-			}
-			s.rows[key] = rows
+		rows, err := s.fileRows(f)
+		if err != nil {
+			return err
 		}
-		for _, r := range rows {
-			got[int32(r[0])] = append(got[int32(r[0])], r[1])
+		deleted, err := table.DeletedRows(s.ctx, s.mem, f)
+		if err != nil {
+			return err
+		}
+		for i, r := range rows {
+			if deleted == nil || !deleted.Contains(uint64(i)) {
+				got[int32(r[0])] = append(got[int32(r[0])], r[1])
+			}
 		}
 	}
 	for p := range int32(simPartitions) {
@@ -570,7 +670,7 @@ func (s *sim) check() error {
 		}
 		s.txns[p] = txn
 		have := slices.Sorted(slices.Values(got[p]))
-		want := s.broker.offsets(p, txn)
+		want := slices.DeleteFunc(s.broker.offsets(p, txn), func(off int64) bool { return s.deleted[[2]int64{int64(p), off}] })
 		if !slices.Equal(have, want) {
 			return fmt.Errorf("partition %d at txn %d (table version %d): rows %s, want %s", p, txn, snap.Version(), diffOffsets(have), diffOffsets(want))
 		}
@@ -581,6 +681,9 @@ func (s *sim) check() error {
 // drain heals every fault, gives every partition to node 0 and ingests the rest; the
 // table must then hold every message.
 func (s *sim) drain() error {
+	if s.reg != nil {
+		s.reg.FailNext(0, 0)
+	}
 	for _, n := range s.nodes {
 		n.store.mu.Lock()
 		n.store.failPuts, n.store.losePuts = 0, 0
@@ -650,6 +753,9 @@ func (s *sim) shutdown() {
 		}
 		s.stop(n)
 		n.alive = false
+	}
+	if s.reg != nil {
+		s.reg.Close()
 	}
 }
 

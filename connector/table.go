@@ -38,6 +38,9 @@ type tableRT struct {
 
 	posCh chan posReq   // the poller's requests for positions, served between flushes
 	done  chan struct{} // closed when the committer stops
+	// reseekQueued is set while a rewind of this table waits in the connector's reseekCh,
+	// so that a burst of failed flushes queues one rewind, not one each.
+	reseekQueued atomic.Bool
 
 	rows     atomic.Int64
 	bytes    atomic.Int64
