@@ -219,3 +219,23 @@ func TestPartitionPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodePath(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"part-0.parquet", "part-0.parquet"},
+		{"day=2024-01-01/a%20b.parquet", "day=2024-01-01/a b.parquet"},
+		{"time=1971-07-22T03:06:40.000000Z/part-0.parquet", "time=1971-07-22T03:06:40.000000Z/part-0.parquet"}, // delta-rs, unescaped
+		{"time=1971-07-22T03%3A06%3A40.000000Z/part-0.parquet", "time=1971-07-22T03:06:40.000000Z/part-0.parquet"},
+		{"a:b.parquet", "a:b.parquet"}, // opaque: no file outside the table
+		{"/data/t/part-0.parquet", "file:///data/t/part-0.parquet"},
+		{"file:/data/t/a%20b.parquet", "file:///data/t/a b.parquet"},
+		{"file:///data/t/a%20b.parquet", "file:///data/t/a b.parquet"},
+		{"s3://bucket/t/part-0.parquet", "s3://bucket/t/part-0.parquet"},
+		{"s3a://bucket/t/x%3Dy/part-0.parquet", "s3a://bucket/t/x=y/part-0.parquet"},
+	} {
+		got, err := DecodePath(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("DecodePath(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}

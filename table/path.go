@@ -82,7 +82,12 @@ func EncodePath(p string) string {
 
 // DecodePath turns an add/remove path URI into a canonical file key: the decoded path
 // relative to the table root, or, for files outside it, an absolute URI with a decoded
-// path ("/a%20b", "file:/a%20b" and "file:///a%20b" all become "file:///a b").
+// path ("/a%20b", "file:/a%20b" and "file:///a%20b" all become "file:///a b"). A
+// relative path may hold a colon in its first segment (delta-rs writes timestamp
+// partitions unescaped: "time=1971-07-22T03:06:40.000000Z/part-0.parquet"): only a
+// valid URI scheme before the first colon (RFC 3986, 3.1) followed by a path from the
+// root ("s3://…", "file:/…") makes it absolute. An opaque "a:b.parquet" names no file
+// outside the table, so it is read as the relative path a writer meant.
 func DecodePath(p string) (string, error) {
 	if strings.HasPrefix(p, "/") {
 		d, err := url.PathUnescape(p)
@@ -91,7 +96,7 @@ func DecodePath(p string) (string, error) {
 		}
 		return "file://" + d, nil
 	}
-	if i := strings.IndexByte(p, ':'); i > 0 && !strings.ContainsAny(p[:i], "/%") {
+	if i := strings.IndexByte(p, ':'); i > 0 && isURIScheme(p[:i]) && strings.HasPrefix(p[i+1:], "/") {
 		u, err := url.Parse(p)
 		if err != nil {
 			return "", fmt.Errorf("file path %q: %w", p, err)
@@ -103,4 +108,19 @@ func DecodePath(p string) (string, error) {
 		return "", fmt.Errorf("file path %q: %w", p, err)
 	}
 	return d, nil
+}
+
+// isURIScheme reports whether s is a URI scheme: a letter, then letters, digits, "+",
+// "-" or ".".
+func isURIScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
