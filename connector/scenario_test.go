@@ -1,10 +1,13 @@
 package connector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,4 +328,73 @@ func TestRegistryOutageAndTransientCreate(t *testing.T) {
 		t.Logf("run ended with %v", n.err)
 	}
 	s.mustCheck(t)
+}
+
+// Suspected: a schema reply from before a discard (a rewind or revocation) carries an
+// error; it must not apply on_error to a message held after the discard. Here a reply
+// of a generation the worker is not at arrives while a new message waits for its own
+// schema change; with on_error: skip, applying it would drop that message for good.
+func TestStaleSchemaErrorAfterDiscardIsIgnored(t *testing.T) {
+	yaml := strings.Replace(simYAML, "evolution: add_columns\n", "evolution: add_columns\n    on_error: skip\n", 1)
+	s := startSim(t, 1, yaml, true)
+	n := s.nodes[0]
+	s.assign(0, 0)
+	s.produceN(0, 3, "")
+	s.deliverAll(0)
+	s.flush(n)
+	// The committer will retry the schema change for a while: the message stays held.
+	n.store.mu.Lock()
+	n.store.failPuts = 6
+	n.store.mu.Unlock()
+	s.produceN(0, 1, `,"f1":"x"`)
+	s.doRaw(n, simCmd{deliver: true})
+	s.doRaw(n, simCmd{}) // hand it over: the worker holds it and asks for the column
+	for _, w := range n.c.tables[0].workers {
+		w.in <- workItem{kind: itemReschema, err: errors.New("refused before the discard"), gen: ^uint64(0)}
+	}
+	s.quiesce(n)
+	s.flush(n)
+	s.mustCheck(t)
+	if txn := s.txnOf(0); txn != 3 {
+		t.Fatalf("txn %d, want 3: the held message was dropped by a stale reply", txn)
+	}
+}
+
+// Suspected: the dead-letter producer's event channel, where librdkafka reports errors,
+// was never read; left full it stalls the producer. A producer aimed at a closed port
+// reports connection errors there, and the connector must log them as it drains them.
+func TestDLQProducerEventsDrained(t *testing.T) {
+	var logs syncBuffer
+	cfg := simConfig(t, strings.Replace(simYAML, `bootstrap_servers: "sim:9092"`, `bootstrap_servers: "127.0.0.1:1"`, 1))
+	c := newConnector(cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	p, err := c.dlqProducer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "dead-letter producer") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no producer event was read in 20s; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test reading it at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
