@@ -22,7 +22,7 @@ func (p *poller) readWatermarks() error {
 	if err != nil {
 		return err
 	}
-	for _, t := range p.c.cfg.Tables {
+	for _, t := range p.conn.cfg.Tables {
 		for _, name := range t.Topics {
 			if len(all[name]) == 0 {
 				return fmt.Errorf("kafka: topic %s (table %s) does not exist", name, t.Name)
@@ -53,7 +53,7 @@ func (p *poller) readWatermarks() error {
 // from the tables every few seconds. Until then it names what it waits for.
 func (p *poller) caughtUp(ctx context.Context, now time.Time) bool {
 	cu := p.caught
-	for _, t := range p.c.tables {
+	for _, t := range p.conn.tables {
 		if t.waiting.Load() > 0 {
 			return false
 		}
@@ -84,7 +84,7 @@ func (p *poller) caughtUp(ctx context.Context, now time.Time) bool {
 		return true
 	}
 	if len(committing) > 0 && now.Sub(cu.lastFlush) >= time.Second {
-		for _, t := range p.c.tables {
+		for _, t := range p.conn.tables {
 			t.forceFlush()
 		}
 		cu.lastFlush = now
@@ -102,7 +102,7 @@ func (p *poller) caughtUp(ctx context.Context, now time.Time) bool {
 	return false
 }
 
-func (p *poller) txnsReach(tables []*tableRT, part tp, offset int64) bool {
+func (p *poller) txnsReach(tables []*ingestTable, part tp, offset int64) bool {
 	for _, t := range tables {
 		if v, ok := t.book.get(part); !ok || v == noTxn || v < offset {
 			return false
@@ -113,7 +113,7 @@ func (p *poller) txnsReach(tables []*tableRT, part tp, offset int64) bool {
 
 // foreignCovered reports whether table t covers a partition it does not own here up to
 // the high watermark hw, by its txn as last read.
-func (p *poller) foreignCovered(t *tableRT, part tp, hw int64) bool {
+func (p *poller) foreignCovered(t *ingestTable, part tp, hw int64) bool {
 	v, ok := t.book.get(part)
 	switch {
 	case !ok:
@@ -130,7 +130,7 @@ func (p *poller) foreignCovered(t *tableRT, part tp, hw int64) bool {
 
 // refreshForeign reads the tables' txns of partitions other members own.
 func (p *poller) refreshForeign(ctx context.Context, parts []tp) {
-	for _, t := range p.c.tables {
+	for _, t := range p.conn.tables {
 		mine := t.mine(parts)
 		if len(mine) == 0 {
 			continue

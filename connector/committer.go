@@ -34,11 +34,11 @@ type posReply struct {
 	err error
 }
 
-func (t *tableRT) fatal(err error) { t.c.fail(err) }
+func (t *ingestTable) fatal(err error) { t.conn.fail(err) }
 
 // run is the committer: it flushes when a limit is reached, when asked, and handles
 // schema changes and position reads. It is the only goroutine that commits to the table.
-func (t *tableRT) run(ctx context.Context) {
+func (t *ingestTable) run(ctx context.Context) {
 	latency := time.Duration(t.cfg.Flush.MaxLatency)
 	tick := time.NewTicker(max(min(latency/4, time.Second), 10*time.Millisecond))
 	defer tick.Stop()
@@ -74,14 +74,14 @@ func (t *tableRT) run(ctx context.Context) {
 	}
 }
 
-func (t *tableRT) flushOrFail(ctx context.Context) {
+func (t *ingestTable) flushOrFail(ctx context.Context) {
 	if err := t.flush(ctx, nil); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errBatchRefused) {
 		t.fatal(err)
 	}
 }
 
 // requestFlush asks the committer to flush now and waits for it.
-func (t *tableRT) requestFlush(ctx context.Context) error {
+func (t *ingestTable) requestFlush(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
 	case t.flushCh <- flushReq{ctx: ctx, reply: reply}:
@@ -100,7 +100,7 @@ func (t *tableRT) requestFlush(ctx context.Context) error {
 
 // positions returns where each of parts continues from in the table, with the
 // committer held between flushes until release is called (see posReq).
-func (t *tableRT) positions(ctx context.Context, parts []tp) (map[tp]position, func(), error) {
+func (t *ingestTable) positions(ctx context.Context, parts []tp) (map[tp]position, func(), error) {
 	req := posReq{ctx: ctx, parts: parts, reply: make(chan posReply, 1), release: make(chan struct{})}
 	select {
 	case t.posCh <- req:
@@ -123,7 +123,7 @@ func (t *tableRT) positions(ctx context.Context, parts []tp) (map[tp]position, f
 // readPositions reads the table and returns, per partition, its position: after its
 // txn, or the start policy's offset (fromStart: the first message that comes) with
 // noTxn. Storage errors are retried until ctx ends.
-func (t *tableRT) readPositions(ctx context.Context, parts []tp) (map[tp]position, error) {
+func (t *ingestTable) readPositions(ctx context.Context, parts []tp) (map[tp]position, error) {
 	var snap *table.Snapshot
 	err := t.retry(ctx, "read positions", func() error {
 		var err error
@@ -156,7 +156,7 @@ func (t *tableRT) readPositions(ctx context.Context, parts []tp) (map[tp]positio
 // holds exactly the messages dispatched before the seal. When ctx ends first (a
 // worker stuck on an unreachable registry at shutdown), the partial batch is dropped
 // and the late replies released as they come.
-func (t *tableRT) seal(ctx context.Context) (*batch, error) {
+func (t *ingestTable) seal(ctx context.Context) (*batch, error) {
 	// Reset the age of the oldest row before the workers seal: a row a worker adds after
 	// its seal then starts the clock again. (Reset after, and such a row would wait for
 	// the next size limit: max_latency would not hold.)
@@ -197,21 +197,21 @@ func (t *tableRT) seal(ctx context.Context) (*batch, error) {
 // flush that does not commit its batch, refused or failed, asks the poller to rewind
 // the table's partitions to the table's positions; until then every later batch
 // continues from the lost one and is refused too, so nothing after a gap commits.
-func (t *tableRT) flush(ctx context.Context, meta *table.Metadata) error {
+func (t *ingestTable) flush(ctx context.Context, meta *table.Metadata) error {
 	spec := t.currentSpec()
 	if spec == nil {
 		return nil // nothing can be buffered before the table exists
 	}
 	b, err := t.seal(ctx)
 	if err != nil {
-		t.c.requestReseek(t)
+		t.conn.requestReseek(t)
 		return err
 	}
 	if len(b.spans) == 0 && meta == nil {
 		return nil
 	}
 	if err := t.commitBatch(ctx, b, spec, meta); err != nil {
-		t.c.requestReseek(t)
+		t.conn.requestReseek(t)
 		return err
 	}
 	return nil
@@ -219,16 +219,16 @@ func (t *tableRT) flush(ctx context.Context, meta *table.Metadata) error {
 
 // commitBatch writes dead letters first, then the data files, then the log entry with
 // one txn per partition. Storage errors are retried until ctx ends.
-func (t *tableRT) commitBatch(ctx context.Context, b *batch, spec *schemaSpec, meta *table.Metadata) error {
+func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpec, meta *table.Metadata) error {
 	start := time.Now()
-	t.c.inflight.Add(b.bytes)
-	defer t.c.inflight.Add(-b.bytes)
+	t.conn.inflight.Add(b.bytes)
+	defer t.conn.inflight.Add(-b.bytes)
 	defer b.release() // what is left when a write fails
 	if len(b.dlq) > 0 {
 		if err := t.retry(ctx, "write dead letters", func() error { return t.dlq.write(ctx, b.dlq) }); err != nil {
 			return fmt.Errorf("table %s: dead letters: %w", t.cfg.Name, err)
 		}
-		t.m.dlq.Add(float64(len(b.dlq)))
+		t.metrics.dlq.Add(float64(len(b.dlq)))
 	}
 	var adds []table.Add
 	var bytesOut int64
@@ -247,7 +247,7 @@ func (t *tableRT) commitBatch(ctx context.Context, b *batch, spec *schemaSpec, m
 		b.pending = b.pending[1:]
 	}
 	tx := &table.Transaction{Adds: adds, SchemaString: spec.meta.SchemaString, Metadata: meta, BaseSchemaString: spec.meta.SchemaString,
-		Parameters: map[string]string{"outputMode": "Append", "connector": t.c.cfg.Name}}
+		Parameters: map[string]string{"outputMode": "Append", "connector": t.conn.cfg.Name}}
 	txns := make(map[tp]int64, len(b.spans))
 	for p, s := range b.spans {
 		tx.AppTxns = append(tx.AppTxns, table.AppTxn{AppID: t.appID(p), Prev: s.prev, Version: s.last})
@@ -263,16 +263,16 @@ func (t *tableRT) commitBatch(ctx context.Context, b *batch, spec *schemaSpec, m
 	var conflict *table.TxnConflictError
 	switch {
 	case errors.As(err, &conflict):
-		t.m.conflicts.WithLabelValues("partition_owned").Inc()
+		t.metrics.conflicts.WithLabelValues("partition_owned").Inc()
 		t.log.Warn("batch dropped: the table does not continue from it (another writer committed one of its partitions, or an earlier batch failed); re-reading positions from the table", "error", err)
 		return fmt.Errorf("table %s: %w: %w", t.cfg.Name, errBatchRefused, err)
 	case err != nil:
 		return fmt.Errorf("table %s: %w", t.cfg.Name, err)
 	}
 	t.book.committed(res.Version, txns)
-	t.m.commitDuration.Observe(time.Since(commitStart).Seconds())
+	t.metrics.commitDuration.Observe(time.Since(commitStart).Seconds())
 	if res.Attempts > 1 {
-		t.m.conflicts.WithLabelValues("lost_race").Add(float64(res.Attempts - 1))
+		t.metrics.conflicts.WithLabelValues("lost_race").Add(float64(res.Attempts - 1))
 	}
 	if res.CheckpointErr != nil {
 		t.log.Warn("checkpoint failed (ingestion goes on)", "version", res.Version, "error", res.CheckpointErr)
@@ -282,26 +282,26 @@ func (t *tableRT) commitBatch(ctx context.Context, b *batch, spec *schemaSpec, m
 	t.files.Add(int64(len(adds)))
 	t.bytesOut.Add(bytesOut)
 	t.version.Store(res.Version)
-	t.m.rows.Add(float64(b.rows))
-	t.m.commits.Inc()
-	t.m.version.Set(float64(res.Version))
+	t.metrics.rows.Add(float64(b.rows))
+	t.metrics.commits.Inc()
+	t.metrics.version.Set(float64(res.Version))
 	t.log.Info("committed", "version", res.Version, "rows", b.rows, "files", len(adds), "bytes", bytesOut,
 		"partitions", len(tx.AppTxns), "dead_letters", len(b.dlq), "attempts", res.Attempts, "took", time.Since(start).Round(time.Millisecond))
-	t.c.noteCommitted()
+	t.conn.noteCommitted()
 	return nil
 }
 
 // retry runs op until it succeeds, fails permanently, or ctx ends. Errors about the
 // table itself (unsupported feature, changed metadata, owned partitions) are permanent;
 // I/O errors are retried with backoff, since storage that goes away usually comes back.
-func (t *tableRT) retry(ctx context.Context, what string, op func() error) error {
-	delay := t.c.retryBase
+func (t *ingestTable) retry(ctx context.Context, what string, op func() error) error {
+	delay := t.conn.retryBase
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil || isPermanentCommitError(err) || ctx.Err() != nil {
 			return err
 		}
-		t.m.retries.Inc()
+		t.metrics.retries.Inc()
 		t.log.Warn(what+" failed; retrying", "attempt", attempt, "delay", delay, "error", err)
 		select {
 		case <-time.After(delay):
@@ -322,7 +322,7 @@ func isPermanentCommitError(err error) bool {
 		errors.Is(err, errShutdown) || errors.Is(err, table.ErrTableExists)
 }
 
-func (t *tableRT) currentSpec() *schemaSpec {
+func (t *ingestTable) currentSpec() *schemaSpec {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.spec
@@ -330,7 +330,7 @@ func (t *tableRT) currentSpec() *schemaSpec {
 
 // evolve answers a worker's schema request: create the table from the first message's
 // schema, or commit the merged schema, then switch every worker to it.
-func (t *tableRT) evolve(ctx context.Context, req evolveReq) {
+func (t *ingestTable) evolve(ctx context.Context, req evolveReq) {
 	refuse := func(err error) {
 		select {
 		case req.worker.in <- workItem{kind: itemReschema, err: err, gen: req.gen}:
@@ -379,10 +379,10 @@ func (t *tableRT) evolve(ctx context.Context, req evolveReq) {
 
 // applySchema creates the table from incoming, or evolves it, and returns the spec to
 // use. The spec changes only once its schema is in the table.
-func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (*schemaSpec, error) {
+func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructType) (*schemaSpec, error) {
 	spec := t.currentSpec()
 	if spec == nil {
-		full, err := t.cfg.CompleteSchema(incoming)
+		full, err := t.cfg.completeSchema(incoming)
 		if err != nil {
 			return nil, &schema.EvolutionError{Msg: err.Error()}
 		}
@@ -404,7 +404,7 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 	if !changes.Any() {
 		return spec, nil
 	}
-	if t.cfg.Evolution != "add_columns" {
+	if t.cfg.Evolution != EvolutionAddColumns {
 		return nil, &schema.EvolutionError{Msg: "the message schema adds columns or makes required ones optional, and evolution is none"}
 	}
 	full := spec.evolvedSchema(merged)
@@ -416,7 +416,7 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 		// depend on it, so it is committed alone.
 		err = t.retry(ctx, "commit schema change", func() error {
 			res, err := t.tbl.Commit(ctx, &table.Transaction{Metadata: &meta, BaseSchemaString: spec.meta.SchemaString,
-				Parameters: map[string]string{"outputMode": "Append", "connector": t.c.cfg.Name}})
+				Parameters: map[string]string{"outputMode": "Append", "connector": t.conn.cfg.Name}})
 			if err == nil {
 				t.version.Store(res.Version)
 			}
@@ -430,7 +430,7 @@ func (t *tableRT) applySchema(ctx context.Context, incoming *table.StructType) (
 	return t.setSpec(meta)
 }
 
-func (t *tableRT) setSpec(meta table.Metadata) (*schemaSpec, error) {
+func (t *ingestTable) setSpec(meta table.Metadata) (*schemaSpec, error) {
 	spec, err := newSchemaSpec(t.cfg, meta)
 	if err != nil {
 		return nil, err
@@ -441,7 +441,7 @@ func (t *tableRT) setSpec(meta table.Metadata) (*schemaSpec, error) {
 	return spec, nil
 }
 
-func (t *tableRT) reloadSpec(ctx context.Context) error {
+func (t *ingestTable) reloadSpec(ctx context.Context) error {
 	var snap *table.Snapshot
 	err := t.retry(ctx, "read table", func() error {
 		var err error
@@ -456,7 +456,7 @@ func (t *tableRT) reloadSpec(ctx context.Context) error {
 }
 
 // messageSchema maps the writer schema of a message (avro, json_schema) to columns.
-func (t *tableRT) messageSchema(ctx context.Context, m *kafka.Message) (*table.StructType, error) {
+func (t *ingestTable) messageSchema(ctx context.Context, m *kafka.Message) (*table.StructType, error) {
 	if t.cfg.Format == FormatJSON {
 		return nil, &schema.EvolutionError{Msg: "format json needs a declared schema"}
 	}
@@ -464,7 +464,7 @@ func (t *tableRT) messageSchema(ctx context.Context, m *kafka.Message) (*table.S
 	if err != nil {
 		return nil, err
 	}
-	s, err := t.c.schemaByID(ctx, id)
+	s, err := t.conn.schemaByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}

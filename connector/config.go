@@ -6,17 +6,15 @@ import (
 	"os"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
-	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/writer"
 )
 
@@ -110,9 +108,8 @@ type TableConfig struct {
 	Topics       []string `yaml:"topics"`
 	TopicPattern string   `yaml:"topic_pattern"`
 	Location     string   `yaml:"location"`
-	// Format of message values: json, avro (Confluent wire format + registry) or
-	// json_schema (JSON behind the Confluent wire header). Defaults to json.
-	Format string `yaml:"format"`
+	// Format of message values. Defaults to json.
+	Format Format `yaml:"format"`
 	// Schema declares the columns decoded from the message. Required for json; for avro
 	// and json_schema the table is created from the registry schema when it is absent.
 	Schema []ColumnConfig `yaml:"schema"`
@@ -130,13 +127,11 @@ type TableConfig struct {
 	JSON  JSONConfig  `yaml:"json"`
 	// RouteBy sends a message to this table only when a field has one of the values.
 	RouteBy *RouteConfig `yaml:"route_by"`
-	// OnError is what a message that cannot be decoded does: fail (stop), dlq or skip.
-	// Defaults to fail.
-	OnError string     `yaml:"on_error"`
+	// OnError is what a message that cannot be decoded does. Defaults to fail.
+	OnError OnError    `yaml:"on_error"`
 	DLQ     *DLQConfig `yaml:"dlq"`
-	// Evolution is add_columns (a new nullable field in a message schema becomes a new
-	// column) or none. Defaults to add_columns.
-	Evolution string `yaml:"evolution"`
+	// Evolution says whether message schemas may add columns. Defaults to add_columns.
+	Evolution Evolution `yaml:"evolution"`
 	// File tunes the Parquet files.
 	File FileConfig `yaml:"file"`
 }
@@ -162,9 +157,9 @@ type FlushConfig struct {
 // JSONConfig tunes JSON decoding.
 type JSONConfig struct {
 	// UnknownFields is ignore (default), fail, or evolve (add a nullable column).
-	UnknownFields string `yaml:"unknown_fields"`
+	UnknownFields schema.UnknownFields `yaml:"unknown_fields"`
 	// EpochUnit is the unit of numbers in timestamp columns: s, ms (default), us, ns.
-	EpochUnit string `yaml:"epoch_unit"`
+	EpochUnit schema.EpochUnit `yaml:"epoch_unit"`
 }
 
 // RouteConfig selects messages by the value of a top-level field.
@@ -286,7 +281,7 @@ func (s *ByteSize) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Defaults applied by ParseConfig.
+// Defaults applied by ParseConfig (setDefaults).
 const (
 	DefaultMaxRows         = 100_000
 	DefaultMaxBytes        = 64 << 20
@@ -297,19 +292,96 @@ const (
 	DefaultProgress        = Duration(30 * time.Second)
 )
 
+// Format is the encoding of message values.
+type Format string
+
 // Formats.
 const (
-	FormatJSON       = "json"
-	FormatAvro       = "avro"
-	FormatJSONSchema = "json_schema"
+	FormatJSON       Format = "json"        // JSON, decoded by the declared schema
+	FormatAvro       Format = "avro"        // Confluent wire format, writer schema from the registry
+	FormatJSONSchema Format = "json_schema" // JSON behind the Confluent wire header, schema from the registry
 )
+
+// OnError is what a message that cannot be ingested does.
+type OnError string
 
 // On-error policies.
 const (
-	OnErrorFail = "fail"
-	OnErrorSkip = "skip"
-	OnErrorDLQ  = "dlq"
+	OnErrorFail OnError = "fail" // stop, after committing the good rows before it
+	OnErrorSkip OnError = "skip" // drop it, counted and logged
+	OnErrorDLQ  OnError = "dlq"  // write it to the dead-letter target before moving past it
 )
+
+// Evolution says how the table's schema follows the messages'.
+type Evolution string
+
+// Evolution policies.
+const (
+	EvolutionAddColumns Evolution = "add_columns" // a new nullable field becomes a new column
+	EvolutionNone       Evolution = "none"        // new fields are ignored (json) or refused
+)
+
+// setDefaults fills in what the file left out, in one place, before validation.
+func (c *Config) setDefaults() {
+	if c.Kafka.GroupID == "" {
+		c.Kafka.GroupID = c.Name
+	}
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.Decoders == 0 {
+		c.Decoders = max(1, runtime.GOMAXPROCS(0)/4)
+	}
+	if c.Logging.Level == "" {
+		c.Logging.Level = "info"
+	}
+	if c.Logging.Format == "" {
+		c.Logging.Format = "text"
+	}
+	if c.Logging.ProgressInterval == nil {
+		d := DefaultProgress
+		c.Logging.ProgressInterval = &d
+	}
+	for i := range c.Tables {
+		c.Tables[i].setDefaults()
+	}
+}
+
+func (t *TableConfig) setDefaults() {
+	if t.Format == "" {
+		t.Format = FormatJSON
+	}
+	if t.Start.Policy == "" {
+		t.Start.Policy = StartEarliest
+	}
+	if t.Flush.MaxRows == 0 {
+		t.Flush.MaxRows = DefaultMaxRows
+	}
+	if t.Flush.MaxBytes == 0 {
+		t.Flush.MaxBytes = DefaultMaxBytes
+	}
+	if t.Flush.MaxLatency == 0 {
+		t.Flush.MaxLatency = DefaultMaxLatency
+	}
+	if t.JSON.UnknownFields == "" {
+		t.JSON.UnknownFields = schema.UnknownIgnore
+	}
+	if t.JSON.EpochUnit == "" {
+		t.JSON.EpochUnit = schema.EpochMillis
+	}
+	if t.OnError == "" {
+		t.OnError = OnErrorFail
+	}
+	if t.Evolution == "" {
+		t.Evolution = EvolutionAddColumns
+	}
+}
 
 // ConfigError is a configuration mistake, located in the file.
 type ConfigError struct {
@@ -350,6 +422,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, yamlError(name, err)
 	}
+	c.setDefaults()
 	v := &validator{file: name, ast: file}
 	c.validate(v)
 	if len(v.errs) > 0 {
@@ -370,210 +443,6 @@ func yamlError(file string, err error) error {
 	return &ConfigError{File: file, Msg: err.Error()}
 }
 
-type validator struct {
-	file string
-	ast  *ast.File
-	errs []error
-}
-
-// errorf records an error at the YAML path ("$.tables[0].schema").
-func (v *validator) errorf(path, format string, args ...any) {
-	e := &ConfigError{File: v.file, Msg: fmt.Sprintf("%s: %s", strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...))}
-	if path == "$" {
-		e.Msg = fmt.Sprintf(format, args...)
-	}
-	if p, err := yaml.PathString(path); err == nil {
-		if n, err := p.FilterFile(v.ast); err == nil && n != nil && n.GetToken() != nil && n.GetToken().Position != nil {
-			e.Line, e.Column = n.GetToken().Position.Line, n.GetToken().Position.Column
-		}
-	}
-	v.errs = append(v.errs, e)
-}
-
-func (c *Config) validate(v *validator) {
-	if c.Name == "" {
-		v.errorf("$", "name is required (it prefixes the txn appIds in every table)")
-	} else if strings.ContainsAny(c.Name, ": \t") {
-		v.errorf("$.name", "%q must not contain ':' or spaces", c.Name)
-	}
-	if c.Kafka.BootstrapServers == "" {
-		v.errorf("$.kafka", "bootstrap_servers is required")
-	}
-	if c.Kafka.GroupID == "" {
-		c.Kafka.GroupID = c.Name
-	}
-	for k := range c.Kafka.Properties {
-		switch k {
-		case "enable.auto.commit", "enable.auto.offset.store":
-			v.errorf("$.kafka.properties", "%s must stay false: the Delta log, not Kafka, records what was ingested", k)
-		case "group.id", "bootstrap.servers":
-			v.errorf("$.kafka.properties", "set %s with kafka.%s instead", k, strings.ReplaceAll(strings.TrimSuffix(k, ".id")+"_id", ".servers_id", "_servers"))
-		}
-	}
-	if c.MemoryBudget == 0 {
-		c.MemoryBudget = DefaultMemoryBudget
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if c.StartupTimeout == 0 {
-		c.StartupTimeout = DefaultStartupTimeout
-	}
-	if c.Decoders == 0 {
-		c.Decoders = max(1, runtime.GOMAXPROCS(0)/4)
-	}
-	if c.MemoryBudget < 0 || c.ShutdownTimeout < 0 || c.StartupTimeout < 0 || c.Decoders < 0 {
-		v.errorf("$", "memory_budget, shutdown_timeout, startup_timeout and decoders must be positive")
-	}
-	if c.Logging.Level == "" {
-		c.Logging.Level = "info"
-	}
-	if c.Logging.Format == "" {
-		c.Logging.Format = "text"
-	}
-	if c.Logging.ProgressInterval == nil {
-		d := DefaultProgress
-		c.Logging.ProgressInterval = &d
-	}
-	switch c.Logging.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		v.errorf("$.logging.level", "%q: want debug, info, warn or error", c.Logging.Level)
-	}
-	if c.Logging.Format != "text" && c.Logging.Format != "json" {
-		v.errorf("$.logging.format", "%q: want text or json", c.Logging.Format)
-	}
-	if len(c.Tables) == 0 {
-		v.errorf("$", "tables: at least one table is required")
-	}
-	names := map[string]bool{}
-	locations := map[string]string{}
-	for i := range c.Tables {
-		t := &c.Tables[i]
-		path := fmt.Sprintf("$.tables[%d]", i)
-		if t.Name == "" {
-			v.errorf(path, "name is required")
-		} else if names[t.Name] {
-			v.errorf(path+".name", "table %q is defined twice", t.Name)
-		}
-		names[t.Name] = true
-		if other, ok := locations[t.Location]; ok && t.Location != "" {
-			v.errorf(path+".location", "table %q writes to the same location as %q", t.Name, other)
-		}
-		locations[t.Location] = t.Name
-		t.validate(v, path, c)
-	}
-}
-
-func (t *TableConfig) validate(v *validator, path string, c *Config) {
-	if len(t.Topics) == 0 && t.TopicPattern == "" {
-		v.errorf(path, "topics or topic_pattern is required")
-	}
-	if t.TopicPattern != "" {
-		if _, err := compileTopicPattern(t.TopicPattern); err != nil {
-			v.errorf(path+".topic_pattern", "invalid regular expression: %v", err)
-		}
-	}
-	if t.Location == "" {
-		v.errorf(path, "location is required (a path, file:///… or s3://bucket/prefix)")
-	}
-	if t.Format == "" {
-		t.Format = FormatJSON
-	}
-	switch t.Format {
-	case FormatJSON:
-		if len(t.Schema) == 0 {
-			v.errorf(path, "schema is required for format json")
-		}
-	case FormatAvro, FormatJSONSchema:
-		if c.SchemaRegistry.URL == "" {
-			v.errorf(path+".format", "format %s needs schema_registry.url", t.Format)
-		}
-	default:
-		v.errorf(path+".format", "unsupported format %q (supported: json, avro, json_schema)", t.Format)
-	}
-	switch t.Start.Policy {
-	case "":
-		t.Start.Policy = StartEarliest
-	case StartEarliest, StartLatest, StartOffsets:
-	default:
-		v.errorf(path+".start", "%q: want earliest, latest, or a mapping topic: {partition: offset}", t.Start.Policy)
-	}
-	for topic, parts := range t.Start.Offsets {
-		for p, off := range parts {
-			if p < 0 || off < 0 {
-				v.errorf(path+".start", "topic %s partition %d offset %d: partitions and offsets must not be negative", topic, p, off)
-			}
-		}
-	}
-	if t.Flush.MaxRows == 0 {
-		t.Flush.MaxRows = DefaultMaxRows
-	}
-	if t.Flush.MaxBytes == 0 {
-		t.Flush.MaxBytes = DefaultMaxBytes
-	}
-	if t.Flush.MaxLatency == 0 {
-		t.Flush.MaxLatency = DefaultMaxLatency
-	}
-	if t.Flush.MaxRows < 0 || t.Flush.MaxBytes < 0 || t.Flush.MaxLatency < 0 {
-		v.errorf(path+".flush", "limits must be positive")
-	}
-	switch t.JSON.UnknownFields {
-	case "", "ignore", "fail", "evolve":
-	default:
-		v.errorf(path+".json.unknown_fields", "%q: want ignore, fail or evolve", t.JSON.UnknownFields)
-	}
-	switch t.JSON.EpochUnit {
-	case "", "s", "ms", "us", "ns":
-	default:
-		v.errorf(path+".json.epoch_unit", "%q: want s, ms, us or ns", t.JSON.EpochUnit)
-	}
-	if t.OnError == "" {
-		t.OnError = OnErrorFail
-	}
-	switch t.OnError {
-	case OnErrorFail, OnErrorSkip:
-	case OnErrorDLQ:
-		if t.DLQ == nil {
-			v.errorf(path+".on_error", "dlq needs a dlq: {topic: …} or dlq: {location: …}")
-		}
-	default:
-		v.errorf(path+".on_error", "%q: want fail, dlq or skip", t.OnError)
-	}
-	if t.DLQ != nil && (t.DLQ.Topic == "") == (t.DLQ.Location == "") {
-		v.errorf(path+".dlq", "set exactly one of topic and location")
-	}
-	if t.RouteBy != nil && (t.RouteBy.Field == "" || len(t.RouteBy.Values) == 0) {
-		v.errorf(path+".route_by", "needs field and at least one value")
-	}
-	if t.RouteBy != nil && t.Format == FormatAvro {
-		v.errorf(path+".route_by", "route_by works on json and json_schema messages")
-	}
-	if t.Evolution == "" {
-		t.Evolution = "add_columns"
-	}
-	if t.Evolution != "add_columns" && t.Evolution != "none" {
-		v.errorf(path+".evolution", "%q: want add_columns or none", t.Evolution)
-	}
-	wc := t.WriterConfig()
-	if err := wc.Validate(); err != nil {
-		v.errorf(path+".file", "%v", strings.TrimPrefix(err.Error(), "writer: "))
-	}
-	for i, c := range t.Schema {
-		if _, err := table.ParsePrimitive(c.Type); err != nil {
-			v.errorf(fmt.Sprintf("%s.schema[%d].type", path, i), "column %q: %v", c.Name, err)
-			return
-		}
-	}
-	if len(t.Schema) > 0 {
-		if _, err := t.TableSchema(); err != nil {
-			v.errorf(path, "%v", err)
-		}
-	} else if _, err := t.Derivations(); err != nil {
-		v.errorf(path, "%v", err)
-	}
-}
-
 // WriterConfig is the Parquet configuration of the table's data files.
 func (t *TableConfig) WriterConfig() writer.Config {
 	wc := writer.DefaultConfig()
@@ -584,114 +453,4 @@ func (t *TableConfig) WriterConfig() writer.Config {
 		wc.TargetFileSize = int64(t.File.TargetSize)
 	}
 	return wc
-}
-
-// Kafka metadata column names.
-const (
-	ColKafkaTopic     = "_kafka_topic"
-	ColKafkaPartition = "_kafka_partition"
-	ColKafkaOffset    = "_kafka_offset"
-	ColKafkaTimestamp = "_kafka_timestamp"
-	ColKafkaKey       = "_kafka_key"
-)
-
-// TableSchema builds the Delta schema from the declared columns: declared, derived,
-// then Kafka metadata columns.
-func (t *TableConfig) TableSchema() (*table.StructType, error) {
-	s := &table.StructType{}
-	for _, c := range t.Schema {
-		if c.Name == "" {
-			return nil, errors.New("schema: a column has no name")
-		}
-		typ, err := table.ParsePrimitive(c.Type)
-		if err != nil {
-			return nil, fmt.Errorf("schema: column %q: %w", c.Name, err)
-		}
-		s.Fields = append(s.Fields, &table.StructField{Name: c.Name, Type: typ, Nullable: c.Nullable == nil || *c.Nullable})
-	}
-	return t.CompleteSchema(s)
-}
-
-// CompleteSchema adds the derived and Kafka metadata columns to the columns messages
-// carry (declared, or mapped from a registry schema) and checks partition_by.
-func (t *TableConfig) CompleteSchema(base *table.StructType) (*table.StructType, error) {
-	s := &table.StructType{Fields: append([]*table.StructField{}, base.Fields...)}
-	seen := map[string]bool{}
-	for _, f := range s.Fields {
-		k := strings.ToLower(f.Name)
-		if seen[k] {
-			return nil, fmt.Errorf("column %q is defined twice (names are case-insensitive)", f.Name)
-		}
-		seen[k] = true
-	}
-	add := func(f *table.StructField) error {
-		k := strings.ToLower(f.Name)
-		if seen[k] {
-			return fmt.Errorf("column %q is defined twice (names are case-insensitive)", f.Name)
-		}
-		seen[k] = true
-		s.Fields = append(s.Fields, f)
-		return nil
-	}
-	derived, err := t.Derivations()
-	if err != nil {
-		return nil, err
-	}
-	for _, item := range t.Columns {
-		name := fmt.Sprint(item.Key)
-		d := derived[name]
-		src := s.Field(d.Source)
-		if src == nil {
-			return nil, fmt.Errorf("columns: %s: source column %q is not a column before it", name, d.Source)
-		}
-		rt, err := d.ResultType(src.Type)
-		if err != nil {
-			return nil, fmt.Errorf("columns: %s: %w", name, err)
-		}
-		if err := add(&table.StructField{Name: name, Type: rt, Nullable: true}); err != nil {
-			return nil, err
-		}
-	}
-	for _, f := range KafkaColumns() {
-		if slices.Contains(t.KafkaColumns.Columns, strings.TrimPrefix(f.Name, "_kafka_")) {
-			if err := add(f); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, p := range t.PartitionBy {
-		if s.Field(p) == nil {
-			return nil, fmt.Errorf("partition_by: %q is not a declared or derived column", p)
-		}
-	}
-	return s, nil
-}
-
-// KafkaColumns are the metadata columns kafka_columns can add, in the order they are added.
-func KafkaColumns() []*table.StructField {
-	return []*table.StructField{
-		{Name: ColKafkaTopic, Type: table.String, Nullable: false},
-		{Name: ColKafkaPartition, Type: table.Integer, Nullable: false},
-		{Name: ColKafkaOffset, Type: table.Long, Nullable: false},
-		{Name: ColKafkaTimestamp, Type: table.Timestamp, Nullable: true},
-		{Name: ColKafkaKey, Type: table.Binary, Nullable: true},
-	}
-}
-
-// Derivations parses the derived columns.
-func (t *TableConfig) Derivations() (map[string]*writer.Derivation, error) {
-	out := make(map[string]*writer.Derivation, len(t.Columns))
-	for _, item := range t.Columns {
-		name := fmt.Sprint(item.Key)
-		expr, ok := item.Value.(string)
-		if !ok {
-			return nil, fmt.Errorf("columns: %s: want an expression string like \"date(ts)\"", name)
-		}
-		d, err := writer.ParseDerivation(expr)
-		if err != nil {
-			return nil, fmt.Errorf("columns: %s: %w", name, err)
-		}
-		out[name] = d
-	}
-	return out, nil
 }

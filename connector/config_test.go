@@ -20,7 +20,7 @@ func TestIssueConfigLoads(t *testing.T) {
 		time.Duration(tc.Flush.MaxLatency) != 5*time.Second || !tc.KafkaColumns.Enabled() || tc.Start.Policy != StartEarliest {
 		t.Fatalf("unexpected config: %+v", cfg)
 	}
-	s, err := tc.TableSchema()
+	s, err := tc.tableSchema()
 	if err != nil {
 		t.Fatal(err)
 	}

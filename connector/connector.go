@@ -65,7 +65,7 @@ type Connector struct {
 	opts     Options
 	log      *slog.Logger
 	metrics  *metrics
-	tables   []*tableRT
+	tables   []*ingestTable
 	registry *schema.Registry
 
 	// openStore opens a table location (storage.OpenWith with the configured S3 options).
@@ -84,7 +84,7 @@ type Connector struct {
 	failOnce  sync.Once
 	failErr   error
 	failCh    chan struct{}
-	reseekCh  chan *tableRT
+	reseekCh  chan *ingestTable
 	notifyCh  chan struct{}
 	ready     atomic.Bool
 	lastPoll  atomic.Int64
@@ -107,7 +107,7 @@ func newConnector(cfg *Config, opts Options) *Connector {
 		opts.Logger = slog.Default()
 	}
 	return &Connector{cfg: cfg, opts: opts, log: opts.Logger, metrics: newMetrics(), retryBase: 200 * time.Millisecond,
-		failCh: make(chan struct{}), reseekCh: make(chan *tableRT, 16), notifyCh: make(chan struct{}, 1)}
+		failCh: make(chan struct{}), reseekCh: make(chan *ingestTable, 16), notifyCh: make(chan struct{}, 1)}
 }
 
 // open reaches the registry and opens every table.
@@ -205,7 +205,7 @@ func (c *Connector) noteCommitted() {
 // requestReseek asks the poller to rewind a table's partitions to the table's positions.
 // A request while one is queued is the same request: the poller reads the positions when
 // it serves it.
-func (c *Connector) requestReseek(t *tableRT) {
+func (c *Connector) requestReseek(t *ingestTable) {
 	if t.reseekQueued.Swap(true) {
 		return
 	}
@@ -256,7 +256,7 @@ func (c *Connector) Run(ctx context.Context) (Summary, error) {
 	logDone := make(chan struct{})
 	go c.forwardLogs(kc.Logs(), logDone)
 	defer func() { <-logDone }() // the channel closes with the consumer, which run closes
-	return c.run(ctx, &kafkaConsumer{c: kc})
+	return c.run(ctx, &kafkaConsumer{consumer: kc})
 }
 
 // run is Run over any consumer. Whatever stops it (ctx, a failure, caught up), it

@@ -39,50 +39,50 @@ type consumer interface {
 
 // kafkaConsumer is the consumer over librdkafka.
 type kafkaConsumer struct {
-	c *kafka.Consumer
+	consumer *kafka.Consumer
 }
 
-func (k *kafkaConsumer) Poll(timeoutMs int) kafka.Event { return k.c.Poll(timeoutMs) }
+func (k *kafkaConsumer) Poll(timeoutMs int) kafka.Event { return k.consumer.Poll(timeoutMs) }
 
 func (k *kafkaConsumer) Subscribe(topics []string, onRebalance func(kafka.Event) error) error {
-	return k.c.SubscribeTopics(topics, func(_ *kafka.Consumer, ev kafka.Event) error { return onRebalance(ev) })
+	return k.consumer.SubscribeTopics(topics, func(_ *kafka.Consumer, ev kafka.Event) error { return onRebalance(ev) })
 }
 
-func (k *kafkaConsumer) Cooperative() bool    { return k.c.GetRebalanceProtocol() == "COOPERATIVE" }
-func (k *kafkaConsumer) AssignmentLost() bool { return k.c.AssignmentLost() }
+func (k *kafkaConsumer) Cooperative() bool    { return k.consumer.GetRebalanceProtocol() == "COOPERATIVE" }
+func (k *kafkaConsumer) AssignmentLost() bool { return k.consumer.AssignmentLost() }
 
 func (k *kafkaConsumer) Assign(parts []kafka.TopicPartition) error {
 	if k.Cooperative() {
-		return k.c.IncrementalAssign(parts)
+		return k.consumer.IncrementalAssign(parts)
 	}
-	return k.c.Assign(parts)
+	return k.consumer.Assign(parts)
 }
 
 func (k *kafkaConsumer) Unassign(parts []kafka.TopicPartition) error {
 	if k.Cooperative() {
-		return k.c.IncrementalUnassign(parts)
+		return k.consumer.IncrementalUnassign(parts)
 	}
-	return k.c.Unassign()
+	return k.consumer.Unassign()
 }
 
-func (k *kafkaConsumer) Seek(p kafka.TopicPartition) error         { return k.c.Seek(p, 0) }
-func (k *kafkaConsumer) Pause(parts []kafka.TopicPartition) error  { return k.c.Pause(parts) }
-func (k *kafkaConsumer) Resume(parts []kafka.TopicPartition) error { return k.c.Resume(parts) }
+func (k *kafkaConsumer) Seek(p kafka.TopicPartition) error         { return k.consumer.Seek(p, 0) }
+func (k *kafkaConsumer) Pause(parts []kafka.TopicPartition) error  { return k.consumer.Pause(parts) }
+func (k *kafkaConsumer) Resume(parts []kafka.TopicPartition) error { return k.consumer.Resume(parts) }
 
 func (k *kafkaConsumer) CommitOffsets(offsets []kafka.TopicPartition) error {
-	_, err := k.c.CommitOffsets(offsets)
+	_, err := k.consumer.CommitOffsets(offsets)
 	return err
 }
 
 func (k *kafkaConsumer) Watermarks(topic string, partition int32, cached bool) (int64, int64, error) {
 	if cached {
-		return k.c.GetWatermarkOffsets(topic, partition)
+		return k.consumer.GetWatermarkOffsets(topic, partition)
 	}
-	return k.c.QueryWatermarkOffsets(topic, partition, 10_000)
+	return k.consumer.QueryWatermarkOffsets(topic, partition, 10_000)
 }
 
 func (k *kafkaConsumer) Topics() (map[string][]int32, error) {
-	md, err := k.c.GetMetadata(nil, true, 10_000)
+	md, err := k.consumer.GetMetadata(nil, true, 10_000)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: metadata: %w", err)
 	}
@@ -99,8 +99,8 @@ func (k *kafkaConsumer) Topics() (map[string][]int32, error) {
 }
 
 func (k *kafkaConsumer) Ping(timeoutMs int) error {
-	_, err := k.c.GetMetadata(nil, false, timeoutMs)
+	_, err := k.consumer.GetMetadata(nil, false, timeoutMs)
 	return err
 }
 
-func (k *kafkaConsumer) Close() error { return k.c.Close() }
+func (k *kafkaConsumer) Close() error { return k.consumer.Close() }

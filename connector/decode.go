@@ -21,7 +21,7 @@ func (e *needEvolution) Error() string { return "the message needs a table schem
 
 // msgDecoder turns message values into the current row of one worker's buffer.
 type msgDecoder struct {
-	t      *tableRT
+	dest   *ingestTable
 	spec   *schemaSpec
 	buf    *writer.Buffer
 	cols   []*writer.Column // the columns messages fill
@@ -31,17 +31,16 @@ type msgDecoder struct {
 	failed map[int32]error // schema ids whose plan cannot be built
 }
 
-func newMsgDecoder(t *tableRT, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {
-	d := &msgDecoder{t: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{}}
+func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {
+	d := &msgDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{}}
 	for _, c := range buf.Columns() {
 		if spec.msg.Field(c.Name) != nil {
 			d.cols = append(d.cols, c)
 		}
 	}
 	if t.cfg.Format != FormatAvro {
-		unknown := schema.UnknownFields(t.cfg.JSON.UnknownFields)
 		var err error
-		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: unknown, EpochUnit: schema.EpochUnit(t.cfg.JSON.EpochUnit)})
+		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit})
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +51,7 @@ func newMsgDecoder(t *tableRT, spec *schemaSpec, buf *writer.Buffer) (*msgDecode
 // decode fills the row from a message value. It returns the stage that failed with
 // the error: "decode" for the payload, "schema" for the writer schema.
 func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
-	switch d.t.cfg.Format {
+	switch d.dest.cfg.Format {
 	case FormatJSON:
 		err := d.json.Decode(value)
 		return "decode", d.jsonEvolution(err)
@@ -102,7 +101,7 @@ func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecode
 	if err := d.failed[id]; err != nil {
 		return nil, err
 	}
-	s, err := d.t.c.schemaByID(ctx, id)
+	s, err := d.dest.conn.schemaByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +110,7 @@ func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecode
 		d.failed[id] = err
 		return nil, err
 	}
-	if d.t.cfg.Evolution == "add_columns" {
+	if d.dest.cfg.Evolution == EvolutionAddColumns {
 		if mapped, err := schema.AvroTableSchema(as); err == nil {
 			if incoming, changed := schema.Widen(d.spec.msg, mapped); changed {
 				return nil, &needEvolution{incoming: incoming}
@@ -125,7 +124,7 @@ func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecode
 		return nil, err
 	}
 	if u := dec.Unmapped(); len(u) > 0 {
-		d.t.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "fields", u)
+		d.dest.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "fields", u)
 	}
 	d.avro[id] = dec
 	return dec, nil
@@ -136,11 +135,11 @@ func (d *msgDecoder) jsonSchemaChanged(ctx context.Context, id int32) error {
 	if err := d.failed[id]; err != nil {
 		return err
 	}
-	s, err := d.t.c.schemaByID(ctx, id)
+	s, err := d.dest.conn.schemaByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	if d.t.cfg.Evolution == "add_columns" {
+	if d.dest.cfg.Evolution == EvolutionAddColumns {
 		mapped, err := schema.JSONSchemaTableSchema(s.Text)
 		if err != nil {
 			d.failed[id] = err

@@ -38,7 +38,7 @@ func (c *Connector) openDLQ(ctx context.Context, cfg *TableConfig) (dlqTarget, e
 		if err != nil {
 			return nil, err
 		}
-		return &kafkaDLQ{p: p, topic: cfg.DLQ.Topic}, nil
+		return &kafkaDLQ{producer: p, topic: cfg.DLQ.Topic}, nil
 	}
 	return c.openTableDLQ(ctx, cfg)
 }
@@ -99,8 +99,8 @@ func isClientProperty(k string) bool {
 // timestamp, plus sluice.* headers saying why. Delivery is at least once: a crash after
 // the produce and before the table commit writes a dead letter again on restart.
 type kafkaDLQ struct {
-	p     *kafka.Producer
-	topic string
+	producer *kafka.Producer
+	topic    string
 }
 
 func (d *kafkaDLQ) write(ctx context.Context, entries []dlqEntry) error {
@@ -120,7 +120,7 @@ func (d *kafkaDLQ) write(ctx context.Context, entries []dlqEntry) error {
 		if e.hasTS {
 			msg.Timestamp = e.timestamp
 		}
-		if err := d.p.Produce(msg, delivery); err != nil {
+		if err := d.producer.Produce(msg, delivery); err != nil {
 			return fmt.Errorf("dead-letter topic %s: %w", d.topic, err)
 		}
 	}
@@ -159,7 +159,7 @@ func DLQTableSchema() *table.StructType {
 // version = the last dead letter's offset), and letters at or below it are not
 // written again after a restart.
 type tableDLQ struct {
-	c      *Connector
+	conn   *Connector
 	source string
 	tbl    *table.Table
 	mu     sync.Mutex // one write at a time
@@ -171,7 +171,7 @@ func (c *Connector) openTableDLQ(ctx context.Context, cfg *TableConfig) (*tableD
 	if err != nil {
 		return nil, err
 	}
-	d := &tableDLQ{c: c, source: cfg.Name, tbl: table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending())}
+	d := &tableDLQ{conn: c, source: cfg.Name, tbl: table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending())}
 	d.book = newTxnBook(d.appID)
 	snap, err := d.tbl.Snapshot(ctx)
 	switch {
@@ -190,7 +190,7 @@ func (c *Connector) openTableDLQ(ctx context.Context, cfg *TableConfig) (*tableD
 }
 
 func (d *tableDLQ) appID(p tp) string {
-	return fmt.Sprintf("%s:%s:dlq:%s:%d", d.c.cfg.Name, d.source, p.topic, p.partition)
+	return fmt.Sprintf("%s:%s:dlq:%s:%d", d.conn.cfg.Name, d.source, p.topic, p.partition)
 }
 
 func (d *tableDLQ) write(ctx context.Context, entries []dlqEntry) error {

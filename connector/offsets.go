@@ -32,7 +32,7 @@ func (p *poller) committedNext() map[tp]int64 {
 // lag monitoring. The tables remain the source of truth.
 func (p *poller) commitKafkaOffsets(force bool) {
 	if !force && time.Since(p.lastOffsets) < time.Second {
-		time.AfterFunc(time.Second, p.c.noteCommitted)
+		time.AfterFunc(time.Second, p.conn.noteCommitted)
 		return
 	}
 	p.lastOffsets = time.Now()
@@ -60,7 +60,7 @@ func (p *poller) updateLag() int64 {
 			continue
 		}
 		lag := max(high-max(next, 0), 0)
-		p.c.metrics.lag.WithLabelValues(part.topic, strconv.Itoa(int(part.partition))).Set(float64(lag))
+		p.conn.metrics.lag.WithLabelValues(part.topic, strconv.Itoa(int(part.partition))).Set(float64(lag))
 		total += lag
 	}
 	return total
@@ -68,18 +68,18 @@ func (p *poller) updateLag() int64 {
 
 // logProgress logs rows committed in total and in the last d, and the lag.
 func (p *poller) logProgress(total, rows int64, d time.Duration, lag int64) {
-	versions := make([]string, 0, len(p.c.tables))
-	for _, t := range p.c.tables {
+	versions := make([]string, 0, len(p.conn.tables))
+	for _, t := range p.conn.tables {
 		versions = append(versions, t.cfg.Name+"@"+strconv.FormatInt(t.version.Load(), 10))
 	}
 	p.log.Info("progress", "rows_per_sec", int64(float64(rows)/d.Seconds()), "rows_committed", total,
-		"lag", lag, "buffered_bytes", p.c.buffered.Load(), "partitions", len(p.parts), "tables", versions)
+		"lag", lag, "buffered_bytes", p.conn.buffered.Load(), "partitions", len(p.parts), "tables", versions)
 }
 
 // checkMemory pauses fetching past the memory budget (flushing the largest buffer) and
 // resumes once memory falls below three quarters of it.
 func (p *poller) checkMemory() {
-	c := p.c
+	c := p.conn
 	budget := int64(c.cfg.MemoryBudget)
 	used := c.buffered.Load() + c.inflight.Load()
 	c.metrics.memory.Set(float64(used))
@@ -89,7 +89,7 @@ func (p *poller) checkMemory() {
 	}
 	switch {
 	case used > budget:
-		var largest *tableRT
+		var largest *ingestTable
 		for _, t := range c.tables {
 			if largest == nil || t.bytes.Load() > largest.bytes.Load() {
 				largest = t

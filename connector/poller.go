@@ -15,7 +15,7 @@ import (
 // callback runs inside its Poll); committers reach it through the connector's reseekCh
 // and notifyCh.
 type poller struct {
-	c    *Connector
+	conn *Connector
 	cons consumer
 	log  *slog.Logger
 	// hard ends sends to workers and waits on committers at the shutdown deadline.
@@ -26,12 +26,12 @@ type poller struct {
 	// closing is set once the final flush is done: revocations then only forget.
 	closing bool
 
-	topics      topicSet              // what the consumer is subscribed to
-	topicTables map[string][]*tableRT // tables per topic, cached
-	parts       map[tp]*pollPart      // assigned partitions
-	pending     map[*worker]*workItem // messages not yet handed to a worker
-	decisions   []routeDecision       // dispatch's scratch, one per table of a message
-	paused      bool                  // fetching paused by the memory budget
+	topics      topicSet                  // what the consumer is subscribed to
+	topicTables map[string][]*ingestTable // tables per topic, cached
+	parts       map[tp]*pollPart          // assigned partitions
+	pending     map[*worker]*workItem     // messages not yet handed to a worker
+	decisions   []routeDecision           // dispatch's scratch, one per table of a message
+	paused      bool                      // fetching paused by the memory budget
 	peakMemory  int64
 	lastOffsets time.Time
 	caught      *catchUp // with UntilCaughtUp: the watermarks to reach
@@ -46,7 +46,7 @@ type pollPart struct {
 }
 
 func newPoller(c *Connector, cons consumer) *poller {
-	return &poller{c: c, cons: cons, log: c.log, hard: context.Background(), ctx: context.Background(), topicTables: map[string][]*tableRT{},
+	return &poller{conn: c, cons: cons, log: c.log, hard: context.Background(), ctx: context.Background(), topicTables: map[string][]*ingestTable{},
 		parts: map[tp]*pollPart{}, pending: map[*worker]*workItem{}}
 }
 
@@ -56,12 +56,12 @@ func (p *poller) start() error {
 	if err := p.refreshTopics(true); err != nil {
 		return err
 	}
-	if p.c.opts.UntilCaughtUp {
+	if p.conn.opts.UntilCaughtUp {
 		if err := p.readWatermarks(); err != nil {
 			return err
 		}
 	}
-	p.log.Info("consuming", "topics", p.topics.names(), "group", p.c.cfg.Kafka.GroupID, "tables", len(p.c.tables), "decoders_per_table", p.c.cfg.Decoders)
+	p.log.Info("consuming", "topics", p.topics.names(), "group", p.conn.cfg.Kafka.GroupID, "tables", len(p.conn.tables), "decoders_per_table", p.conn.cfg.Decoders)
 	return nil
 }
 
@@ -70,7 +70,7 @@ const topicRefresh = 30 * time.Second
 
 func (p *poller) loop(ctx context.Context) error {
 	p.ctx = ctx
-	progress := time.Duration(*p.c.cfg.Logging.ProgressInterval)
+	progress := time.Duration(*p.conn.cfg.Logging.ProgressInterval)
 	var lastProgress, lastGauges time.Time
 	var lastRows int64
 	lastLag, lastTopics := time.Now(), time.Now()
@@ -80,15 +80,15 @@ func (p *poller) loop(ctx context.Context) error {
 			p.log.Info("stopping: flushing and committing what is buffered")
 			p.sendPending(p.hard) // what was polled goes to the final commit
 			return nil
-		case <-p.c.failCh:
-			return p.c.failErr
-		case t := <-p.c.reseekCh:
+		case <-p.conn.failCh:
+			return p.conn.failErr
+		case t := <-p.conn.reseekCh:
 			t.reseekQueued.Store(false) // a failure from here on queues another rewind
 			p.sendPending(ctx)
 			if err := p.reseek(ctx, t); err != nil {
 				return err
 			}
-		case <-p.c.notifyCh:
+		case <-p.conn.notifyCh:
 			p.commitKafkaOffsets(false)
 		default:
 		}
@@ -109,8 +109,8 @@ func (p *poller) loop(ctx context.Context) error {
 			p.log.Warn("kafka", "error", e.Error(), "code", e.Code().String())
 		}
 		select {
-		case <-p.c.failCh: // a rebalance callback may have failed inside Poll
-			return p.c.failErr
+		case <-p.conn.failCh: // a rebalance callback may have failed inside Poll
+			return p.conn.failErr
 		default:
 		}
 		p.checkMemory()
@@ -118,10 +118,10 @@ func (p *poller) loop(ctx context.Context) error {
 			continue // housekeeping below is not needed per message
 		}
 		now := time.Now()
-		p.c.lastPoll.Store(now.UnixNano())
+		p.conn.lastPoll.Store(now.UnixNano())
 		if now.Sub(lastGauges) >= time.Second {
-			for _, t := range p.c.tables {
-				t.m.bufferBytes.Set(float64(t.bytes.Load()))
+			for _, t := range p.conn.tables {
+				t.metrics.bufferBytes.Set(float64(t.bytes.Load()))
 			}
 			lastGauges = now
 		}
@@ -136,7 +136,7 @@ func (p *poller) loop(ctx context.Context) error {
 			lastLag = now
 		}
 		if progress > 0 && now.Sub(lastProgress) >= progress {
-			rows := p.c.summary().Rows
+			rows := p.conn.summary().Rows
 			if !lastProgress.IsZero() {
 				p.logProgress(rows, rows-lastRows, now.Sub(lastProgress), p.updateLag())
 				lastLag = now
@@ -176,12 +176,12 @@ func (p *poller) sendPending(ctx context.Context) {
 }
 
 // tablesFor returns the tables that read a topic.
-func (p *poller) tablesFor(topic string) []*tableRT {
+func (p *poller) tablesFor(topic string) []*ingestTable {
 	if ts, ok := p.topicTables[topic]; ok {
 		return ts
 	}
-	var ts []*tableRT
-	for _, t := range p.c.tables {
+	var ts []*ingestTable
+	for _, t := range p.conn.tables {
 		if t.reads(topic) {
 			ts = append(ts, t)
 		}

@@ -28,12 +28,12 @@ func (p *poller) rebalance(ev kafka.Event) error {
 		}
 		offsets, err := p.assign(parts)
 		if err != nil {
-			p.c.fail(fmt.Errorf("on partition assignment: %w", err))
+			p.conn.fail(fmt.Errorf("on partition assignment: %w", err))
 			return err
 		}
 		p.log.Info("partitions assigned", "partitions", describe(offsets))
 		if err := p.cons.Assign(offsets); err != nil {
-			p.c.fail(fmt.Errorf("kafka: assign: %w", err))
+			p.conn.fail(fmt.Errorf("kafka: assign: %w", err))
 			return err
 		}
 		if p.paused { // fetching stays paused for new partitions too
@@ -63,7 +63,7 @@ func (p *poller) assign(parts []tp) ([]kafka.TopicPartition, error) {
 	for _, part := range parts {
 		set[part] = true
 	}
-	for _, t := range p.c.tables {
+	for _, t := range p.conn.tables {
 		mine := t.mine(parts)
 		if len(mine) == 0 {
 			continue
@@ -110,7 +110,7 @@ func (p *poller) assign(parts []tp) ([]kafka.TopicPartition, error) {
 
 // sendToWorkers hands each worker of t the positions of its partitions (every worker
 // gets an item for a discard, so that each drops its batch).
-func (p *poller) sendToWorkers(t *tableRT, kind itemKind, pos map[tp]position) {
+func (p *poller) sendToWorkers(t *ingestTable, kind itemKind, pos map[tp]position) {
 	byWorker := map[*worker]map[tp]position{}
 	if kind == itemDiscard {
 		for _, w := range t.workers {
@@ -154,8 +154,8 @@ func (p *poller) revoke(parts []tp, lost bool) {
 		p.log.Warn("partitions lost (session timed out); dropping buffered rows", "partitions", len(parts))
 		p.discardAll()
 	default:
-		fctx, cancel := context.WithTimeout(p.hard, min(time.Duration(p.c.cfg.ShutdownTimeout), 30*time.Second))
-		err := p.c.flushAll(fctx)
+		fctx, cancel := context.WithTimeout(p.hard, min(time.Duration(p.conn.cfg.ShutdownTimeout), 30*time.Second))
+		err := p.conn.flushAll(fctx)
 		cancel()
 		if err != nil {
 			p.log.Error("commit before revocation failed; the rows will be read again by the new owner", "error", err)
@@ -165,7 +165,7 @@ func (p *poller) revoke(parts []tp, lost bool) {
 	for _, part := range parts {
 		delete(p.parts, part)
 	}
-	for _, t := range p.c.tables {
+	for _, t := range p.conn.tables {
 		if mine := t.mine(parts); len(mine) > 0 {
 			t.forget(p.hard, mine)
 		}
@@ -174,9 +174,9 @@ func (p *poller) revoke(parts []tp, lost bool) {
 
 // discardAll drops every buffer and re-seeks every assigned partition from the tables.
 func (p *poller) discardAll() {
-	for _, t := range p.c.tables {
+	for _, t := range p.conn.tables {
 		if err := p.reseek(p.ctx, t); err != nil {
-			p.c.fail(err)
+			p.conn.fail(err)
 		}
 	}
 }
@@ -184,7 +184,7 @@ func (p *poller) discardAll() {
 // reseek drops a table's batch and moves its partitions back to what the table
 // records; other tables skip what they already have. The committer is held from the
 // read of the positions until the workers have them.
-func (p *poller) reseek(ctx context.Context, t *tableRT) error {
+func (p *poller) reseek(ctx context.Context, t *ingestTable) error {
 	parts := t.mine(slices.Collect(maps.Keys(p.parts)))
 	sort.Slice(parts, func(i, j int) bool { return parts[i].String() < parts[j].String() })
 	pos, release, err := t.positions(ctx, parts)

@@ -297,7 +297,7 @@ func (s *sim) createTable() {
 	if s.reg != nil {
 		cfg = simYAML // the columns the registry's first schema maps to
 	}
-	full, err := simConfig(s.t, cfg).Tables[0].TableSchema()
+	full, err := simConfig(s.t, cfg).Tables[0].tableSchema()
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func newSchemaSpec(cfg *TableConfig, meta table.Metadata) (*schemaSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	derived, err := cfg.Derivations()
+	derived, err := cfg.derivations()
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func newSchemaSpec(cfg *TableConfig, meta table.Metadata) (*schemaSpec, error) {
 
 func isKafkaColumn(name string) bool {
 	switch name {
-	case ColKafkaTopic, ColKafkaPartition, ColKafkaOffset, ColKafkaTimestamp, ColKafkaKey:
+	case colKafkaTopic, colKafkaPartition, colKafkaOffset, colKafkaTimestamp, colKafkaKey:
 		return true
 	}
 	return false

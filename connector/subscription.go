@@ -15,7 +15,7 @@ func compileTopicPattern(pattern string) (*regexp.Regexp, error) {
 }
 
 // reads reports whether the table consumes the topic.
-func (t *tableRT) reads(topic string) bool {
+func (t *ingestTable) reads(topic string) bool {
 	return slices.Contains(t.cfg.Topics, topic) || (t.pattern != nil && t.pattern.MatchString(topic))
 }
 
@@ -35,7 +35,7 @@ func (s topicSet) has(topic string) bool {
 func (p *poller) refreshTopics(initial bool) error {
 	set := map[string]bool{}
 	patterns := false
-	for _, t := range p.c.tables {
+	for _, t := range p.conn.tables {
 		for _, name := range t.cfg.Topics {
 			set[name] = true
 		}
@@ -47,7 +47,7 @@ func (p *poller) refreshTopics(initial bool) error {
 			return err
 		}
 		for name := range all {
-			for _, t := range p.c.tables {
+			for _, t := range p.conn.tables {
 				if t.pattern != nil && t.pattern.MatchString(name) {
 					set[name] = true
 				}

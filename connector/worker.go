@@ -81,7 +81,7 @@ func (b *batch) release() {
 
 // heldMsg is a message parked while the table's schema changes.
 type heldMsg struct {
-	m     *kafka.Message
+	msg   *kafka.Message
 	route routeDecision
 }
 
@@ -97,7 +97,7 @@ type partState struct {
 // Partitions are spread over workers by hash, so a partition's rows stay in order in
 // one buffer.
 type worker struct {
-	t         *tableRT
+	dest      *ingestTable
 	in        chan workItem
 	spec      *schemaSpec
 	buf       *writer.Buffer
@@ -110,7 +110,9 @@ type worker struct {
 	waiting   bool
 	gen       uint64 // discards so far: replies to older schema requests carry no error
 	failed    bool   // on_error: fail was hit; the rest is left for the next run
-	kcols     struct{ topic, partition, offset, timestamp, key int }
+	// kafkaCols are the buffer indexes of the Kafka metadata columns, -1 for those the
+	// table does not have.
+	kafkaCols struct{ topic, partition, offset, timestamp, key int }
 	topicName string
 	topicBuf  []byte
 	rows      int
@@ -123,17 +125,17 @@ type worker struct {
 // while the poller fetches.
 const workerQueue = 16
 
-func newWorker(t *tableRT) *worker {
-	return &worker{t: t, in: make(chan workItem, workerQueue), parts: map[tp]*partState{}}
+func newWorker(t *ingestTable) *worker {
+	return &worker{dest: t, in: make(chan workItem, workerQueue), parts: map[tp]*partState{}}
 }
 
 // setSpec builds the buffer and decoder for a schema version.
 func (w *worker) setSpec(spec *schemaSpec) error {
-	buf, err := spec.newBuffer(w.t.cfg, w.t.c.reuseBytes())
+	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseBytes())
 	if err != nil {
 		return err
 	}
-	dec, err := newMsgDecoder(w.t, spec, buf)
+	dec, err := newMsgDecoder(w.dest, spec, buf)
 	if err != nil {
 		return err
 	}
@@ -141,20 +143,20 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 		w.carry = append(w.carry, w.buf.Take()...)
 	}
 	w.spec, w.buf, w.dec = spec, buf, dec
-	w.kcols.topic, w.kcols.partition, w.kcols.offset, w.kcols.timestamp, w.kcols.key = -1, -1, -1, -1, -1
-	if w.t.cfg.KafkaColumns.Enabled() {
+	w.kafkaCols.topic, w.kafkaCols.partition, w.kafkaCols.offset, w.kafkaCols.timestamp, w.kafkaCols.key = -1, -1, -1, -1, -1
+	if w.dest.cfg.KafkaColumns.Enabled() {
 		for _, c := range buf.Columns() {
 			switch c.Name {
-			case ColKafkaTopic:
-				w.kcols.topic = c.Index
-			case ColKafkaPartition:
-				w.kcols.partition = c.Index
-			case ColKafkaOffset:
-				w.kcols.offset = c.Index
-			case ColKafkaTimestamp:
-				w.kcols.timestamp = c.Index
-			case ColKafkaKey:
-				w.kcols.key = c.Index
+			case colKafkaTopic:
+				w.kafkaCols.topic = c.Index
+			case colKafkaPartition:
+				w.kafkaCols.partition = c.Index
+			case colKafkaOffset:
+				w.kafkaCols.offset = c.Index
+			case colKafkaTimestamp:
+				w.kafkaCols.timestamp = c.Index
+			case colKafkaKey:
+				w.kafkaCols.key = c.Index
 			}
 		}
 	}
@@ -216,8 +218,8 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 		w.onError(m, st, p, off, "route", errUnrouted)
 		return
 	}
-	w.t.m.messages.Inc()
-	w.t.m.messageBytes.Add(float64(len(m.Value)))
+	w.dest.metrics.messages.Inc()
+	w.dest.metrics.messageBytes.Add(float64(len(m.Value)))
 	if w.spec == nil { // the table does not exist yet: its first message creates it
 		w.holdForSchema(ctx, m, nil)
 		return
@@ -249,7 +251,7 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 		return stage, err
 	}
 	b := w.buf
-	k := &w.kcols
+	k := &w.kafkaCols
 	if k.topic >= 0 {
 		b.SetBytes(k.topic, w.topicBytes(p.topic))
 	}
@@ -280,14 +282,14 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 // the table to be created from the message's schema).
 func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEvolution) {
 	w.waiting = true
-	w.t.waiting.Add(1)
+	w.dest.waiting.Add(1)
 	w.hold(heldMsg{m, routeHere})
 	req := evolveReq{worker: w, msg: m, gen: w.gen}
 	if ne != nil {
 		req.incoming = ne.incoming
 	}
 	select {
-	case w.t.evolveCh <- req:
+	case w.dest.evolveCh <- req:
 	case <-ctx.Done():
 	}
 }
@@ -296,13 +298,13 @@ func (w *worker) holdForSchema(ctx context.Context, m *kafka.Message, ne *needEv
 // wait (a registry outage during a schema change) pauses fetching instead of growing.
 func (w *worker) hold(h heldMsg) {
 	w.held = append(w.held, h)
-	n := int64(len(h.m.Value) + len(h.m.Key) + 64)
+	n := int64(len(h.msg.Value) + len(h.msg.Key) + 64)
 	w.heldBytes += n
-	w.t.c.buffered.Add(n)
+	w.dest.conn.buffered.Add(n)
 }
 
 func (w *worker) releaseHeld() {
-	w.t.c.buffered.Add(-w.heldBytes)
+	w.dest.conn.buffered.Add(-w.heldBytes)
 	w.held, w.heldBytes = nil, 0
 }
 
@@ -311,19 +313,19 @@ func (w *worker) releaseHeld() {
 func (w *worker) reschema(ctx context.Context, item workItem) {
 	held := w.held
 	if w.waiting {
-		w.t.waiting.Add(-1)
+		w.dest.waiting.Add(-1)
 	}
 	w.releaseHeld()
 	w.waiting = false
 	if item.spec != nil && item.spec != w.spec {
 		if err := w.setSpec(item.spec); err != nil {
-			w.t.fatal(err)
+			w.dest.fatal(err)
 			w.failed = true
 			return
 		}
 	}
 	if item.err != nil && len(held) > 0 && item.gen == w.gen {
-		m := held[0].m
+		m := held[0].msg
 		held = held[1:]
 		p := tp{*m.TopicPartition.Topic, m.TopicPartition.Partition}
 		if st := w.parts[p]; st != nil && !w.failed {
@@ -331,7 +333,7 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 		}
 	}
 	for i, h := range held {
-		w.handle(ctx, h.m, h.route)
+		w.handle(ctx, h.msg, h.route)
 		if w.waiting { // a held message asked for another change: keep the rest held
 			for _, h := range held[i+1:] {
 				w.hold(h)
@@ -343,25 +345,25 @@ func (w *worker) reschema(ctx context.Context, item workItem) {
 
 // onError applies the table's on_error policy to a message that cannot be ingested.
 func (w *worker) onError(m *kafka.Message, st *partState, p tp, off int64, stage string, err error) {
-	me := &MessageError{Table: w.t.cfg.Name, Topic: p.topic, Partition: p.partition, Offset: off, Stage: stage, Err: err}
-	w.t.m.errors.WithLabelValues(w.t.cfg.OnError).Inc()
-	switch w.t.cfg.OnError {
+	me := &MessageError{Table: w.dest.cfg.Name, Topic: p.topic, Partition: p.partition, Offset: off, Stage: stage, Err: err}
+	w.dest.metrics.errors.WithLabelValues(string(w.dest.cfg.OnError)).Inc()
+	switch w.dest.cfg.OnError {
 	case OnErrorSkip:
-		w.t.log.Warn("skipped a message (on_error: skip)", "topic", p.topic, "partition", p.partition, "offset", off, "stage", stage, "error", err)
+		w.dest.log.Warn("skipped a message (on_error: skip)", "topic", p.topic, "partition", p.partition, "offset", off, "stage", stage, "error", err)
 		w.advance(st, off)
 	case OnErrorDLQ:
-		w.dlq = append(w.dlq, newDLQEntry(m, w.t.cfg.Name, stage, err))
+		w.dlq = append(w.dlq, newDLQEntry(m, w.dest.cfg.Name, stage, err))
 		w.advance(st, off)
 	default:
 		w.failed = true
-		w.t.fatal(me)
+		w.dest.fatal(me)
 	}
 }
 
 func (w *worker) advance(st *partState, off int64) {
 	if st.first < 0 {
 		st.first = off
-		w.t.noteOldest()
+		w.dest.noteOldest()
 	}
 	st.last, st.next = off, off+1
 }
@@ -378,11 +380,11 @@ func (w *worker) account() {
 	if dr == 0 && db == 0 {
 		return
 	}
-	r := w.t.rows.Add(int64(dr))
-	b := w.t.bytes.Add(db)
-	w.t.c.buffered.Add(db)
-	if r >= int64(w.t.cfg.Flush.MaxRows) || b >= int64(w.t.cfg.Flush.MaxBytes) {
-		w.t.kickFlush()
+	r := w.dest.rows.Add(int64(dr))
+	b := w.dest.bytes.Add(db)
+	w.dest.conn.buffered.Add(db)
+	if r >= int64(w.dest.cfg.Flush.MaxRows) || b >= int64(w.dest.cfg.Flush.MaxBytes) {
+		w.dest.kickFlush()
 	}
 }
 
@@ -394,9 +396,9 @@ func (w *worker) sealBatch() *batch {
 		b.rows, b.bytes = w.buf.Rows(), w.buf.Bytes()
 		b.pending = append(w.carry, w.buf.Take()...)
 		w.carry = nil
-		w.t.rows.Add(-int64(w.rows))
-		w.t.bytes.Add(-w.bytes)
-		w.t.c.buffered.Add(-w.bytes)
+		w.dest.rows.Add(-int64(w.rows))
+		w.dest.bytes.Add(-w.bytes)
+		w.dest.conn.buffered.Add(-w.bytes)
 		w.rows, w.bytes = 0, 0
 	}
 	for p, st := range w.parts {
@@ -416,15 +418,15 @@ func (w *worker) discard(next map[tp]position) {
 		for _, p := range w.buf.Take() {
 			p.Release()
 		}
-		w.t.rows.Add(-int64(w.rows))
-		w.t.bytes.Add(-w.bytes)
-		w.t.c.buffered.Add(-w.bytes)
+		w.dest.rows.Add(-int64(w.rows))
+		w.dest.bytes.Add(-w.bytes)
+		w.dest.conn.buffered.Add(-w.bytes)
 		w.rows, w.bytes = 0, 0
 	}
 	w.releaseHeld()
 	if w.waiting {
 		w.waiting = false
-		w.t.waiting.Add(-1)
+		w.dest.waiting.Add(-1)
 	}
 	w.gen++
 	for _, p := range w.carry {

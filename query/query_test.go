@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,14 +25,7 @@ func TestDeletionVectorsAppliedAsSpark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := Register(ctx, db, "t", store, snap); err != nil {
-		t.Fatal(err)
-	}
+	db := openView(t, store, snap)
 	expected := fmt.Sprintf("read_parquet('%s')", filepath.Join(dir, "expected", "*.parquet"))
 	var rows, stored, onlyOurs, onlySpark int64
 	q := fmt.Sprintf(`SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM read_parquet([%s])),
@@ -64,14 +58,7 @@ func TestDeleteRowsThenQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := func(snap *table.Snapshot) (n int64) {
-		db, err := OpenDB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if err := Register(ctx, db, "t", store, snap); err != nil {
-			t.Fatal(err)
-		}
+		db := openView(t, store, snap)
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
@@ -92,6 +79,20 @@ func TestDeleteRowsThenQuery(t *testing.T) {
 	if got := count(after); got != before-2 {
 		t.Fatalf("%d rows after deleting 2 of %d", got, before)
 	}
+}
+
+// openView registers snap as view t in a new database, closed when the test ends.
+func openView(t *testing.T, store storage.Storage, snap *table.Snapshot) *sql.DB {
+	t.Helper()
+	db, err := OpenDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := Register(context.Background(), db, "t", store, snap); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func dataFiles(t *testing.T, root string, snap *table.Snapshot) string {

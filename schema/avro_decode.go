@@ -1,14 +1,112 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"unicode/utf8"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/sluicelake/sluice/writer"
 )
+
+// AvroDecoder decodes Avro binary messages of one writer schema into the current row of
+// a writer.Buffer, through a plan compiled once by NewAvroDecoder. Decode allocates
+// nothing once the Buffer's memory has grown. It is not safe for concurrent use.
+type AvroDecoder struct {
+	id     int32
+	buf    *writer.Buffer
+	fields []*avroNode // the top-level record's fields, in writer order
+	nest   *writer.Nest
+	// unmapped lists the writer fields no column holds.
+	unmapped []string
+
+	payload []byte // the message being decoded
+	pos     int
+	zero    int // zero-width array/map items this message may still hold
+	depth   int
+
+	scratch  [36]byte // a UUID's text
+	zeroByte [1]byte
+}
+
+// NewAvroDecoder compiles the plan that decodes messages written with writerSchema (a
+// record) into the given columns of buf; columns not listed (Kafka metadata, derived
+// columns) are left to the caller. Fields match columns by name at every depth, as in
+// Avro schema resolution with the table as the reader's schema:
+//   - a writer field with no column is decoded and discarded (see AvroOptions);
+//   - a column with no writer field is null, and must be nullable;
+//   - a value converts to its mapped type (see AvroTableSchema) or, as Avro promotes,
+//     int to long, float or double; long to float or double; float to double; string to
+//     binary and bytes to string; a decimal to one of the same scale and a precision at
+//     least as large;
+//   - a writer union matches through its members: a null member needs a nullable
+//     column (or is refused per message), a union of several non-null members needs
+//     the struct the mapping gives it.
+//
+// Anything else is an *AvroSchemaError naming the field and both types. schemaID only
+// labels errors.
+func NewAvroDecoder(writerSchema avro.Schema, schemaID int32, buf *writer.Buffer, columns []*writer.Column, opts AvroOptions) (*AvroDecoder, error) {
+	if opts.UnknownFields == "" {
+		opts.UnknownFields = UnknownIgnore
+	}
+	switch opts.UnknownFields {
+	case UnknownIgnore, UnknownFail:
+	default:
+		return nil, fmt.Errorf("avro: unknown_fields %q: want ignore or fail", opts.UnknownFields)
+	}
+	rec, ok := deref(writerSchema).(*avro.RecordSchema)
+	if !ok {
+		return nil, &AvroSchemaError{SchemaID: schemaID, Msg: fmt.Sprintf("the writer schema is %s, not a record", describeAvro(writerSchema))}
+	}
+	c := avroCompiler{opts: opts, skips: map[string]*avroNode{}}
+	byName := make(map[string]*writer.Column, len(columns))
+	for _, col := range columns {
+		byName[col.Name] = col
+	}
+	d := &AvroDecoder{id: schemaID, buf: buf}
+	seen := make(map[string]bool, len(rec.Fields()))
+	for _, f := range rec.Fields() {
+		col := byName[f.Name()]
+		if col == nil {
+			if opts.UnknownFields == UnknownFail {
+				return nil, &AvroSchemaError{SchemaID: schemaID, Field: f.Name(), Msg: "the table has no such column (unknown_fields: fail)"}
+			}
+			d.fields = append(d.fields, c.skip(f.Type(), f.Name()))
+			c.unmapped = append(c.unmapped, f.Name())
+			continue
+		}
+		seen[col.Name] = true
+		n, err := c.compile(f.Type(), col.Type, col.Nullable, f.Name(), col.Index)
+		if err != nil {
+			return nil, withSchemaID(err, schemaID)
+		}
+		d.fields = append(d.fields, n)
+	}
+	for _, col := range columns {
+		if !seen[col.Name] && !col.Nullable {
+			return nil, &AvroSchemaError{SchemaID: schemaID, Field: col.Name, Msg: fmt.Sprintf("the column is a non-nullable %s but the writer schema has no such field", col.Type)}
+		}
+	}
+	d.unmapped = c.unmapped
+	return d, nil
+}
+
+// Unmapped lists the writer fields (dotted paths) the table has no column or struct
+// field for, which Decode reads and discards. A writer schema with such fields is newer
+// than the table: the connector offers it to Evolve before decoding with it.
+func (d *AvroDecoder) Unmapped() []string { return d.unmapped }
+
+func withSchemaID(err error, id int32) error {
+	if e, ok := err.(*AvroSchemaError); ok {
+		e.SchemaID = id
+	}
+	return err
+}
+
+// SchemaID is the writer schema id the decoder was built for.
+func (d *AvroDecoder) SchemaID() int32 { return d.id }
 
 // Avro binary, as the specification lays it out: int and long are zig-zag varints (at
 // most 5 and 10 bytes), float and double 4 and 8 bytes little-endian, bytes and string a
@@ -46,15 +144,15 @@ const (
 // columns and calls EndRow, or AbortRow when Decode fails, which it does with an
 // *AvroError for any payload that is not exactly one value of the writer schema.
 func (d *AvroDecoder) Decode(payload []byte) error {
-	d.p, d.pos, d.zero, d.depth = payload, 0, maxZeroWidthItems, 0
-	defer func() { d.p = nil }() // do not keep the message alive
+	d.payload, d.pos, d.zero, d.depth = payload, 0, maxZeroWidthItems, 0
+	defer func() { d.payload = nil }() // do not keep the message alive
 	for _, f := range d.fields {
 		if err := d.value(f); err != nil {
 			return err
 		}
 	}
-	if d.pos != len(d.p) {
-		return &AvroError{SchemaID: d.id, Offset: d.pos, Msg: fmt.Sprintf("%d bytes left after the record: the payload does not match writer schema %d (wrong schema id, or extra framing?)", len(d.p)-d.pos, d.id)}
+	if d.pos != len(d.payload) {
+		return &AvroError{SchemaID: d.id, Offset: d.pos, Msg: fmt.Sprintf("%d bytes left after the record: the payload does not match writer schema %d (wrong schema id, or extra framing?)", len(d.payload)-d.pos, d.id)}
 	}
 	return nil
 }
@@ -67,7 +165,7 @@ func (d *AvroDecoder) readFail(nd *avroNode, at int, e readErr) error {
 	if e == readOverlong {
 		return d.fail(nd, at, "a varint runs longer than 10 bytes (garbage, or not Avro binary)")
 	}
-	return d.fail(nd, at, "the message ends inside this value (the payload is %d bytes)", len(d.p))
+	return d.fail(nd, at, "the message ends inside this value (the payload is %d bytes)", len(d.payload))
 }
 
 // enumIndex reads an enum's symbol index and checks it against the writer's symbols.
@@ -84,7 +182,7 @@ func (d *AvroDecoder) enumIndex(nd *avroNode, at int) (int64, error) {
 
 // varint reads a zig-zag encoded long.
 func (d *AvroDecoder) varint() (int64, readErr) {
-	p, i := d.p, d.pos
+	p, i := d.payload, d.pos
 	if i < len(p) && p[i] < 0x80 {
 		d.pos = i + 1
 		u := uint64(p[i])
@@ -118,19 +216,19 @@ func (d *AvroDecoder) lenBytes(nd *avroNode, at int) ([]byte, error) {
 	if n < 0 {
 		return nil, d.fail(nd, at, "negative length %d", n)
 	}
-	if n > int64(len(d.p)-d.pos) {
-		return nil, d.fail(nd, at, "length %d exceeds the %d bytes left in the message", n, len(d.p)-d.pos)
+	if n > int64(len(d.payload)-d.pos) {
+		return nil, d.fail(nd, at, "length %d exceeds the %d bytes left in the message", n, len(d.payload)-d.pos)
 	}
-	b := d.p[d.pos : d.pos+int(n)]
+	b := d.payload[d.pos : d.pos+int(n)]
 	d.pos += int(n)
 	return b, nil
 }
 
 func (d *AvroDecoder) fixed(nd *avroNode, at int) ([]byte, error) {
-	if nd.size > len(d.p)-d.pos {
+	if nd.size > len(d.payload)-d.pos {
 		return nil, d.readFail(nd, at, readTruncated)
 	}
-	b := d.p[d.pos : d.pos+nd.size]
+	b := d.payload[d.pos : d.pos+nd.size]
 	d.pos += nd.size
 	return b, nil
 }
@@ -145,10 +243,10 @@ func (d *AvroDecoder) value(nd *avroNode) error {
 	case wireNull:
 		return d.emitNull(nd, at)
 	case wireBool:
-		if d.pos >= len(d.p) {
+		if d.pos >= len(d.payload) {
 			return d.readFail(nd, at, readTruncated)
 		}
-		b := d.p[d.pos]
+		b := d.payload[d.pos]
 		d.pos++
 		if b > 1 {
 			return d.fail(nd, at, "a boolean is 0x%02x, not 0 or 1", b)
@@ -169,18 +267,18 @@ func (d *AvroDecoder) value(nd *avroNode) error {
 		}
 		return d.emitInt(nd, at, v)
 	case wireFloat:
-		if len(d.p)-d.pos < 4 {
+		if len(d.payload)-d.pos < 4 {
 			return d.readFail(nd, at, readTruncated)
 		}
-		v := math.Float32frombits(binary.LittleEndian.Uint32(d.p[d.pos:]))
+		v := math.Float32frombits(binary.LittleEndian.Uint32(d.payload[d.pos:]))
 		d.pos += 4
 		d.emitFloat(nd, float64(v))
 		return nil
 	case wireDouble:
-		if len(d.p)-d.pos < 8 {
+		if len(d.payload)-d.pos < 8 {
 			return d.readFail(nd, at, readTruncated)
 		}
-		v := math.Float64frombits(binary.LittleEndian.Uint64(d.p[d.pos:]))
+		v := math.Float64frombits(binary.LittleEndian.Uint64(d.payload[d.pos:]))
 		d.pos += 8
 		d.emitFloat(nd, v)
 		return nil
@@ -302,15 +400,15 @@ func (d *AvroDecoder) blocks(nd *avroNode, skip bool) error {
 			if size, e = d.varint(); e != readOK {
 				return d.readFail(nd, at, e)
 			}
-			if size < 0 || size > int64(len(d.p)-d.pos) {
-				return d.fail(nd, at, "block size %d bytes does not fit the %d bytes left in the message", size, len(d.p)-d.pos)
+			if size < 0 || size > int64(len(d.payload)-d.pos) {
+				return d.fail(nd, at, "block size %d bytes does not fit the %d bytes left in the message", size, len(d.payload)-d.pos)
 			}
 			if skip {
 				d.pos += int(size)
 				continue
 			}
 		}
-		left := int64(len(d.p) - d.pos)
+		left := int64(len(d.payload) - d.pos)
 		if itemMin > 0 {
 			if count > left/itemMin {
 				return d.fail(nd, at, "a block of %d items cannot fit in the %d bytes left in the message", count, left)
@@ -359,7 +457,7 @@ func (d *AvroDecoder) skip(nd *avroNode) error {
 	case wireNull:
 		return nil
 	case wireBool:
-		if d.pos >= len(d.p) {
+		if d.pos >= len(d.payload) {
 			return d.readFail(nd, at, readTruncated)
 		}
 		d.pos++
@@ -374,7 +472,7 @@ func (d *AvroDecoder) skip(nd *avroNode) error {
 		if nd.wire == wireDouble {
 			n = 8
 		}
-		if len(d.p)-d.pos < n {
+		if len(d.payload)-d.pos < n {
 			return d.readFail(nd, at, readTruncated)
 		}
 		d.pos += n
@@ -467,9 +565,9 @@ func (d *AvroDecoder) emitBytes(nd *avroNode, at int, b []byte) error {
 			return d.fail(nd, at, "the string is not valid UTF-8")
 		}
 	case acDecimalInt:
-		v, ok := decimalInt(b)
+		v, ok := writer.TwosComplementInt64(b)
 		if !ok || v < nd.lo || v > nd.hi {
-			return d.fail(nd, at, "the decimal's unscaled value 0x%x does not fit %d digits", b, decimalDigits(nd.hi))
+			return d.fail(nd, at, "the decimal's unscaled value 0x%x does not fit %d digits", b, nd.precision)
 		}
 		if nd.col >= 0 {
 			d.buf.SetInt(nd.col, v)
@@ -478,11 +576,11 @@ func (d *AvroDecoder) emitBytes(nd *avroNode, at int, b []byte) error {
 		}
 		return nil
 	case acDecimalWide:
-		b = trimSign(b)
+		b = writer.TrimTwosComplement(b)
 		if len(b) == 0 {
 			b = d.zeroByte[:] // stays zero: it is only ever read
 		}
-		if !d.wideFits(nd, b) {
+		if !nd.wide.Fits(b) {
 			return d.fail(nd, at, "the decimal's unscaled value 0x%x does not fit the column's precision", b)
 		}
 	case acUUID:
@@ -490,60 +588,6 @@ func (d *AvroDecoder) emitBytes(nd *avroNode, at int, b []byte) error {
 	}
 	d.emitRaw(nd, b)
 	return nil
-}
-
-// trimSign drops leading bytes of a big-endian two's complement integer that only
-// repeat its sign.
-func trimSign(b []byte) []byte {
-	for len(b) > 1 && ((b[0] == 0 && b[1]&0x80 == 0) || (b[0] == 0xff && b[1]&0x80 != 0)) {
-		b = b[1:]
-	}
-	return b
-}
-
-// decimalInt reads a big-endian two's complement integer of up to 8 significant bytes;
-// no bytes is zero.
-func decimalInt(b []byte) (int64, bool) {
-	b = trimSign(b)
-	if len(b) == 0 {
-		return 0, true
-	}
-	if len(b) > 8 {
-		return 0, false
-	}
-	v := int64(int8(b[0]))
-	for _, c := range b[1:] {
-		v = v<<8 | int64(c)
-	}
-	return v, true
-}
-
-// wideFits reports whether a sign-trimmed two's complement integer lies within the
-// node's decimal bounds.
-func (d *AvroDecoder) wideFits(nd *avroNode, b []byte) bool {
-	if len(b) > wideDecimalLen {
-		return false
-	}
-	s := d.scratch[:wideDecimalLen]
-	pad := byte(0)
-	if b[0]&0x80 != 0 {
-		pad = 0xff
-	}
-	k := wideDecimalLen - len(b)
-	for i := range k {
-		s[i] = pad
-	}
-	copy(s[k:], b)
-	s[0] ^= 0x80
-	return bytes.Compare(s, nd.decLo) >= 0 && bytes.Compare(s, nd.decHi) <= 0
-}
-
-func decimalDigits(v int64) int {
-	n := 0
-	for ; v > 0; v /= 10 {
-		n++
-	}
-	return n
 }
 
 // appendUUID renders 16 bytes as the canonical 8-4-4-4-12 lowercase hex form.

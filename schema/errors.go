@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/sluicelake/sluice/table"
 )
 
 // EXTERNAL: errors a caller acts on. Each says where it is returned.
@@ -107,6 +109,48 @@ var (
 	// registry refuses the credentials. It is never retried.
 	ErrUnauthorized = errors.New("schema registry: unauthorized")
 )
+
+// SyntaxError is malformed JSON: JSONDecoder.Decode and JSONField return it. Offset
+// is the byte position in the message; the connector adds topic, partition and offset.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("malformed JSON at byte %d: %s", e.Offset, e.Msg)
+}
+
+// FieldError is a JSON value that does not fit its column: the wrong kind of value, a
+// number out of range, a decimal that would lose digits, null in a non-nullable field,
+// or a field the table lacks under UnknownFail. JSONDecoder.Decode returns it; the row
+// is left unfinished for the caller to abort.
+type FieldError struct {
+	Field  string // dotted path
+	Offset int    // byte position of the value in the message
+	Msg    string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("field %q (byte %d): %s", e.Field, e.Offset, e.Msg)
+}
+
+// NewFieldsError is returned by JSONDecoder.Decode with UnknownEvolve when the message
+// has fields the table lacks. Fields holds their paths and inferred types; the caller
+// evolves the table schema (Evolve) and decodes the message again. Nothing was written.
+type NewFieldsError struct {
+	Fields []NewField
+}
+
+// NewField is a field found in a message but not in the table.
+type NewField struct {
+	Path []string // field names from the top level down
+	Type table.DataType
+}
+
+func (e *NewFieldsError) Error() string {
+	return fmt.Sprintf("message has %d field(s) the table lacks", len(e.Fields))
+}
 
 // AvroError is an Avro message that does not decode: truncated, overlong or garbage
 // bytes, a union or enum index out of range, a value its column cannot hold. The row

@@ -133,25 +133,6 @@ func TestParseISOTime(t *testing.T) {
 	}
 }
 
-func TestParseDecimal(t *testing.T) {
-	cases := []struct {
-		in    string
-		scale int
-		want  int64
-		ok    bool
-	}{
-		{"12.34", 2, 1234, true}, {"12.3", 2, 1230, true}, {"12", 2, 1200, true},
-		{"-0.05", 2, -5, true}, {"1.230", 2, 123, true}, {"1.234", 2, 0, false},
-		{"1e5", 0, 100000, true}, {"1.5e1", 0, 15, true}, {"1e-3", 2, 0, false}, {"", 0, 0, false}, {"99999999999999999999", 0, 0, false},
-	}
-	for _, c := range cases {
-		got, ok := parseDecimal([]byte(c.in), c.scale)
-		if ok != c.ok || (ok && got != c.want) {
-			t.Errorf("parseDecimal(%q,%d) = %d,%v want %d,%v", c.in, c.scale, got, ok, c.want, c.ok)
-		}
-	}
-}
-
 func BenchmarkJSONDecode(b *testing.B) {
 	t := &testing.T{}
 	buf, dec := newTestDecoder(t, JSONOptions{})

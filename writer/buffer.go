@@ -14,8 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -209,7 +207,7 @@ func (b *Buffer) SetNull(col int) { b.stage[col].state = stateNull }
 
 // SetInt sets an integer-valued primitive column: long, integer, short, byte, the days
 // since the epoch of a date, the microseconds since the epoch of a timestamp, or the
-// unscaled value of a decimal(p<=18). Values outside Column.IntRange fail the row.
+// unscaled value of a decimal(p<=18). Values outside IntRange fail the row.
 func (b *Buffer) SetInt(col int, v int64) {
 	s := &b.stage[col]
 	s.state, s.i = stateSet, v
@@ -358,35 +356,6 @@ func checkPrimitive(l *leaf, s *staged) error {
 	return nil
 }
 
-// signExtend widens (or narrows, when only sign bytes are lost) a big-endian two's
-// complement integer to n bytes, reusing b's storage when it can.
-func signExtend(b []byte, n int) ([]byte, bool) {
-	if len(b) == 0 {
-		b = append(b, 0)
-	}
-	neg := b[0]&0x80 != 0
-	pad := byte(0)
-	if neg {
-		pad = 0xff
-	}
-	for len(b) > n {
-		if b[0] != pad || (b[1]&0x80 != 0) != neg {
-			return nil, false
-		}
-		b = b[1:]
-	}
-	m := len(b)
-	if m == n {
-		return b, true
-	}
-	b = slices.Grow(b, n-m)[:n]
-	copy(b[n-m:], b[:m])
-	for i := range n - m {
-		b[i] = pad
-	}
-	return b, true
-}
-
 // partition returns the part for the staged row's partition values, creating it.
 func (b *Buffer) partition() *part {
 	if len(b.partIdx) == 0 {
@@ -483,41 +452,6 @@ func partitionValue(c *Column, s *staged) *string {
 
 func formatDate(days int64) string {
 	return time.Unix(days*86400, 0).UTC().Format("2006-01-02")
-}
-
-// formatDecimal renders an unscaled value with scale digits after the point.
-func formatDecimal(unscaled int64, scale int) string {
-	return placePoint(strconv.FormatInt(unscaled, 10), scale)
-}
-
-// formatBigDecimal renders an unscaled value given as non-empty big-endian two's
-// complement bytes (a wide decimal, sign-extended by checkPrimitive) with scale digits
-// after the point.
-func formatBigDecimal(b []byte, scale int) string {
-	v := new(big.Int).SetBytes(b)
-	if b[0]&0x80 != 0 {
-		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
-	}
-	return placePoint(v.String(), scale)
-}
-
-// placePoint puts the decimal point scale digits from the right of an integer's text.
-func placePoint(s string, scale int) string {
-	if scale == 0 {
-		return s
-	}
-	neg := s[0] == '-'
-	if neg {
-		s = s[1:]
-	}
-	for len(s) <= scale {
-		s = "0" + s
-	}
-	s = s[:len(s)-scale] + "." + s[len(s)-scale:]
-	if neg {
-		s = "-" + s
-	}
-	return s
 }
 
 // release takes back the memory of an encoded part, up to Config.ReuseBytes.

@@ -170,9 +170,9 @@ func leafKind(t table.DataType) (kind, error) {
 		}
 	case *table.DecimalType:
 		switch {
-		case t.Precision <= 9:
+		case t.Precision <= maxInt32DecimalPrecision:
 			return kindInt32, nil
-		case t.Precision <= 18:
+		case t.Precision <= MaxInt64DecimalPrecision:
 			return kindInt64, nil
 		default:
 			return kindBytes, nil
@@ -197,33 +197,12 @@ func IntRange(t table.DataType) (int64, int64) {
 			return -1 << 7, 1<<7 - 1
 		}
 	case *table.DecimalType:
-		if t.Precision <= 18 {
-			limit := pow10(t.Precision) - 1
+		if t.Precision <= MaxInt64DecimalPrecision {
+			limit := pow10(t.Precision).Int64() - 1
 			return -limit, limit
 		}
 	}
 	return 0, 0
-}
-
-func pow10(n int) int64 {
-	p := int64(1)
-	for range n {
-		p *= 10
-	}
-	return p
-}
-
-// decimalBytes is the fixed length of a decimal(p>18) value: the fewest bytes holding
-// 10^p - 1 in two's complement, as Spark writes it.
-func decimalBytes(precision int) int {
-	n := 1
-	for {
-		// Largest value storable in n bytes is 2^(8n-1)-1; compare digit counts.
-		if float64(8*n-1)*0.30102999566398120 >= float64(precision) {
-			return n
-		}
-		n++
-	}
 }
 
 // parquetNode returns the Parquet schema node for a schema node.

@@ -19,7 +19,6 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 
-	msgschema "github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
 )
@@ -61,7 +60,7 @@ func fill(t testing.TB, buf *writer.Buffer, schema *table.StructType, row []any)
 			case []byte:
 				buf.SetBytes(i, v)
 			case *big.Int:
-				buf.SetBytes(i, msgschema.TwosComplement(v))
+				buf.SetBytes(i, writer.TwosComplement(v))
 			default:
 				t.Fatalf("column %s: unexpected %T", f.Name, v)
 			}
@@ -86,7 +85,7 @@ func emit(t testing.TB, n *writer.Nest, typ table.DataType, v any) {
 	case []byte:
 		n.Bytes(v)
 	case *big.Int:
-		n.Bytes(msgschema.TwosComplement(v))
+		n.Bytes(writer.TwosComplement(v))
 	case structV:
 		st := typ.(*table.StructType)
 		n.BeginStruct()

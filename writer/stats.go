@@ -149,10 +149,10 @@ func minMax(l *leaf, d *leafData, from, to int, prefixLen int) (string, string, 
 			lo, hi := d.bytesAt(from), d.bytesAt(from)
 			for j := from + 1; j < to; j++ {
 				v := d.bytesAt(j)
-				if cmpTwosComplement(v, lo) < 0 {
+				if compareTwosComplement(v, lo) < 0 {
 					lo = v
 				}
-				if cmpTwosComplement(v, hi) > 0 {
+				if compareTwosComplement(v, hi) > 0 {
 					hi = v
 				}
 			}
@@ -175,18 +175,6 @@ func minMax(l *leaf, d *leafData, from, to int, prefixLen int) (string, string, 
 		return string(appendJSONString(nil, truncateMin(lo, prefixLen))), string(appendJSONString(nil, truncateMax(hi, prefixLen))), true
 	}
 	return "", "", false
-}
-
-// cmpTwosComplement compares equal-length big-endian two's complement integers.
-func cmpTwosComplement(a, b []byte) int {
-	an, bn := a[0]&0x80 != 0, b[0]&0x80 != 0
-	switch {
-	case an && !bn:
-		return -1
-	case !an && bn:
-		return 1
-	}
-	return bytes.Compare(a, b)
 }
 
 // floatRange skips NaN; it reports no range when a bound is infinite or no value is left,

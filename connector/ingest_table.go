@@ -19,10 +19,10 @@ import (
 	"github.com/sluicelake/sluice/writer"
 )
 
-// tableRT is the runtime of one table: its decoding workers and its committer, the one
+// ingestTable is the runtime of one table: its decoding workers and its committer, the one
 // goroutine that writes data files and commits them.
-type tableRT struct {
-	c       *Connector
+type ingestTable struct {
+	conn    *Connector
 	cfg     *TableConfig
 	log     *slog.Logger
 	pattern *regexp.Regexp // topic_pattern, anchored (compileTopicPattern)
@@ -30,7 +30,7 @@ type tableRT struct {
 	tbl     *table.Table
 	dlq     dlqTarget
 	workers []*worker
-	m       *tableMetrics
+	metrics *tableMetrics
 
 	mu   sync.Mutex
 	spec *schemaSpec // nil until the table exists
@@ -71,10 +71,10 @@ type evolveReq struct {
 }
 
 // openTable opens (or, with a declared schema, creates) the table and starts nothing.
-func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*tableRT, error) {
-	t := &tableRT{c: c, cfg: cfg, log: c.log.With("table", cfg.Name), route: newRouter(cfg),
+func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTable, error) {
+	t := &ingestTable{conn: c, cfg: cfg, log: c.log.With("table", cfg.Name), route: newRouter(cfg),
 		kick: make(chan struct{}, 1), force: make(chan struct{}, 1), flushCh: make(chan flushReq), evolveCh: make(chan evolveReq, 64),
-		posCh: make(chan posReq), done: make(chan struct{}), m: c.metrics.table(cfg.Name)}
+		posCh: make(chan posReq), done: make(chan struct{}), metrics: c.metrics.table(cfg.Name)}
 	t.book = newTxnBook(t.appID)
 	if cfg.TopicPattern != "" {
 		var err error
@@ -102,7 +102,7 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*tableRT, 
 	}
 	var declared *table.StructType
 	if len(cfg.Schema) > 0 {
-		if declared, err = cfg.TableSchema(); err != nil {
+		if declared, err = cfg.tableSchema(); err != nil {
 			return nil, fmt.Errorf("table %s: %w", cfg.Name, err)
 		}
 	}
@@ -130,7 +130,7 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*tableRT, 
 		}
 		t.spec = spec
 		t.version.Store(snap.Version())
-		t.m.version.Set(float64(snap.Version()))
+		t.metrics.version.Set(float64(snap.Version()))
 	}
 	for range c.cfg.Decoders {
 		w := newWorker(t)
@@ -158,7 +158,7 @@ func isPermanentTableError(err error) bool {
 
 // create writes version 0 with the full schema (message columns plus derived and Kafka
 // columns); another instance creating it first is fine.
-func (t *tableRT) create(ctx context.Context, full *table.StructType) (*table.Snapshot, error) {
+func (t *ingestTable) create(ctx context.Context, full *table.StructType) (*table.Snapshot, error) {
 	snap, err := t.tbl.Create(ctx, table.CreateOptions{Name: t.cfg.Name, Schema: full, PartitionColumns: t.cfg.PartitionBy})
 	if errors.Is(err, table.ErrTableExists) {
 		snap, err = t.tbl.Snapshot(ctx)
@@ -173,7 +173,7 @@ func (t *tableRT) create(ctx context.Context, full *table.StructType) (*table.Sn
 // start runs the workers (until their channels close) and the committer (until ctx
 // ends); the two wait groups let the caller stop the committer before closing the
 // channels it sends to.
-func (t *tableRT) start(ctx context.Context, workers, committers *sync.WaitGroup) {
+func (t *ingestTable) start(ctx context.Context, workers, committers *sync.WaitGroup) {
 	for _, w := range t.workers {
 		workers.Add(1)
 		go func() {
@@ -190,7 +190,7 @@ func (t *tableRT) start(ctx context.Context, workers, committers *sync.WaitGroup
 }
 
 // mine returns the partitions of parts whose topics the table reads.
-func (t *tableRT) mine(parts []tp) []tp {
+func (t *ingestTable) mine(parts []tp) []tp {
 	var out []tp
 	for _, p := range parts {
 		if t.reads(p.topic) {
@@ -202,7 +202,7 @@ func (t *tableRT) mine(parts []tp) []tp {
 
 // workerFor returns the worker a partition's messages go to: by the FNV-1a hash of the
 // topic plus the partition number. It runs per message, so it hashes in place.
-func (t *tableRT) workerFor(p tp) *worker {
+func (t *ingestTable) workerFor(p tp) *worker {
 	if len(t.workers) == 1 {
 		return t.workers[0]
 	}
@@ -213,13 +213,13 @@ func (t *tableRT) workerFor(p tp) *worker {
 	return t.workers[(h+uint32(p.partition))%uint32(len(t.workers))]
 }
 
-func (t *tableRT) appID(p tp) string {
-	return fmt.Sprintf("%s:%s:%d", t.c.cfg.Name, p.topic, p.partition)
+func (t *ingestTable) appID(p tp) string {
+	return fmt.Sprintf("%s:%s:%d", t.conn.cfg.Name, p.topic, p.partition)
 }
 
-func (t *tableRT) noteOldest() { t.oldest.CompareAndSwap(0, time.Now().UnixNano()) }
+func (t *ingestTable) noteOldest() { t.oldest.CompareAndSwap(0, time.Now().UnixNano()) }
 
-func (t *tableRT) kickFlush() {
+func (t *ingestTable) kickFlush() {
 	select {
 	case t.kick <- struct{}{}:
 	default:
@@ -227,7 +227,7 @@ func (t *tableRT) kickFlush() {
 }
 
 // forceFlush asks for a flush whatever the limits say (memory budget).
-func (t *tableRT) forceFlush() {
+func (t *ingestTable) forceFlush() {
 	select {
 	case t.force <- struct{}{}:
 	default:
@@ -235,7 +235,7 @@ func (t *tableRT) forceFlush() {
 }
 
 // forget drops partitions after a revocation.
-func (t *tableRT) forget(ctx context.Context, parts []tp) {
+func (t *ingestTable) forget(ctx context.Context, parts []tp) {
 	t.book.forget(parts)
 	byWorker := map[*worker][]tp{}
 	for _, p := range parts {

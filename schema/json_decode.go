@@ -1,73 +1,14 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"math"
-	"math/big"
 	"strconv"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
 )
-
-// UnknownFields says what a JSON decoder does with a field the table has no column for.
-type UnknownFields string
-
-// UnknownFields policies.
-const (
-	UnknownIgnore UnknownFields = "ignore" // skip the field (default)
-	UnknownFail   UnknownFields = "fail"   // the message is an error
-	UnknownEvolve UnknownFields = "evolve" // report the field's inferred type: NewFieldsError
-)
-
-// EpochUnit is the unit of numbers decoded into timestamp columns.
-type EpochUnit string
-
-// Epoch units.
-const (
-	EpochSeconds EpochUnit = "s"
-	EpochMillis  EpochUnit = "ms" // default
-	EpochMicros  EpochUnit = "us"
-	EpochNanos   EpochUnit = "ns"
-)
-
-// JSONOptions configure a JSONDecoder.
-type JSONOptions struct {
-	// UnknownFields defaults to UnknownIgnore.
-	UnknownFields UnknownFields
-	// EpochUnit is the unit of a number in a timestamp column. Defaults to EpochMillis.
-	EpochUnit EpochUnit
-}
-
-// FieldError is a value that does not fit its column.
-type FieldError struct {
-	Field  string // dotted path
-	Offset int    // byte position of the value in the message
-	Msg    string
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("field %q (byte %d): %s", e.Field, e.Offset, e.Msg)
-}
-
-// NewFieldsError is returned by Decode with UnknownEvolve when the message has fields
-// the table lacks. Fields holds their paths and inferred types; the caller evolves the
-// table schema (Evolve) and decodes the message again. Nothing was written.
-type NewFieldsError struct {
-	Fields []NewField
-}
-
-// NewField is a field found in a message but not in the table.
-type NewField struct {
-	Path []string // field names from the top level down
-	Type table.DataType
-}
-
-func (e *NewFieldsError) Error() string {
-	return fmt.Sprintf("message has %d field(s) the table lacks", len(e.Fields))
-}
 
 // JSONDecoder decodes JSON objects into the current row of a writer.Buffer. The plan
 // (field names → columns and struct fields, conversions) is built once per table
@@ -87,56 +28,14 @@ func (e *NewFieldsError) Error() string {
 //	array                        arrays
 //	map                          objects (keys converted to the key type)
 type JSONDecoder struct {
-	buf    *writer.Buffer
-	opts   JSONOptions
-	fields map[string]*jsonField
-	sc     scanner
-	bin    []byte
-	newFs  []NewField
-	path   []string
+	buf       *writer.Buffer
+	opts      JSONOptions
+	fields    map[string]*jsonField
+	sc        scanner
+	bin       []byte
+	newFields []NewField
+	path      []string
 }
-
-type jsonField struct {
-	col  *writer.Column // top-level column
-	node *jsonNode
-}
-
-// jsonNode is the plan for one value position.
-type jsonNode struct {
-	name   string
-	typ    table.DataType
-	conv   conv
-	fields map[string]int // struct: field name → index
-	kids   []*jsonNode    // struct fields
-	elem   *jsonNode      // array element
-	key    *jsonNode      // map key
-	val    *jsonNode      // map value
-	lo, hi int64          // integer range
-	wide   *wideDecimal   // decimal(p>18)
-}
-
-// wideDecimal holds what parsing a decimal(p>18) value needs, computed once per column.
-type wideDecimal struct {
-	scale *big.Rat // 10^scale
-	limit *big.Int // 10^precision: every unscaled value is smaller in magnitude
-}
-
-type conv uint8
-
-const (
-	convInt conv = iota + 1
-	convFloat
-	convBool
-	convString
-	convBinary
-	convDate
-	convTimestamp
-	convDecimal
-	convBigDecimal
-	convStruct
-	convArray
-	convMap
-)
 
 // NewJSONDecoder builds a decoder filling the given columns of buf from the top-level
 // fields of the same names. Columns not listed (Kafka metadata, derived columns) are
@@ -169,81 +68,13 @@ func NewJSONDecoder(buf *writer.Buffer, columns []*writer.Column, opts JSONOptio
 	return d, nil
 }
 
-func planJSON(name string, t table.DataType) (*jsonNode, error) {
-	n := &jsonNode{name: name, typ: t}
-	switch t := t.(type) {
-	case *table.DecimalType:
-		n.conv = convDecimal
-		if t.Precision > 18 {
-			n.conv = convBigDecimal
-			n.wide = &wideDecimal{scale: new(big.Rat).SetInt(pow10(t.Scale)), limit: pow10(t.Precision)}
-		}
-	case table.PrimitiveType:
-		switch t {
-		case table.Long, table.Integer, table.Short, table.Byte:
-			n.conv = convInt
-		case table.Float, table.Double:
-			n.conv = convFloat
-		case table.Boolean:
-			n.conv = convBool
-		case table.String:
-			n.conv = convString
-		case table.Binary:
-			n.conv = convBinary
-		case table.Date:
-			n.conv = convDate
-		case table.Timestamp, table.TimestampNTZ:
-			n.conv = convTimestamp
-		}
-	case *table.StructType:
-		n.conv = convStruct
-		n.fields = make(map[string]int, len(t.Fields))
-		for i, f := range t.Fields {
-			k, err := planJSON(f.Name, f.Type)
-			if err != nil {
-				return nil, err
-			}
-			n.fields[f.Name] = i
-			n.kids = append(n.kids, k)
-		}
-	case *table.ArrayType:
-		n.conv = convArray
-		e, err := planJSON("element", t.ElementType)
-		if err != nil {
-			return nil, err
-		}
-		n.elem = e
-	case *table.MapType:
-		n.conv = convMap
-		k, err := planJSON("key", t.KeyType)
-		if err != nil {
-			return nil, err
-		}
-		switch k.conv {
-		case convString, convInt, convBool, convDate, convTimestamp:
-		default:
-			return nil, fmt.Errorf("map keys of type %s cannot come from JSON object keys", t.KeyType)
-		}
-		v, err := planJSON("value", t.ValueType)
-		if err != nil {
-			return nil, err
-		}
-		n.key, n.val = k, v
-	}
-	if n.conv == 0 {
-		return nil, fmt.Errorf("type %s cannot be decoded from JSON", t)
-	}
-	n.lo, n.hi = writer.IntRange(t)
-	return n, nil
-}
-
 // Decode sets the current row's columns from one JSON object. On error the caller
 // aborts the row (writer.Buffer.AbortRow); the error is a *SyntaxError, *FieldError or
 // *NewFieldsError.
 func (d *JSONDecoder) Decode(msg []byte) error {
 	s := &d.sc
 	s.reset(msg)
-	d.newFs = d.newFs[:0]
+	d.newFields = d.newFields[:0]
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -297,8 +128,8 @@ func (d *JSONDecoder) end() error {
 	if d.sc.peek() != 0 {
 		return d.sc.errorf("data after the JSON object")
 	}
-	if len(d.newFs) > 0 {
-		return &NewFieldsError{Fields: append([]NewField(nil), d.newFs...)}
+	if len(d.newFields) > 0 {
+		return &NewFieldsError{Fields: append([]NewField(nil), d.newFields...)}
 	}
 	return nil
 }
@@ -317,7 +148,7 @@ func (d *JSONDecoder) unknown(key []byte, parent []string) error {
 		}
 		if t := inferJSONType(raw); t != nil {
 			path := append(append([]string{}, parent...), string(key))
-			d.newFs = append(d.newFs, NewField{Path: path, Type: t})
+			d.newFields = append(d.newFields, NewField{Path: path, Type: t})
 		}
 		return nil
 	}
@@ -510,14 +341,14 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 			return err
 		}
 		if n.conv == convBigDecimal {
-			b, ok := parseBigDecimal(num, n.wide)
+			b, ok := n.wide.Parse(num)
 			if !ok {
 				return d.fail(at, "%s does not fit %s exactly", num, dt)
 			}
 			t.bytes(b)
 			return nil
 		}
-		v, ok := parseDecimal(num, dt.Scale)
+		v, ok := writer.ParseDecimal(num, dt.Scale)
 		if !ok || v < n.lo || v > n.hi {
 			return d.fail(at, "%s does not fit %s exactly", num, dt)
 		}
@@ -525,80 +356,9 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 	case convStruct:
 		return d.object(t.nest, n)
 	case convArray:
-		if c != '[' {
-			return d.wrongType(n, at)
-		}
-		s.pos++
-		t.nest.BeginList()
-		et := n.typ.(*table.ArrayType)
-		if s.peek() == ']' {
-			s.pos++
-			t.nest.EndList()
-			return nil
-		}
-		depth := len(d.path)
-		for {
-			d.path = append(d.path[:depth], "element")
-			if err := d.value(target{nest: t.nest}, n.elem, et.ContainsNull); err != nil {
-				return err
-			}
-			d.path = d.path[:depth]
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case ']':
-				s.pos++
-				t.nest.EndList()
-				return nil
-			default:
-				return s.errorf("want ',' or ']'")
-			}
-		}
+		return d.array(t.nest, n)
 	case convMap:
-		if c != '{' {
-			return d.wrongType(n, at)
-		}
-		s.pos++
-		t.nest.BeginMap()
-		mt := n.typ.(*table.MapType)
-		if s.peek() == '}' {
-			s.pos++
-			t.nest.EndMap()
-			return nil
-		}
-		depth := len(d.path)
-		for {
-			if s.peek() != '"' {
-				return s.errorf("want object key")
-			}
-			kat := s.pos
-			key, err := s.str()
-			if err != nil {
-				return err
-			}
-			d.path = append(d.path[:depth], "key")
-			if err := d.mapKey(t.nest, n.key, key, kat); err != nil {
-				return err
-			}
-			if err := s.expect(':'); err != nil {
-				return err
-			}
-			d.path = append(d.path[:depth], "value")
-			if err := d.value(target{nest: t.nest}, n.val, mt.ValueContainsNull); err != nil {
-				return err
-			}
-			d.path = d.path[:depth]
-			switch s.peek() {
-			case ',':
-				s.pos++
-			case '}':
-				s.pos++
-				t.nest.EndMap()
-				return nil
-			default:
-				return s.errorf("want ',' or '}'")
-			}
-		}
+		return d.mapEntries(t.nest, n)
 	}
 	return nil
 }
@@ -649,6 +409,91 @@ func (d *JSONDecoder) object(nest *writer.Nest, n *jsonNode) error {
 		case '}':
 			s.pos++
 			nest.EndStruct()
+			return nil
+		default:
+			return s.errorf("want ',' or '}'")
+		}
+	}
+}
+
+// array decodes a JSON array into a list value.
+func (d *JSONDecoder) array(nest *writer.Nest, n *jsonNode) error {
+	s := &d.sc
+	at := s.pos
+	if s.peek() != '[' {
+		return d.wrongType(n, at)
+	}
+	s.pos++
+	nest.BeginList()
+	et := n.typ.(*table.ArrayType)
+	if s.peek() == ']' {
+		s.pos++
+		nest.EndList()
+		return nil
+	}
+	depth := len(d.path)
+	for {
+		d.path = append(d.path[:depth], "element")
+		if err := d.value(target{nest: nest}, n.elem, et.ContainsNull); err != nil {
+			return err
+		}
+		d.path = d.path[:depth]
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			nest.EndList()
+			return nil
+		default:
+			return s.errorf("want ',' or ']'")
+		}
+	}
+}
+
+// mapEntries decodes a JSON object into a map value, its keys converted by mapKey.
+func (d *JSONDecoder) mapEntries(nest *writer.Nest, n *jsonNode) error {
+	s := &d.sc
+	at := s.pos
+	if s.peek() != '{' {
+		return d.wrongType(n, at)
+	}
+	s.pos++
+	nest.BeginMap()
+	mt := n.typ.(*table.MapType)
+	if s.peek() == '}' {
+		s.pos++
+		nest.EndMap()
+		return nil
+	}
+	depth := len(d.path)
+	for {
+		if s.peek() != '"' {
+			return s.errorf("want object key")
+		}
+		kat := s.pos
+		key, err := s.str()
+		if err != nil {
+			return err
+		}
+		d.path = append(d.path[:depth], "key")
+		if err := d.mapKey(nest, n.key, key, kat); err != nil {
+			return err
+		}
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		d.path = append(d.path[:depth], "value")
+		if err := d.value(target{nest: nest}, n.val, mt.ValueContainsNull); err != nil {
+			return err
+		}
+		d.path = d.path[:depth]
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			nest.EndMap()
 			return nil
 		default:
 			return s.errorf("want ',' or '}'")
@@ -774,8 +619,6 @@ func kindOf(c byte) string {
 	return "value"
 }
 
-func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
-
 func epochToMicros(v int64, unit EpochUnit) (int64, bool) {
 	switch unit {
 	case EpochSeconds:
@@ -792,196 +635,6 @@ func epochToMicros(v int64, unit EpochUnit) (int64, bool) {
 		return writer.FloorDiv(v, 1000), true
 	}
 	return v, true
-}
-
-// parseDecimal parses a plain decimal number (no exponent) into an unscaled integer
-// with the given scale; it fails when digits would be lost or the value overflows.
-func parseDecimal(b []byte, scale int) (int64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) == 0 {
-		return 0, false
-	}
-	if bytes.IndexAny(b, "eE") >= 0 {
-		return parseDecimalExp(b, neg, scale)
-	}
-	var v int64
-	fracDigits := -1
-	for _, c := range b {
-		switch {
-		case c == '.' && fracDigits < 0:
-			fracDigits = 0
-		case c >= '0' && c <= '9':
-			if fracDigits >= 0 {
-				if fracDigits == scale {
-					if c != '0' {
-						return 0, false // would lose digits
-					}
-					continue
-				}
-				fracDigits++
-			}
-			if v > (math.MaxInt64-int64(c-'0'))/10 {
-				return 0, false
-			}
-			v = v*10 + int64(c-'0')
-		default:
-			return 0, false
-		}
-	}
-	for range scale - max(fracDigits, 0) {
-		if v > math.MaxInt64/10 {
-			return 0, false
-		}
-		v *= 10
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
-
-// parseDecimalExp handles numbers with an exponent exactly (rare: it allocates).
-func parseDecimalExp(b []byte, neg bool, scale int) (int64, bool) {
-	r, ok := new(big.Rat).SetString(string(b))
-	if !ok {
-		return 0, false
-	}
-	r.Mul(r, new(big.Rat).SetInt(pow10(scale)))
-	if !r.IsInt() || !r.Num().IsInt64() {
-		return 0, false
-	}
-	v := r.Num().Int64()
-	if neg {
-		v = -v
-	}
-	return v, true
-}
-
-// parseBigDecimal parses a decimal number exactly into the big-endian two's complement
-// unscaled value of a decimal(p>18) column. It allocates; wide decimals are rare.
-func parseBigDecimal(b []byte, w *wideDecimal) ([]byte, bool) {
-	r, ok := new(big.Rat).SetString(string(b))
-	if !ok {
-		return nil, false
-	}
-	r.Mul(r, w.scale)
-	if !r.IsInt() {
-		return nil, false
-	}
-	v := r.Num()
-	if v.CmpAbs(w.limit) >= 0 {
-		return nil, false
-	}
-	return TwosComplement(v), true
-}
-
-func pow10(n int) *big.Int { return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil) }
-
-// TwosComplement renders v as a minimal big-endian two's complement integer.
-func TwosComplement(v *big.Int) []byte {
-	if v.Sign() >= 0 {
-		b := v.Bytes()
-		if len(b) == 0 || b[0]&0x80 != 0 {
-			b = append([]byte{0}, b...)
-		}
-		return b
-	}
-	m := new(big.Int).Neg(v)
-	m.Sub(m, big.NewInt(1))
-	b := m.Bytes()
-	if len(b) == 0 || b[0]&0x80 != 0 {
-		b = append([]byte{0}, b...)
-	}
-	for i := range b {
-		b[i] = ^b[i]
-	}
-	return b
-}
-
-// inferJSONType guesses a Delta type for a JSON value of an unknown field (evolve):
-// whole numbers are long, other numbers double, booleans boolean, strings string,
-// objects structs of their fields, arrays arrays of their first non-null element's
-// type (string when empty). null gives nil: nothing to infer yet.
-func inferJSONType(raw []byte) table.DataType {
-	var s scanner
-	s.reset(raw)
-	return inferValue(&s, 0)
-}
-
-func inferValue(s *scanner, depth int) table.DataType {
-	if depth > 32 {
-		return table.String
-	}
-	c := s.peek()
-	switch {
-	case c == 'n':
-		_ = s.literal("null")
-		return nil
-	case c == 't' || c == 'f':
-		_, _ = s.skipValue(0)
-		return table.Boolean
-	case c == '"':
-		_, _ = s.str()
-		return table.String
-	case isNumberStart(c):
-		num, _ := s.number()
-		for _, b := range num {
-			if b == '.' || b == 'e' || b == 'E' {
-				return table.Double
-			}
-		}
-		if _, err := strconv.ParseInt(string(num), 10, 64); err != nil {
-			return table.Double
-		}
-		return table.Long
-	case c == '[':
-		s.pos++
-		var elem table.DataType
-		for s.peek() != ']' && s.peek() != 0 {
-			if t := inferValue(s, depth+1); elem == nil {
-				elem = t
-			}
-			if s.peek() == ',' {
-				s.pos++
-			}
-		}
-		s.pos++
-		if elem == nil {
-			elem = table.String
-		}
-		return &table.ArrayType{ElementType: elem, ContainsNull: true}
-	case c == '{':
-		s.pos++
-		st := &table.StructType{}
-		for s.peek() == '"' {
-			key, err := s.str()
-			if err != nil {
-				return table.String
-			}
-			name := string(key)
-			if s.expect(':') != nil {
-				return table.String
-			}
-			if t := inferValue(s, depth+1); t != nil && st.Field(name) == nil {
-				st.Fields = append(st.Fields, &table.StructField{Name: name, Type: t, Nullable: true})
-			}
-			if s.peek() == ',' {
-				s.pos++
-			}
-		}
-		s.pos++
-		if len(st.Fields) == 0 {
-			return nil
-		}
-		return st
-	}
-	return nil
 }
 
 // JSONField returns the value of a top-level field of a JSON object: a string's

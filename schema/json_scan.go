@@ -13,16 +13,6 @@ type scanner struct {
 	scratch []byte // decoded strings with escapes
 }
 
-// SyntaxError is malformed JSON; Offset is the byte position in the message.
-type SyntaxError struct {
-	Offset int
-	Msg    string
-}
-
-func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("malformed JSON at byte %d: %s", e.Offset, e.Msg)
-}
-
 func (s *scanner) reset(data []byte) {
 	s.data, s.pos = data, 0
 }
@@ -177,6 +167,9 @@ func hex4(b []byte, i int) (rune, bool) {
 	}
 	return r, true
 }
+
+// isNumberStart reports whether c can begin a JSON number.
+func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
 
 // number consumes a JSON number and returns its text.
 func (s *scanner) number() ([]byte, error) {

@@ -1,0 +1,225 @@
+package connector
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/table"
+)
+
+// validator collects every mistake of a configuration, each located in the file, so
+// that one run of `sluice validate` lists them all. It only checks: setDefaults has
+// filled in what was left out.
+type validator struct {
+	file string
+	ast  *ast.File
+	errs []error
+}
+
+// errorf records an error at the YAML path ("$.tables[0].schema").
+func (v *validator) errorf(path, format string, args ...any) {
+	e := &ConfigError{File: v.file, Msg: fmt.Sprintf("%s: %s", strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...))}
+	if path == "$" {
+		e.Msg = fmt.Sprintf(format, args...)
+	}
+	if p, err := yaml.PathString(path); err == nil {
+		if n, err := p.FilterFile(v.ast); err == nil && n != nil && n.GetToken() != nil && n.GetToken().Position != nil {
+			e.Line, e.Column = n.GetToken().Position.Line, n.GetToken().Position.Column
+		}
+	}
+	v.errs = append(v.errs, e)
+}
+
+func (c *Config) validate(v *validator) {
+	if c.Name == "" {
+		v.errorf("$", "name is required (it prefixes the txn appIds in every table)")
+	} else if strings.ContainsAny(c.Name, ": \t") {
+		v.errorf("$.name", "%q must not contain ':' or spaces", c.Name)
+	}
+	c.Kafka.validate(v)
+	if c.MemoryBudget < 0 || c.ShutdownTimeout < 0 || c.StartupTimeout < 0 || c.Decoders < 0 {
+		v.errorf("$", "memory_budget, shutdown_timeout, startup_timeout and decoders must be positive")
+	}
+	c.Logging.validate(v)
+	if len(c.Tables) == 0 {
+		v.errorf("$", "tables: at least one table is required")
+	}
+	names := map[string]bool{}
+	locations := map[string]string{}
+	for i := range c.Tables {
+		t := &c.Tables[i]
+		path := fmt.Sprintf("$.tables[%d]", i)
+		if t.Name == "" {
+			v.errorf(path, "name is required")
+		} else if names[t.Name] {
+			v.errorf(path+".name", "table %q is defined twice", t.Name)
+		}
+		names[t.Name] = true
+		if other, ok := locations[t.Location]; ok && t.Location != "" {
+			v.errorf(path+".location", "table %q writes to the same location as %q", t.Name, other)
+		}
+		locations[t.Location] = t.Name
+		t.validate(v, path, c)
+	}
+}
+
+func (k *KafkaConfig) validate(v *validator) {
+	if k.BootstrapServers == "" {
+		v.errorf("$.kafka", "bootstrap_servers is required")
+	}
+	for p := range k.Properties {
+		switch p {
+		case "enable.auto.commit", "enable.auto.offset.store":
+			v.errorf("$.kafka.properties", "%s must stay false: the Delta log, not Kafka, records what was ingested", p)
+		case "group.id":
+			v.errorf("$.kafka.properties", "set group.id with kafka.group_id instead")
+		case "bootstrap.servers":
+			v.errorf("$.kafka.properties", "set bootstrap.servers with kafka.bootstrap_servers instead")
+		}
+	}
+}
+
+func (l *LoggingConfig) validate(v *validator) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.errorf("$.logging.level", "%q: want debug, info, warn or error", l.Level)
+	}
+	if l.Format != "text" && l.Format != "json" {
+		v.errorf("$.logging.format", "%q: want text or json", l.Format)
+	}
+}
+
+// validate checks one table, section by section.
+func (t *TableConfig) validate(v *validator, path string, c *Config) {
+	t.validateSource(v, path)
+	t.validateFormat(v, path, c)
+	t.validateStart(v, path)
+	t.validateFlush(v, path)
+	t.validateJSON(v, path)
+	t.validateErrors(v, path)
+	t.validateEvolution(v, path)
+	t.validateFile(v, path)
+	t.validateColumns(v, path)
+}
+
+// validateSource checks where rows come from and go to: topics and location.
+func (t *TableConfig) validateSource(v *validator, path string) {
+	if len(t.Topics) == 0 && t.TopicPattern == "" {
+		v.errorf(path, "topics or topic_pattern is required")
+	}
+	if t.TopicPattern != "" {
+		if _, err := compileTopicPattern(t.TopicPattern); err != nil {
+			v.errorf(path+".topic_pattern", "invalid regular expression: %v", err)
+		}
+	}
+	if t.Location == "" {
+		v.errorf(path, "location is required (a path, file:///… or s3://bucket/prefix)")
+	}
+	if t.RouteBy != nil && (t.RouteBy.Field == "" || len(t.RouteBy.Values) == 0) {
+		v.errorf(path+".route_by", "needs field and at least one value")
+	}
+	if t.RouteBy != nil && t.Format == FormatAvro {
+		v.errorf(path+".route_by", "route_by works on json and json_schema messages")
+	}
+}
+
+func (t *TableConfig) validateFormat(v *validator, path string, c *Config) {
+	switch t.Format {
+	case FormatJSON:
+		if len(t.Schema) == 0 {
+			v.errorf(path, "schema is required for format json")
+		}
+	case FormatAvro, FormatJSONSchema:
+		if c.SchemaRegistry.URL == "" {
+			v.errorf(path+".format", "format %s needs schema_registry.url", t.Format)
+		}
+	default:
+		v.errorf(path+".format", "unsupported format %q (supported: json, avro, json_schema)", t.Format)
+	}
+}
+
+func (t *TableConfig) validateStart(v *validator, path string) {
+	switch t.Start.Policy {
+	case StartEarliest, StartLatest, StartOffsets:
+	default:
+		v.errorf(path+".start", "%q: want earliest, latest, or a mapping topic: {partition: offset}", t.Start.Policy)
+	}
+	for topic, parts := range t.Start.Offsets {
+		for p, off := range parts {
+			if p < 0 || off < 0 {
+				v.errorf(path+".start", "topic %s partition %d offset %d: partitions and offsets must not be negative", topic, p, off)
+			}
+		}
+	}
+}
+
+func (t *TableConfig) validateFlush(v *validator, path string) {
+	if t.Flush.MaxRows < 0 || t.Flush.MaxBytes < 0 || t.Flush.MaxLatency < 0 {
+		v.errorf(path+".flush", "limits must be positive")
+	}
+}
+
+func (t *TableConfig) validateJSON(v *validator, path string) {
+	switch t.JSON.UnknownFields {
+	case schema.UnknownIgnore, schema.UnknownFail, schema.UnknownEvolve:
+	default:
+		v.errorf(path+".json.unknown_fields", "%q: want ignore, fail or evolve", t.JSON.UnknownFields)
+	}
+	switch t.JSON.EpochUnit {
+	case schema.EpochSeconds, schema.EpochMillis, schema.EpochMicros, schema.EpochNanos:
+	default:
+		v.errorf(path+".json.epoch_unit", "%q: want s, ms, us or ns", t.JSON.EpochUnit)
+	}
+}
+
+// validateErrors checks what happens to a message that cannot be ingested.
+func (t *TableConfig) validateErrors(v *validator, path string) {
+	switch t.OnError {
+	case OnErrorFail, OnErrorSkip:
+	case OnErrorDLQ:
+		if t.DLQ == nil {
+			v.errorf(path+".on_error", "dlq needs a dlq: {topic: …} or dlq: {location: …}")
+		}
+	default:
+		v.errorf(path+".on_error", "%q: want fail, dlq or skip", t.OnError)
+	}
+	if t.DLQ != nil && (t.DLQ.Topic == "") == (t.DLQ.Location == "") {
+		v.errorf(path+".dlq", "set exactly one of topic and location")
+	}
+}
+
+func (t *TableConfig) validateEvolution(v *validator, path string) {
+	if t.Evolution != EvolutionAddColumns && t.Evolution != EvolutionNone {
+		v.errorf(path+".evolution", "%q: want add_columns or none", t.Evolution)
+	}
+}
+
+func (t *TableConfig) validateFile(v *validator, path string) {
+	wc := t.WriterConfig()
+	if err := wc.Validate(); err != nil {
+		v.errorf(path+".file", "%v", strings.TrimPrefix(err.Error(), "writer: "))
+	}
+}
+
+// validateColumns checks the declared, derived and partition columns by building the
+// table schema they make.
+func (t *TableConfig) validateColumns(v *validator, path string) {
+	for i, c := range t.Schema {
+		if _, err := table.ParsePrimitive(c.Type); err != nil {
+			v.errorf(fmt.Sprintf("%s.schema[%d].type", path, i), "column %q: %v", c.Name, err)
+			return
+		}
+	}
+	if len(t.Schema) > 0 {
+		if _, err := t.tableSchema(); err != nil {
+			v.errorf(path, "%v", err)
+		}
+	} else if _, err := t.derivations(); err != nil {
+		v.errorf(path, "%v", err)
+	}
+}
