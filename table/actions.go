@@ -129,6 +129,9 @@ type CommitInfo struct {
 	EngineInfo          string            `json:"engineInfo,omitempty"`
 	TxnID               string            `json:"txnId,omitempty"`
 	ReadVersion         *int64            `json:"readVersion,omitempty"`
+	// InCommitTimestamp is the commit's time on tables with in-commit timestamps:
+	// monotonic across versions, unlike file modification times.
+	InCommitTimestamp *int64 `json:"inCommitTimestamp,omitempty"`
 }
 
 // UnmarshalJSON accepts commitInfo objects of any writer; unknown or oddly typed fields
@@ -142,6 +145,12 @@ func (c *CommitInfo) UnmarshalJSON(data []byte) error {
 	_ = json.Unmarshal(raw["operation"], &c.Operation)
 	_ = json.Unmarshal(raw["engineInfo"], &c.EngineInfo)
 	_ = json.Unmarshal(raw["txnId"], &c.TxnID)
+	if v, ok := raw["inCommitTimestamp"]; ok {
+		var ict int64
+		if json.Unmarshal(v, &ict) == nil {
+			c.InCommitTimestamp = &ict
+		}
+	}
 	return nil
 }
 

@@ -96,7 +96,11 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 			return CommitResult{}, err
 		}
 		version := s.version + 1
-		actions, err := t.commitActions(s, tx, op)
+		ict, err := t.inCommitTimestamp(ctx, s)
+		if err != nil {
+			return CommitResult{}, err
+		}
+		actions, err := t.commitActions(s, tx, op, ict)
 		if err != nil {
 			return CommitResult{}, err
 		}
@@ -156,10 +160,18 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 			return &TxnConflictError{Table: s.uri, AppID: a.AppID, Expected: a.Prev, Actual: actual}
 		}
 	}
+	if len(tx.Adds) > 0 {
+		if err := s.checkClustering(); err != nil {
+			return err
+		}
+	}
 	if len(tx.Removes) > 0 && s.noFiles {
 		return fmt.Errorf("table %s: commit: a handle opened ForAppending cannot remove files", s.uri)
 	}
 	for i := range tx.Removes {
+		if tx.Removes[i].DataChange && s.metadata.Configuration["delta.appendOnly"] == "true" {
+			return &UnsupportedFeatureError{Table: s.uri, Feature: "removing data from an append-only table (delta.appendOnly)", Write: true}
+		}
 		k, err := addKey(tx.Removes[i].Path, tx.Removes[i].DeletionVector)
 		if err != nil {
 			return fmt.Errorf("table %s: commit: remove: %w", s.uri, err)
@@ -231,12 +243,43 @@ func fitsSchema(w, t *StructType, prefix string) error {
 	return nil
 }
 
+// inCommitTimestamp is the time of the commit after s on a table with in-commit
+// timestamps enabled (PROTOCOL.md, "In-Commit Timestamps"): now, or one millisecond after
+// the previous commit's, whichever is later; 0 when the feature is off. The previous
+// commit's is read from its file when s came from a checkpoint.
+func (t *Table) inCommitTimestamp(ctx context.Context, s *Snapshot) (int64, error) {
+	if !(s.protocol.MinWriterVersion == 7 && slices.Contains(s.protocol.WriterFeatures, "inCommitTimestamp") &&
+		s.metadata.Configuration["delta.enableInCommitTimestamps"] == "true") {
+		return 0, nil
+	}
+	prev := s.inCommitTimestamp
+	if prev == 0 && s.version >= 0 {
+		data, err := t.store.Get(ctx, CommitKey(s.version))
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return 0, fmt.Errorf("table %s: commit: read the previous commit's timestamp: %w", t.URI(), err)
+		}
+		if actions, err := decodeCommit(data); err == nil {
+			for _, a := range actions {
+				if a.CommitInfo != nil && a.CommitInfo.InCommitTimestamp != nil {
+					prev = *a.CommitInfo.InCommitTimestamp
+				}
+			}
+		}
+	}
+	return max(t.opts.now().UnixMilli(), prev+1), nil
+}
+
 // commitActions renders tx as the commit after s. The actions are copies of tx's, so
 // that the snapshot they are applied to does not change when the caller reuses tx.
-func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string) ([]Action, error) {
-	now := time.Now().UnixMilli()
-	actions := make([]Action, 0, 3+len(tx.AppTxns)+len(tx.Removes)+len(tx.Adds))
-	actions = append(actions, Action{CommitInfo: t.commitInfo(now, op, tx.Parameters, s.version)})
+// ict is the commit's in-commit timestamp, 0 when the table has none.
+func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string, ict int64) ([]Action, error) {
+	now := t.opts.now().UnixMilli()
+	actions := make([]Action, 0, 4+len(tx.AppTxns)+len(tx.Removes)+len(tx.Adds))
+	ci := t.commitInfo(now, op, tx.Parameters, s.version)
+	if ict != 0 {
+		ci.Timestamp, ci.InCommitTimestamp = ict, &ict
+	}
+	actions = append(actions, Action{CommitInfo: ci})
 	var features []string
 	for i := range tx.Adds {
 		if tx.Adds[i].DeletionVector != nil {
@@ -278,6 +321,15 @@ func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string) ([]Action
 		actions = append(actions, Action{Remove: &removes[i]})
 	}
 	adds := slices.Clone(tx.Adds)
+	if s.rowTrackingOn() {
+		hwm, err := s.assignRowIDs(s.version+1, adds, tx.Removes)
+		if err != nil {
+			return nil, err
+		}
+		if hwm != nil {
+			actions = append(actions, Action{DomainMetadata: hwm})
+		}
+	}
 	for i := range adds {
 		actions = append(actions, Action{Add: &adds[i]})
 	}

@@ -230,8 +230,8 @@ func TestWriteGating(t *testing.T) {
 	}{
 		{"kernel-rs-golden/basic-with-vacuum-protocol-check-feature/delta", ""},
 		{"kernel-rs-golden/log-replay-latest-metadata-protocol/delta", ""},
-		{"delta-rs-data/table-with-domain-metadata", "writer feature rowTracking"},
-		{"delta-rs-data/table_with_liquid_clustering", "writer feature"},
+		{"delta-rs-data/table-with-domain-metadata", ""},
+		{"delta-rs-data/table_with_liquid_clustering", ""},
 		{"delta-rs-data/simple_table_features", "reader version 5"},
 		{"kernel-rs-golden/table-with-columnmapping-mode-name/delta", "column mapping"},
 		{"delta-rs-data/simple_table", ""},

@@ -26,6 +26,12 @@ func (t *Table) DeleteRows(ctx context.Context, path string, rows []uint64) (Com
 	if snap.noFiles {
 		return CommitResult{}, fmt.Errorf("table %s: delete rows: a handle opened ForAppending does not track files", t.URI())
 	}
+	if snap.metadata.Configuration["delta.enableChangeDataFeed"] == "true" {
+		return CommitResult{}, &UnsupportedFeatureError{Table: t.URI(), Feature: "deleting rows of a table with the change data feed on (it needs change data files)", Write: true}
+	}
+	if snap.metadata.Configuration["delta.appendOnly"] == "true" {
+		return CommitResult{}, &UnsupportedFeatureError{Table: t.URI(), Feature: "deleting rows of an append-only table (delta.appendOnly)", Write: true}
+	}
 	key, err := DecodePath(path)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("table %s: delete rows: %w", t.URI(), err)

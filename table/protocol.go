@@ -34,6 +34,10 @@ var writerFeaturesSupported = []string{
 	"vacuumProtocolCheck", // affects vacuum only; ours honours the protocol
 	"domainMetadata",      // appends do not touch domains
 	"deletionVectors",     // appends never write one; checkpoints keep the existing ones
+	"rowTracking",         // new files get Row IDs and commit versions (rowtracking.go)
+	"inCommitTimestamp",   // commits carry a monotonic inCommitTimestamp (Table.inCommitTimestamp)
+	"clustering",          // appends leave clustering to OPTIMIZE; stats cover the clustering columns (checked)
+	"liquid",              // the preview name of clustering that Databricks wrote
 }
 
 // NewTableProtocol is the protocol of tables Sluice creates: readable by every Delta
@@ -60,13 +64,18 @@ var (
 	legacyReaderFeatures = [][]string{2: {"columnMapping"}}
 )
 
+// readerWriterFeatures are the table features readers must know as well; the others
+// concern writers only (PROTOCOL.md, "Valid Feature Names in Table Features").
+var readerWriterFeatures = []string{"columnMapping", "deletionVectors", "timestampNtz", "typeWidening", "typeWidening-preview",
+	"v2Checkpoint", "vacuumProtocolCheck", "variantType", "variantType-preview", "catalogManaged", "catalogOwned-preview"}
+
 // protocolFor returns the protocol a table at p needs once its schema is schema and it
-// uses the reader-writer features given, and whether that differs from p. A type that
-// needs a feature p does not list (timestamp_ntz), or a feature given, moves the table to
-// reader 3 / writer 7 with that feature. The
-// features p lists are kept and, since table-features protocols imply nothing, the
-// legacy versions' implied features are listed too: a writer cannot prove that a table
-// never used them (PROTOCOL.md, "Table Features for New and Existing Tables").
+// uses the features given, and whether that differs from p. A type that needs a feature
+// p does not list (timestamp_ntz), or a feature given, moves the table to writer 7 (and
+// to reader 3 for a reader-writer feature) with that feature listed. The features p
+// lists are kept and, since table-features protocols imply nothing, the legacy
+// versions' implied features are listed too: a writer cannot prove that a table never
+// used them (PROTOCOL.md, "Table Features for New and Existing Tables").
 func protocolFor(p Protocol, schema *StructType, features ...string) (Protocol, bool) {
 	need := slices.Clone(features)
 	if usesType(schema, TimestampNTZ) {
@@ -74,43 +83,35 @@ func protocolFor(p Protocol, schema *StructType, features ...string) (Protocol, 
 	}
 	out, changed := p, false
 	for _, f := range need {
-		if p.MinReaderVersion == 3 && p.MinWriterVersion == 7 && slices.Contains(p.ReaderFeatures, f) && slices.Contains(p.WriterFeatures, f) {
-			continue
+		readers := slices.Contains(readerWriterFeatures, f)
+		if out.MinWriterVersion != 7 {
+			out.WriterFeatures = impliedFeatures(legacyWriterFeatures, out.MinWriterVersion)
+			out.MinWriterVersion, changed = 7, true
 		}
-		if !changed {
-			out, changed = withTableFeatures(p), true
+		if readers && out.MinReaderVersion != 3 {
+			out.ReaderFeatures = impliedFeatures(legacyReaderFeatures, out.MinReaderVersion)
+			out.MinReaderVersion, changed = 3, true
+			for _, rf := range out.ReaderFeatures {
+				out.WriterFeatures = appendMissing(out.WriterFeatures, rf)
+			}
 		}
-		out.ReaderFeatures = appendMissing(out.ReaderFeatures, f)
-		out.WriterFeatures = appendMissing(out.WriterFeatures, f)
+		if readers && !slices.Contains(out.ReaderFeatures, f) {
+			out.ReaderFeatures, changed = append(slices.Clone(out.ReaderFeatures), f), true
+		}
+		if !slices.Contains(out.WriterFeatures, f) {
+			out.WriterFeatures, changed = append(slices.Clone(out.WriterFeatures), f), true
+		}
 	}
 	return out, changed
 }
 
-// withTableFeatures returns p as reader 3 / writer 7, naming the features its versions
-// implied. Every reader feature is a writer feature as well.
-func withTableFeatures(p Protocol) Protocol {
-	out := Protocol{MinReaderVersion: 3, MinWriterVersion: 7}
-	implied := func(table [][]string, version int) []string {
-		var fs []string
-		for v := 0; v <= version && v < len(table); v++ {
-			fs = append(fs, table[v]...)
-		}
-		return fs
+// impliedFeatures lists the features a legacy protocol version implies.
+func impliedFeatures(table [][]string, version int) []string {
+	var fs []string
+	for v := 0; v <= version && v < len(table); v++ {
+		fs = append(fs, table[v]...)
 	}
-	if p.MinReaderVersion == 3 {
-		out.ReaderFeatures = slices.Clone(p.ReaderFeatures)
-	} else {
-		out.ReaderFeatures = implied(legacyReaderFeatures, p.MinReaderVersion)
-	}
-	if p.MinWriterVersion == 7 {
-		out.WriterFeatures = slices.Clone(p.WriterFeatures)
-	} else {
-		out.WriterFeatures = implied(legacyWriterFeatures, p.MinWriterVersion)
-	}
-	for _, f := range out.ReaderFeatures {
-		out.WriterFeatures = appendMissing(out.WriterFeatures, f)
-	}
-	return out
+	return fs
 }
 
 func appendMissing(list []string, f string) []string {

@@ -36,6 +36,9 @@ type Snapshot struct {
 	tombstones map[fileKey]*Remove
 	domains    map[string]*DomainMetadata
 	dvFiles    int // live files with a deletion vector
+	// inCommitTimestamp is the inCommitTimestamp of the commit at version, 0 when that
+	// commit has none or was not replayed (the snapshot came from a checkpoint).
+	inCommitTimestamp int64
 	// checkpointVersion is the version of the checkpoint the snapshot was loaded from,
 	// or that its Table last wrote; -1 when it was replayed from commits only.
 	checkpointVersion int64
@@ -282,9 +285,14 @@ func (s *Snapshot) replay(ctx context.Context, store storage.Storage, files []lo
 
 // apply applies the actions of one commit and moves the snapshot to version.
 func (s *Snapshot) apply(version int64, actions []Action) error {
+	s.inCommitTimestamp = 0
 	for i := range actions {
 		a := &actions[i]
 		switch {
+		case a.CommitInfo != nil:
+			if a.CommitInfo.InCommitTimestamp != nil {
+				s.inCommitTimestamp = *a.CommitInfo.InCommitTimestamp
+			}
 		case a.Add != nil:
 			if s.noFiles {
 				continue

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -198,7 +199,35 @@ type CreateOptions struct {
 	Configuration    map[string]string
 }
 
-// Create writes version 0 (protocol and metaData). It returns an error wrapping
+// enabledFeatures are the table features that the table properties of a new table turn
+// on, so that Create lists them in its protocol; it completes the properties a feature
+// needs (the hidden column names of row tracking).
+func enabledFeatures(conf map[string]string) []string {
+	var fs []string
+	if conf["delta.enableDeletionVectors"] == "true" {
+		fs = append(fs, "deletionVectors")
+	}
+	if conf["delta.enableRowTracking"] == "true" {
+		fs = append(fs, "domainMetadata", "rowTracking")
+		if conf["delta.rowTracking.materializedRowIdColumnName"] == "" {
+			conf["delta.rowTracking.materializedRowIdColumnName"] = "_row-id-col-" + uuid.NewString()
+		}
+		if conf["delta.rowTracking.materializedRowCommitVersionColumnName"] == "" {
+			conf["delta.rowTracking.materializedRowCommitVersionColumnName"] = "_row-commit-version-col-" + uuid.NewString()
+		}
+	}
+	if conf["delta.enableInCommitTimestamps"] == "true" {
+		fs = append(fs, "inCommitTimestamp")
+	}
+	if conf["delta.enableChangeDataFeed"] == "true" {
+		fs = append(fs, "changeDataFeed")
+	}
+	return fs
+}
+
+// Create writes version 0 (protocol and metaData). Table properties that turn on a table
+// feature (delta.enableDeletionVectors, delta.enableRowTracking,
+// delta.enableInCommitTimestamps, delta.enableChangeDataFeed) list it in the protocol. It returns an error wrapping
 // ErrTableExists when version 0 exists already, whoever wrote it.
 func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) {
 	if err := validateNewSchema(o.Schema, o.PartitionColumns); err != nil {
@@ -222,14 +251,12 @@ func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) 
 	for k, v := range o.Configuration {
 		meta.Configuration[k] = v
 	}
-	proto := NewTableProtocol(o.Schema)
-	actions := []Action{
-		{CommitInfo: t.commitInfo(now, "CREATE TABLE", map[string]string{
-			"partitionBy": jsonStringList(o.PartitionColumns),
-		}, -1)},
-		{Protocol: &proto},
-		{MetaData: meta},
+	proto, _ := protocolFor(NewTableProtocol(o.Schema), o.Schema, enabledFeatures(meta.Configuration)...)
+	ci := t.commitInfo(now, "CREATE TABLE", map[string]string{"partitionBy": jsonStringList(o.PartitionColumns)}, -1)
+	if slices.Contains(proto.WriterFeatures, "inCommitTimestamp") {
+		ci.InCommitTimestamp = &now
 	}
+	actions := []Action{{CommitInfo: ci}, {Protocol: &proto}, {MetaData: meta}}
 	data, err := encodeActions(actions)
 	if err != nil {
 		return nil, err
