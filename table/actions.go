@@ -145,6 +145,20 @@ func (c *CommitInfo) UnmarshalJSON(data []byte) error {
 	_ = json.Unmarshal(raw["operation"], &c.Operation)
 	_ = json.Unmarshal(raw["engineInfo"], &c.EngineInfo)
 	_ = json.Unmarshal(raw["txnId"], &c.TxnID)
+	c.OperationParameters = stringMap(raw["operationParameters"])
+	c.OperationMetrics = stringMap(raw["operationMetrics"])
+	if v, ok := raw["isBlindAppend"]; ok {
+		var b bool
+		if json.Unmarshal(v, &b) == nil {
+			c.IsBlindAppend = &b
+		}
+	}
+	if v, ok := raw["readVersion"]; ok {
+		var n int64
+		if json.Unmarshal(v, &n) == nil {
+			c.ReadVersion = &n
+		}
+	}
 	if v, ok := raw["inCommitTimestamp"]; ok {
 		var ict int64
 		if json.Unmarshal(v, &ict) == nil {
@@ -152,6 +166,25 @@ func (c *CommitInfo) UnmarshalJSON(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// stringMap reads a JSON object whose values Spark writes as strings and other writers
+// as any JSON value: strings stay as they are, other values keep their JSON text.
+func stringMap(data json.RawMessage) map[string]string {
+	var raw map[string]json.RawMessage
+	if len(data) == 0 || json.Unmarshal(data, &raw) != nil || len(raw) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			out[k] = s
+		} else {
+			out[k] = string(v)
+		}
+	}
+	return out
 }
 
 // encodeActions renders actions as newline-delimited JSON, the commit file format.

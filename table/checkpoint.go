@@ -110,6 +110,9 @@ type lastCheckpoint struct {
 	Parts         *int  `json:"parts,omitempty"`
 	SizeInBytes   int64 `json:"sizeInBytes,omitempty"`
 	NumOfAddFiles int64 `json:"numOfAddFiles,omitempty"`
+	// V2Checkpoint names the checkpoint when it is UUID-named (written by others; its
+	// other fields, which embed the checkpoint's non-file actions, are not read).
+	V2Checkpoint *lastCheckpointV2 `json:"v2Checkpoint,omitempty"`
 }
 
 // LastCheckpointKey is the key of the checkpoint hint file.
@@ -134,86 +137,145 @@ func readLastCheckpoint(ctx context.Context, store storage.Storage) (lastCheckpo
 	return lc, true
 }
 
-// checkpointParts returns, for each version with a complete classic checkpoint, its
-// files in part order. A multi-part checkpoint is complete when parts 1..n all exist.
-func checkpointParts(files []logFile) map[int64][]logFile {
+// checkpointCandidates returns, for each version, its complete checkpoints in the order
+// a reader tries them: classic, UUID-named (v2), then multi-part, each as its files in
+// part order. A multi-part checkpoint is complete when parts 1..n all exist; several may
+// exist at one version when writers raced.
+func checkpointCandidates(files []logFile) map[int64][][]logFile {
 	type key struct {
 		version int64
 		parts   int
 	}
 	groups := map[key][]logFile{}
-	out := map[int64][]logFile{}
+	out := map[int64][][]logFile{}
 	for _, f := range files {
 		switch f.kind {
 		case logCheckpoint:
-			out[f.version] = []logFile{f}
+			out[f.version] = slices.Insert(out[f.version], 0, []logFile{f})
+		case logCheckpointV2:
+			out[f.version] = append(out[f.version], []logFile{f})
 		case logCheckpointMP:
 			k := key{f.version, f.parts}
 			groups[k] = append(groups[k], f)
 		}
 	}
-	for k, fs := range groups {
-		if _, ok := out[k.version]; ok {
-			continue
-		}
+	// Listed files come in key order, so UUID-named ones already are; sort the groups
+	// by part count to try them in a stable order too.
+	keys := slices.SortedFunc(maps.Keys(groups), func(a, b key) int { return a.parts - b.parts })
+	for _, k := range keys {
+		fs := groups[k]
 		slices.SortFunc(fs, func(a, b logFile) int { return a.part - b.part })
 		complete := len(fs) == k.parts
 		for i, f := range fs {
 			complete = complete && f.part == i+1
 		}
 		if complete {
-			out[k.version] = fs
+			out[k.version] = append(out[k.version], fs)
 		}
 	}
 	return out
 }
 
-// loadCheckpoint reads a classic checkpoint into an empty snapshot at its version,
-// applying its rows as they are decoded rather than collecting them first.
+// checkpointParts returns, for each version with a complete checkpoint, the files of
+// the first one a reader tries (checkpointCandidates).
+func checkpointParts(files []logFile) map[int64][]logFile {
+	out := map[int64][]logFile{}
+	for v, cands := range checkpointCandidates(files) {
+		out[v] = cands[0]
+	}
+	return out
+}
+
+// loadCheckpoint reads one checkpoint into an empty snapshot at its version: its files
+// (the parts of a multi-part one, in order), then the sidecars a V2-spec checkpoint
+// names (checkpoint_v2.go). Rows are applied as they are decoded rather than collected
+// first.
 func (s *Snapshot) loadCheckpoint(ctx context.Context, store storage.Storage, version int64, parts []logFile) error {
-	actions := make([]Action, 0, 256)
+	var v2 v2Rows
 	for _, f := range parts {
 		data, err := store.Get(ctx, f.key)
 		if err != nil {
 			return fmt.Errorf("read checkpoint %s: %w", f.key, err)
 		}
-		pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if strings.HasSuffix(f.key, ".json") {
+			err = s.applyJSONCheckpoint(version, data, &v2)
+		} else {
+			err = s.applyParquetCheckpoint(version, data, &v2)
+		}
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: %w", f.key, err)
 		}
-		r := parquet.NewGenericReader[cpRow](pf)
-		rows := make([]cpRow, 256)
-		for {
-			n, err := r.Read(rows)
-			for i := range rows[:n] {
-				if s.noFiles && (rows[i].Add != nil || rows[i].Remove != nil) {
-					rows[i] = cpRow{}
-					continue
-				}
-				if a, ok := rows[i].action(); ok {
-					actions = append(actions, a)
-				}
-				rows[i] = cpRow{}
-			}
-			if aerr := s.apply(version, actions); aerr != nil {
-				r.Close()
-				return aerr
-			}
-			clear(actions)
-			actions = actions[:0]
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return fmt.Errorf("checkpoint %s: %w", f.key, err)
-			}
-		}
-		r.Close()
+	}
+	if err := s.loadSidecars(ctx, store, version, parts, v2); err != nil {
+		return err
 	}
 	s.version = version // a checkpoint without rows still is one
 	s.checkpointVersion = version
 	return nil
+}
+
+// applyParquetCheckpoint applies the classic rows of a checkpoint (or sidecar) file in
+// Parquet and collects its V2-spec rows into v2.
+func (s *Snapshot) applyParquetCheckpoint(version int64, data []byte, v2 *v2Rows) error {
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return err
+	}
+	r := parquet.NewGenericReader[cpRow](pf)
+	defer r.Close()
+	b := actionBatch{s: s, version: version}
+	rows := make([]cpRow, 256)
+	for {
+		n, err := r.Read(rows)
+		for i := range rows[:n] {
+			if s.noFiles && (rows[i].Add != nil || rows[i].Remove != nil) {
+				rows[i] = cpRow{}
+				continue
+			}
+			if a, ok := rows[i].action(); ok {
+				if aerr := b.add(a); aerr != nil {
+					return aerr
+				}
+			}
+			rows[i] = cpRow{}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	return v2.readParquet(pf)
+}
+
+// actionBatch applies the actions of a checkpoint to a snapshot in batches, so that its
+// rows are never all held at once.
+type actionBatch struct {
+	s       *Snapshot
+	version int64
+	actions []Action
+}
+
+func (b *actionBatch) add(a Action) error {
+	if b.actions == nil {
+		b.actions = make([]Action, 0, 256)
+	}
+	b.actions = append(b.actions, a)
+	if len(b.actions) < cap(b.actions) {
+		return nil
+	}
+	return b.flush()
+}
+
+func (b *actionBatch) flush() error {
+	err := b.s.apply(b.version, b.actions)
+	clear(b.actions)
+	b.actions = b.actions[:0]
+	return err
 }
 
 // action converts one checkpoint row.

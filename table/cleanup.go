@@ -9,23 +9,28 @@ import (
 
 // Checkpoint writes a checkpoint of the latest snapshot now, whatever the interval, and
 // removes expired log files. It is what runs after every delta.checkpointInterval-th
-// commit.
-func (t *Table) Checkpoint(ctx context.Context) (deleted int, err error) {
+// commit. written is false when the table takes no checkpoint from Sluice.
+func (t *Table) Checkpoint(ctx context.Context) (version int64, written bool, deleted int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, err := t.refresh(ctx); err != nil {
-		return 0, err
+	s, err := t.refresh(ctx)
+	if err != nil {
+		return 0, false, 0, err
 	}
-	_, deleted, err = t.checkpoint(ctx)
-	return deleted, err
+	written, deleted, err = t.checkpoint(ctx)
+	return s.version, written, deleted, err
 }
 
 // checkpoint writes a checkpoint of t.snap's version and removes expired log files.
 // A ForAppending handle keeps no file list: it writes from a full load of that version,
-// held only until the checkpoint is written.
+// held only until the checkpoint is written. A table with the v2Checkpoint feature
+// gets no checkpoint and no log cleanup (Snapshot.v2Checkpoints).
 func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 	now := t.opts.now()
 	s := t.snap
+	if s.v2Checkpoints() {
+		return false, 0, nil
+	}
 	if s.noFiles {
 		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion})
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -136,14 +134,7 @@ func TestAppendToRowTrackingTables(t *testing.T) {
 	for _, name := range []string{"delta-rs-data/table_with_liquid_clustering", "delta-rs-data/table-with-domain-metadata"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			dir := t.TempDir()
-			if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata/conformance", name))); err != nil {
-				t.Fatal(err)
-			}
-			store, err := storage.NewLocal(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			store := copyConformanceTable(t, name)
 			before := mustLoad(t, store)
 			hwm, err := before.rowIDHighWaterMark()
 			if err != nil {

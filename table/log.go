@@ -67,24 +67,29 @@ func parseLogFile(o storage.ObjectInfo) logFile {
 		f.kind = logCRC
 	case rest == "checkpoint.parquet":
 		f.kind = logCheckpoint
-	case strings.HasPrefix(rest, "checkpoint.") && strings.HasSuffix(rest, ".parquet") || strings.HasSuffix(rest, ".json"):
-		mid := strings.TrimPrefix(rest, "checkpoint.")
-		mid = strings.TrimSuffix(strings.TrimSuffix(mid, ".parquet"), ".json")
-		if p, ps, ok := strings.Cut(mid, "."); ok && len(p) == 10 && len(ps) == 10 {
+	case strings.HasPrefix(rest, "checkpoint."):
+		mid, ext, _ := cutLast(strings.TrimPrefix(rest, "checkpoint."), ".")
+		if p, ps, ok := strings.Cut(mid, "."); ok && ext == "parquet" && len(p) == 10 && len(ps) == 10 {
 			part, e1 := strconv.Atoi(p)
 			parts, e2 := strconv.Atoi(ps)
 			if e1 == nil && e2 == nil && part >= 1 && part <= parts {
 				f.kind, f.part, f.parts = logCheckpointMP, part, parts
-				return f
 			}
+		} else if mid != "" && !strings.Contains(mid, ".") && (ext == "json" || ext == "parquet") {
+			f.kind = logCheckpointV2 // mid is the UUID
 		}
-		if strings.HasPrefix(rest, "checkpoint.") {
-			f.kind = logCheckpointV2
-		} else if strings.HasSuffix(rest, ".compacted.json") {
-			f.kind = logCompaction
-		}
+	case strings.HasSuffix(rest, ".compacted.json"):
+		f.kind = logCompaction
 	}
 	return f
+}
+
+// cutLast slices s around the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // listLog lists the log files after startAfter (a key), in version order.

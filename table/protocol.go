@@ -20,6 +20,7 @@ var readerFeaturesSupported = []string{
 	"vacuumProtocolCheck",
 	"typeWidening-preview",
 	"typeWidening",
+	"v2Checkpoint", // loading reads UUID-named and V2-spec checkpoints and their sidecars
 }
 
 // writerFeaturesSupported are writer table features an appending writer can honour.
@@ -38,6 +39,9 @@ var writerFeaturesSupported = []string{
 	"inCommitTimestamp",   // commits carry a monotonic inCommitTimestamp (Table.inCommitTimestamp)
 	"clustering",          // appends leave clustering to OPTIMIZE; stats cover the clustering columns (checked)
 	"liquid",              // the preview name of clustering that Databricks wrote
+	// Appends do not depend on checkpoints, and a Table takes none of a table with
+	// v2Checkpoint rather than write a V1-spec one (Snapshot.v2Checkpoints).
+	"v2Checkpoint",
 }
 
 // NewTableProtocol is the protocol of tables Sluice creates: readable by every Delta

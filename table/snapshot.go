@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strconv"
@@ -149,6 +150,9 @@ type loadConfig struct {
 	// _last_checkpoint hint is tried (one the caller read or wrote); -1 for none.
 	fromCheckpoint int64
 	noFiles        bool // see Snapshot.noFiles
+	// checkpointKey is a checkpoint file to try first among those of its version (the
+	// UUID-named one _last_checkpoint names); "" for none.
+	checkpointKey string
 }
 
 // load reads the snapshot cfg asks for: from a checkpoint named by cfg or by
@@ -172,6 +176,7 @@ func load(ctx context.Context, store storage.Storage, cfg loadConfig) (*Snapshot
 	var starts []int64
 	if lc, ok := readLastCheckpoint(ctx, store); ok && (cfg.upTo < 0 || lc.Version <= cfg.upTo) {
 		starts = append(starts, lc.Version)
+		cfg.checkpointKey = lc.checkpointKey()
 	}
 	if cfg.fromCheckpoint >= 0 && !slices.Contains(starts, cfg.fromCheckpoint) {
 		starts = append(starts, cfg.fromCheckpoint)
@@ -196,50 +201,53 @@ func load(ctx context.Context, store storage.Storage, cfg loadConfig) (*Snapshot
 var errTryListing = errors.New("checkpoint hint unusable")
 
 // loadFrom builds the snapshot from listed log files: the newest complete checkpoint
-// that reads cleanly, then the commits after it, without gaps. fromHint says the files
-// were listed from a checkpoint: when none of them reads, it returns errTryListing.
-// Whether the snapshot is readable is the caller's to check.
+// that reads cleanly (classic, multi-part or v2 with its sidecars; at one version, any
+// of them), then the commits after it, without gaps. fromHint says the files were
+// listed from a checkpoint: when none of them reads, it returns errTryListing. Whether
+// the snapshot is readable is the caller's to check.
 func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromHint bool, cfg loadConfig) (*Snapshot, error) {
 	uri := store.URI()
 	latest := int64(-1)
-	hasV2, hasZero := false, false
+	hasZero := false
 	for _, f := range files {
 		switch f.kind {
-		case logCommit, logCheckpoint, logCheckpointMP:
+		case logCommit, logCheckpoint, logCheckpointMP, logCheckpointV2:
 			latest = max(latest, f.version)
 			hasZero = hasZero || f.kind == logCommit && f.version == 0
-		case logCheckpointV2:
-			hasV2 = true
 		}
 	}
-	cps := checkpointParts(files)
-	versions := make([]int64, 0, len(cps))
-	for v := range cps {
-		versions = append(versions, v)
-	}
-	slices.Sort(versions)
+	cps := checkpointCandidates(files)
+	versions := slices.Sorted(maps.Keys(cps))
 	var lastErr error
 	for i := len(versions) - 1; i >= 0; i-- {
 		v := versions[i]
-		s := newSnapshot(uri, cfg)
-		if err := s.loadCheckpoint(ctx, store, v, cps[v]); err != nil {
-			lastErr = err // a corrupt checkpoint: try an older one, or the commits
-			continue
+		cands := cps[v]
+		if k := slices.IndexFunc(cands, func(c []logFile) bool { return c[0].key == cfg.checkpointKey }); k > 0 {
+			cands[0], cands[k] = cands[k], cands[0]
 		}
-		if err := s.validate(); err != nil {
-			return nil, err // a readable checkpoint without protocol or metaData is a broken table
+		for _, parts := range cands {
+			s := newSnapshot(uri, cfg)
+			if err := s.loadCheckpoint(ctx, store, v, parts); err != nil {
+				lastErr = err // a corrupt checkpoint: try another, an older one, or the commits
+				continue
+			}
+			if err := s.validate(); err != nil {
+				return nil, err // a readable checkpoint without protocol or metaData is a broken table
+			}
+			if err := s.replay(ctx, store, files); err != nil {
+				var ie *InvalidTableError
+				if lastErr != nil && errors.As(err, &ie) {
+					ie.Reason += "; an unreadable checkpoint was passed over: " + lastErr.Error()
+				}
+				return nil, err
+			}
+			return s, nil
 		}
-		if err := s.replay(ctx, store, files); err != nil {
-			return nil, err
-		}
-		return s, nil
 	}
 	if fromHint {
 		return nil, errTryListing
 	}
 	switch {
-	case !hasZero && hasV2:
-		return nil, &UnsupportedFeatureError{Table: uri, Feature: "reader feature v2Checkpoint (the log has only v2 checkpoints)"}
 	case latest < 0:
 		return nil, fmt.Errorf("table %s: %w (no commits in %s)", uri, ErrNotATable, LogDir)
 	case !hasZero:
@@ -368,28 +376,44 @@ func addKey(path string, dv *DeletionVector) (fileKey, error) {
 // decodeCommit parses newline-delimited JSON actions.
 func decodeCommit(data []byte) ([]Action, error) {
 	var actions []Action
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), 256<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var a Action
-		if err := json.Unmarshal(b, &a); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+	for a, err := range jsonActions(data) {
+		if err != nil {
+			return nil, err
 		}
 		actions = append(actions, a)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	if len(actions) == 0 {
 		return nil, errors.New("empty commit")
 	}
 	return actions, nil
+}
+
+// jsonActions yields the actions of newline-delimited JSON (a commit, a JSON
+// checkpoint), one a line; an error names its line and ends the sequence.
+func jsonActions(data []byte) iter.Seq2[Action, error] {
+	return func(yield func(Action, error) bool) {
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 0, 64*1024), 256<<20)
+		line := 0
+		for sc.Scan() {
+			line++
+			b := bytes.TrimSpace(sc.Bytes())
+			if len(b) == 0 {
+				continue
+			}
+			var a Action
+			if err := json.Unmarshal(b, &a); err != nil {
+				yield(Action{}, fmt.Errorf("line %d: %w", line, err))
+				return
+			}
+			if !yield(a, nil) {
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			yield(Action{}, err)
+		}
+	}
 }
 
 // Property returns a table property, or def when it is not set.

@@ -233,7 +233,7 @@ func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) 
 	if err := validateNewSchema(o.Schema, o.PartitionColumns); err != nil {
 		return nil, fmt.Errorf("table %s: create: %w", t.URI(), err)
 	}
-	now := time.Now().UnixMilli()
+	now := t.opts.now().UnixMilli()
 	meta := &Metadata{
 		ID:               uuid.NewString(),
 		Format:           Format{Provider: "parquet", Options: map[string]string{}},

@@ -13,6 +13,13 @@ import (
 )
 
 func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "sluice",
 		Short:         "Kafka → Delta Lake ingestion, exactly once",
@@ -22,10 +29,7 @@ func main() {
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().String("log-format", "text", "log format: text or json")
 	root.AddCommand(runCmd(), demoCmd(), queryCmd(), tableCmd(), validateCmd(), versionCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
-		os.Exit(1)
-	}
+	return root
 }
 
 // logger builds the process logger from the persistent flags.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
@@ -154,5 +156,62 @@ func TestInspectS3(t *testing.T) {
 	})
 	if !strings.Contains(out, `"location": "s3://sluice-test/t"`) || !strings.Contains(out, `"version": 0`) {
 		t.Fatalf("inspect output:\n%s", out)
+	}
+}
+
+// sluice table history, table checkpoint and query --version / --timestamp on the demo's
+// table, through the command line as a user types it.
+func TestHistoryAndTimeTravel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	captureStdout(t, func() {
+		if err := runDemo(context.Background(), dir, 500, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	events := filepath.Join(dir, "events")
+	run := func(args ...string) string {
+		t.Helper()
+		var err error
+		out := captureStdout(t, func() {
+			root := rootCmd()
+			root.SetArgs(args)
+			err = root.Execute()
+		})
+		if err != nil {
+			t.Fatalf("sluice %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	var history []HistoryEntry
+	if err := json.Unmarshal([]byte(run("table", "history", events, "--json")), &history); err != nil {
+		t.Fatal(err)
+	}
+	latest := history[0]
+	if latest.Operation != "STREAMING UPDATE" || history[len(history)-1].Version != 0 || history[len(history)-1].Operation != "CREATE TABLE" {
+		t.Fatalf("history %+v", history)
+	}
+	if out := run("table", "history", events, "--limit", "1"); !strings.Contains(out, "STREAMING UPDATE") || strings.Contains(out, "CREATE TABLE") {
+		t.Fatalf("history --limit 1:\n%s", out)
+	}
+	count := func(args ...string) string {
+		out := run(append([]string{"query", events}, append(args, "SELECT count(*) AS n FROM events")...)...)
+		return strings.Fields(strings.Split(out, "\n")[1])[0]
+	}
+	if n := count("--version", "0"); n != "0" {
+		t.Fatalf("version 0 holds %s rows, want 0", n)
+	}
+	if n := count("--version", fmt.Sprint(latest.Version)); n != "500" {
+		t.Fatalf("version %d holds %s rows, want 500", latest.Version, n)
+	}
+	if n := count("--timestamp", latest.Timestamp.Add(time.Second).Format(time.RFC3339Nano)); n != "500" {
+		t.Fatalf("at the latest commit's time: %s rows, want 500", n)
+	}
+	if out := run("table", "checkpoint", events); !strings.Contains(out, fmt.Sprintf("checkpoint written at version %d", latest.Version)) {
+		t.Fatalf("checkpoint: %s", out)
+	}
+	root := rootCmd()
+	root.SetArgs([]string{"query", events, "--version", "99", "SELECT 1"})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "version 99 does not exist") {
+		t.Fatalf("query --version 99: %v", err)
 	}
 }

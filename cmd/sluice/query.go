@@ -24,6 +24,7 @@ import (
 
 func queryCmd() *cobra.Command {
 	var as string
+	var at travel
 	var s3 s3Flags
 	cmd := &cobra.Command{
 		Use:   "query LOCATION SQL",
@@ -31,7 +32,9 @@ func queryCmd() *cobra.Command {
 		Long: `Query registers the table's latest snapshot as a view and runs the SQL with DuckDB.
 The view is named after the last element of LOCATION (override with --as).
 
-  sluice query ./lake/events "SELECT day, count(*) FROM events GROUP BY day ORDER BY day"`,
+  sluice query ./lake/events "SELECT day, count(*) FROM events GROUP BY day ORDER BY day"
+  sluice query ./lake/events --version 12 "SELECT count(*) FROM events"
+  sluice query ./lake/events --timestamp 2026-12-01T08:00:00Z "SELECT count(*) FROM events"`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := as
@@ -42,10 +45,17 @@ The view is named after the last element of LOCATION (override with --as).
 			if err != nil {
 				return err
 			}
-			return queryStore(cmd.Context(), os.Stdout, store, name, args[1])
+			snap, err := at.load(cmd.Context(), store)
+			if err != nil {
+				return err
+			}
+			return querySnapshot(cmd.Context(), os.Stdout, store, snap, name, args[1])
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", "", "name of the view the SQL refers to")
+	cmd.Flags().Int64Var(&at.version, "version", -1, "query this version of the table (time travel)")
+	cmd.Flags().StringVar(&at.timestamp, "timestamp", "", "query the latest version committed at or before this time (RFC 3339, or YYYY-MM-DD[ HH:MM:SS] in UTC)")
+	cmd.MarkFlagsMutuallyExclusive("version", "timestamp")
 	s3.register(cmd)
 	return cmd
 }
@@ -69,11 +79,50 @@ func runQuery(ctx context.Context, w io.Writer, location, name, sqlText string) 
 	return queryStore(ctx, w, store, name, sqlText)
 }
 
+// travel says which version a query reads: the latest, a version, or the one current at
+// a time.
+type travel struct {
+	version   int64 // -1: not given
+	timestamp string
+}
+
+func (a travel) load(ctx context.Context, store storage.Storage) (*table.Snapshot, error) {
+	switch {
+	case a.version >= 0:
+		return table.LoadVersion(ctx, store, a.version)
+	case a.timestamp != "":
+		t, err := parseTime(a.timestamp)
+		if err != nil {
+			return nil, err
+		}
+		v, err := table.VersionAt(ctx, store, t)
+		if err != nil {
+			return nil, err
+		}
+		return table.LoadVersion(ctx, store, v)
+	}
+	return table.Load(ctx, store)
+}
+
+// parseTime reads an RFC 3339 time, or a date and time in UTC.
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--timestamp %q: want RFC 3339 (2026-12-01T08:00:00Z) or YYYY-MM-DD[ HH:MM:SS] in UTC", s)
+}
+
 func queryStore(ctx context.Context, w io.Writer, store storage.Storage, name, sqlText string) error {
 	snap, err := table.Load(ctx, store)
 	if err != nil {
 		return err
 	}
+	return querySnapshot(ctx, w, store, snap, name, sqlText)
+}
+
+func querySnapshot(ctx context.Context, w io.Writer, store storage.Storage, snap *table.Snapshot, name, sqlText string) error {
 	db, err := query.OpenDB()
 	if err != nil {
 		return err

@@ -25,3 +25,23 @@ func (f *s3Flags) register(cmd *cobra.Command) {
 func (f *s3Flags) open(ctx context.Context, location string) (storage.Storage, error) {
 	return storage.OpenWith(ctx, location, storage.Options{S3: storage.S3Options{Endpoint: f.endpoint, Region: f.region, PathStyle: f.pathStyle}})
 }
+
+// locationCmd is a command on one table, named by its first argument: it opens the
+// table's store (with the S3 flags) and hands it to run.
+func locationCmd(use, short string, run func(cmd *cobra.Command, store storage.Storage) error) *cobra.Command {
+	var s3 s3Flags
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := s3.open(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return run(cmd, store)
+		},
+	}
+	s3.register(cmd)
+	return cmd
+}

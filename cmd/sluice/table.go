@@ -12,11 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
 )
 
 func tableCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "table", Short: "Inspect and maintain Delta tables"}
-	cmd.AddCommand(inspectCmd())
+	cmd.AddCommand(inspectCmd(), historyCmd(), checkpointCmd())
 	return cmd
 }
 
@@ -48,16 +49,8 @@ type Inspection struct {
 
 func inspectCmd() *cobra.Command {
 	var asJSON bool
-	var s3 s3Flags
-	cmd := &cobra.Command{
-		Use:   "inspect LOCATION",
-		Short: "Show a table's version, protocol, schema, files and app transactions",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := s3.open(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
+	cmd := locationCmd("inspect LOCATION", "Show a table's version, protocol, schema, files and app transactions",
+		func(cmd *cobra.Command, store storage.Storage) error {
 			snap, err := table.Load(cmd.Context(), store)
 			if err != nil {
 				return err
@@ -70,10 +63,8 @@ func inspectCmd() *cobra.Command {
 			}
 			printInspection(os.Stdout, in, snap)
 			return nil
-		},
-	}
+		})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	s3.register(cmd)
 	return cmd
 }
 
