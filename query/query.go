@@ -42,23 +42,16 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 	}
 	files := snap.Files()
 	view := quoteIdent(name)
-	var selectCols []string
-	for _, f := range schema.Fields {
-		typ, err := duckType(f.Type)
-		if err != nil {
-			return fmt.Errorf("query: column %q: %w", f.Name, err)
-		}
-		switch {
-		case len(files) == 0:
-			selectCols = append(selectCols, fmt.Sprintf("CAST(NULL AS %s) AS %s", typ, quoteIdent(f.Name)))
-		case isPart[f.Name]:
-			selectCols = append(selectCols, fmt.Sprintf("CAST(f.%s AS %s) AS %s", quoteIdent(f.Name), typ, quoteIdent(f.Name)))
-		default:
-			selectCols = append(selectCols, fmt.Sprintf("d.%s", quoteIdent(f.Name)))
-		}
-	}
 	if len(files) == 0 {
-		_, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(selectCols, ", ")))
+		var cols []string
+		for _, f := range schema.Fields {
+			typ, err := duckType(f.Type)
+			if err != nil {
+				return fmt.Errorf("query: column %q: %w", f.Name, err)
+			}
+			cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", typ, quoteIdent(f.Name)))
+		}
+		_, err := db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s WHERE false", view, strings.Join(cols, ", ")))
 		return err
 	}
 	paths := make([]string, len(files))
@@ -77,6 +70,10 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		}
 	}
 	fileList := "[" + joinQuoted(paths) + "]"
+	selectCols, err := selectColumns(ctx, db, schema, isPart, fileList)
+	if err != nil {
+		return err
+	}
 	deleted, err := registerDeletedRows(ctx, db, name, store, files, paths)
 	if err != nil {
 		return err
@@ -93,7 +90,7 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		from += fmt.Sprintf(" ANTI JOIN %s x ON d.filename = x.filename AND d.file_row_number = x.row", deleted)
 	}
 	if len(partCols) > 0 {
-		filesTable, err := registerPartitionValues(ctx, db, name, files, paths, partCols)
+		filesTable, err := registerPartitionValues(ctx, db, name, files, paths, schema, partCols)
 		if err != nil {
 			return err
 		}
@@ -103,9 +100,83 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 	return err
 }
 
+// selectColumns is the view's select list: each column of the schema by its display
+// name, read from the files by its physical name (column mapping; nested fields are
+// renamed too), from the partition values, or NULL when no file has it (a column added
+// after them).
+func selectColumns(ctx context.Context, db *sql.DB, schema *table.StructType, isPart map[string]bool, fileList string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(%s, union_by_name=true))", fileList))
+	if err != nil {
+		return nil, fmt.Errorf("query: read the data files' columns: %w", err)
+	}
+	present := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		present[c] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, f := range schema.Fields {
+		typ, err := duckType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("query: column %q: %w", f.Name, err)
+		}
+		switch phys := f.PhysicalName(); {
+		case isPart[f.Name]:
+			cols = append(cols, fmt.Sprintf("CAST(f.%s AS %s) AS %s", quoteIdent(f.Name), typ, quoteIdent(f.Name)))
+		case !present[phys]:
+			cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", typ, quoteIdent(f.Name)))
+		default:
+			expr, _ := logicalExpr("d."+quoteIdent(phys), f.Type, 0)
+			cols = append(cols, fmt.Sprintf("%s AS %s", expr, quoteIdent(f.Name)))
+		}
+	}
+	return cols, nil
+}
+
+// logicalExpr renames the nested fields of a column read by physical names to their
+// display names; changed is false when no name differs (expr is returned as it is).
+func logicalExpr(expr string, t table.DataType, depth int) (out string, changed bool) {
+	switch t := t.(type) {
+	case *table.StructType:
+		parts := make([]string, len(t.Fields))
+		for i, f := range t.Fields {
+			inner, ch := logicalExpr(fmt.Sprintf("struct_extract(%s, %s)", expr, quoteString(f.PhysicalName())), f.Type, depth+1)
+			changed = changed || ch || f.PhysicalName() != f.Name
+			parts[i] = quoteIdent(f.Name) + " := " + inner
+		}
+		if !changed {
+			return expr, false
+		}
+		return fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE struct_pack(%s) END", expr, strings.Join(parts, ", ")), true
+	case *table.ArrayType:
+		x := fmt.Sprintf("x%d", depth)
+		inner, ch := logicalExpr(x, t.ElementType, depth+1)
+		if !ch {
+			return expr, false
+		}
+		return fmt.Sprintf("list_transform(%s, %s -> %s)", expr, x, inner), true
+	case *table.MapType:
+		e := fmt.Sprintf("e%d", depth)
+		k, kch := logicalExpr(e+".key", t.KeyType, depth+1)
+		v, vch := logicalExpr(e+".value", t.ValueType, depth+1)
+		if !kch && !vch {
+			return expr, false
+		}
+		return fmt.Sprintf("map_from_entries(list_transform(map_entries(%s), %s -> struct_pack(key := %s, value := %s)))", expr, e, k, v), true
+	}
+	return expr, false
+}
+
 // registerPartitionValues fills a temporary table with each file's partition values,
-// which the files do not hold, and returns its name.
-func registerPartitionValues(ctx context.Context, db *sql.DB, name string, files []*table.Add, paths, partCols []string) (string, error) {
+// which the files do not hold (keyed in the log by physical names), and returns its name.
+func registerPartitionValues(ctx context.Context, db *sql.DB, name string, files []*table.Add, paths []string, schema *table.StructType, partCols []string) (string, error) {
 	filesTable := quoteIdent("_sluice_files_" + name)
 	cols := []string{"filename VARCHAR"}
 	for _, p := range partCols {
@@ -120,7 +191,11 @@ func registerPartitionValues(ctx context.Context, db *sql.DB, name string, files
 		for i := start; i < min(start+batch, len(files)); i++ {
 			vals := []string{quoteString(paths[i])}
 			for _, p := range partCols {
-				if v := files[i].PartitionValues[p]; v != nil {
+				key := p
+				if f := schema.Field(p); f != nil {
+					key = f.PhysicalName()
+				}
+				if v := files[i].PartitionValues[key]; v != nil {
 					vals = append(vals, quoteString(*v))
 				} else {
 					vals = append(vals, "NULL")

@@ -6,39 +6,63 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
 )
 
-// Tables Spark wrote with deletion vectors read as Spark's own scan of them did: the
-// view holds exactly the rows of expected/ (a symmetric difference of nothing).
-func TestDeletionVectorsAppliedAsSpark(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.FromSlash("../table/testdata/conformance/kernel-rs-golden/dv-partitioned-with-checkpoint")
-	store, err := storage.NewLocal(filepath.Join(dir, "delta"))
-	if err != nil {
-		t.Fatal(err)
+// Every kernel golden table that Sluice reads gives, through the view, exactly the rows
+// of Spark's own scan in expected/ (a symmetric difference of nothing): deletion vectors,
+// column mapping, v2 checkpoints, partition values of every type.
+func TestQueryMatchesSpark(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.FromSlash("../table/testdata/conformance/kernel-rs-golden/*/expected"))
+	checked := 0
+	for _, exp := range dirs {
+		dir := filepath.Dir(exp)
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store, err := storage.NewLocal(filepath.Join(dir, "delta"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := table.Load(ctx, store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := openView(t, store, snap)
+			var cols []string
+			for _, f := range snap.Schema().Fields {
+				if f.Name != notCompared[name] {
+					cols = append(cols, quoteIdent(f.Name))
+				}
+			}
+			list := strings.Join(cols, ", ")
+			expected := fmt.Sprintf("(SELECT %s FROM read_parquet('%s', union_by_name=true))", list, filepath.Join(exp, "**", "*.parquet"))
+			var rows, onlyOurs, onlySpark int64
+			q := fmt.Sprintf(`SELECT (SELECT count(*) FROM t),
+				(SELECT count(*) FROM (SELECT %s FROM t EXCEPT ALL SELECT * FROM %s)),
+				(SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT %s FROM t))`, list, expected, expected, list)
+			if err := db.QueryRowContext(ctx, q).Scan(&rows, &onlyOurs, &onlySpark); err != nil {
+				t.Fatal(err)
+			}
+			if onlyOurs != 0 || onlySpark != 0 {
+				t.Fatalf("%d rows: %d not in Spark's result, %d of Spark's missing", rows, onlyOurs, onlySpark)
+			}
+			checked++
+		})
 	}
-	snap, err := table.Load(ctx, store)
-	if err != nil {
-		t.Fatal(err)
+	if checked < 30 {
+		t.Fatalf("only %d tables compared", checked)
 	}
-	db := openView(t, store, snap)
-	expected := fmt.Sprintf("read_parquet('%s')", filepath.Join(dir, "expected", "*.parquet"))
-	var rows, stored, onlyOurs, onlySpark int64
-	q := fmt.Sprintf(`SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM read_parquet([%s])),
-		(SELECT count(*) FROM (SELECT * FROM t EXCEPT ALL SELECT * FROM %s)),
-		(SELECT count(*) FROM (SELECT * FROM %s EXCEPT ALL SELECT * FROM t))`, dataFiles(t, store.Root(), snap), expected, expected)
-	if err := db.QueryRowContext(ctx, q).Scan(&rows, &stored, &onlyOurs, &onlySpark); err != nil {
-		t.Fatal(err)
-	}
-	if onlyOurs != 0 || onlySpark != 0 || rows == 0 || rows == stored {
-		t.Fatalf("%d rows (%d stored): %d not in Spark's result, %d of Spark's missing", rows, stored, onlyOurs, onlySpark)
-	}
-	t.Logf("%d rows live of %d stored", rows, stored)
 }
+
+// notCompared is a column whose expected values are wrong, per table: Spark wrote the
+// expected as_timestamp in a non-UTC session time zone (delta-kernel-rs skips the table
+// for the same reason); the other columns are compared.
+var notCompared = map[string]string{"data-reader-partition-values": "as_timestamp"}
 
 // A table Sluice deletes rows of: the rows are gone from the view, the others stay.
 func TestDeleteRowsThenQuery(t *testing.T) {

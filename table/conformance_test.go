@@ -35,15 +35,7 @@ var conformanceRefused = map[string]string{
 	"kernel-rs-golden/update-deleted-directory":                 "invalid",
 	"kernel-rs-golden/data-reader-absolute-paths-escaped-chars": "invalid",
 	// Features the reader does not implement: refused by name.
-	"delta-rs-data/simple_table_features":                                     "unsupported:reader version 5",
-	"delta-rs-data/table_with_column_mapping":                                 "unsupported:column mapping",
-	"kernel-rs-golden/data-reader-timestamp_ntz-id-mode":                      "unsupported:columnMapping",
-	"kernel-rs-golden/data-reader-timestamp_ntz-name-mode":                    "unsupported:columnMapping",
-	"kernel-rs-golden/data-skipping-basic-stats-all-types-columnmapping-id":   "unsupported:column mapping",
-	"kernel-rs-golden/data-skipping-basic-stats-all-types-columnmapping-name": "unsupported:column mapping",
-	"kernel-rs-golden/table-with-columnmapping-mode-id":                       "unsupported:column mapping",
-	"kernel-rs-golden/table-with-columnmapping-mode-name":                     "unsupported:column mapping",
-	"kernel-rs-golden/dv-with-columnmapping":                                  "unsupported:columnMapping",
+	"delta-rs-data/simple_table_features": "unsupported:reader version 5",
 }
 
 type goldenTable struct {

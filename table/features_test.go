@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +201,50 @@ func mustLoad(t *testing.T, store storage.Storage) *Snapshot {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A table created with column mapping gives every column, nested ones too, a physical
+// name and an id, records the largest id, and lists the feature for readers and writers.
+func TestCreateWithColumnMapping(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory(t.Name())
+	schema := &StructType{Fields: []*StructField{
+		{Name: "id", Type: Long},
+		{Name: "s", Type: &StructType{Fields: []*StructField{{Name: "a", Type: String, Nullable: true}}}, Nullable: true},
+		{Name: "l", Type: &ArrayType{ElementType: &StructType{Fields: []*StructField{{Name: "b", Type: Integer, Nullable: true}}}, ContainsNull: true}, Nullable: true},
+	}}
+	if _, err := New(store).Create(ctx, CreateOptions{Name: "t", Schema: schema, Configuration: map[string]string{"delta.columnMapping.mode": "name"}}); err != nil {
+		t.Fatal(err)
+	}
+	snap := mustLoad(t, store)
+	if snap.ColumnMappingMode() != ColumnMappingName || snap.Metadata().MaxColumnID() != 5 {
+		t.Fatalf("mode %s, max id %d", snap.ColumnMappingMode(), snap.Metadata().MaxColumnID())
+	}
+	if p := snap.Protocol(); !slices.Contains(p.ReaderFeatures, "columnMapping") || !slices.Contains(p.WriterFeatures, "columnMapping") {
+		t.Fatalf("protocol %+v", p)
+	}
+	seen := map[int]bool{}
+	var walk func(st *StructType)
+	walk = func(st *StructType) {
+		for _, f := range st.Fields {
+			id, ok := f.ColumnID()
+			if !ok || seen[id] || !strings.HasPrefix(f.PhysicalName(), "col-") {
+				t.Errorf("%s: id %d (%v), physical name %q", f.Name, id, ok, f.PhysicalName())
+			}
+			seen[id] = true
+			switch ft := f.Type.(type) {
+			case *StructType:
+				walk(ft)
+			case *ArrayType:
+				walk(ft.ElementType.(*StructType))
+			}
+		}
+	}
+	walk(snap.Schema())
+	if phys := PhysicalSchema(snap.Schema()); phys.Fields[1].Type.(*StructType).Fields[0].Name != snap.Schema().Fields[1].Type.(*StructType).Fields[0].PhysicalName() {
+		t.Fatalf("physical schema %s", phys.SchemaString())
+	}
+	if _, err := New(store).Create(ctx, CreateOptions{Schema: schema, Configuration: map[string]string{"delta.columnMapping.mode": "names"}}); err == nil {
+		t.Fatal("an unknown mode was accepted")
+	}
 }

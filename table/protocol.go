@@ -15,6 +15,7 @@ const (
 // readerFeaturesSupported are reader table features whose data this package's readers
 // (inspect, query) interpret correctly.
 var readerFeaturesSupported = []string{
+	"columnMapping",   // readers resolve columns by physical name (ColumnMappingMode)
 	"deletionVectors", // DeletedRows reads them; query and inspect apply them
 	"timestampNtz",
 	"vacuumProtocolCheck",
@@ -35,6 +36,7 @@ var writerFeaturesSupported = []string{
 	"vacuumProtocolCheck", // affects vacuum only; ours honours the protocol
 	"domainMetadata",      // appends do not touch domains
 	"deletionVectors",     // appends never write one; checkpoints keep the existing ones
+	"columnMapping",       // only in mode none: checkWrite refuses appends to a mapped table
 	"rowTracking",         // new files get Row IDs and commit versions (rowtracking.go)
 	"inCommitTimestamp",   // commits carry a monotonic inCommitTimestamp (Table.inCommitTimestamp)
 	"clustering",          // appends leave clustering to OPTIMIZE; stats cover the clustering columns (checked)
@@ -158,9 +160,6 @@ func checkRead(uri string, p *Protocol, m *Metadata, write bool) error {
 			}
 		}
 	}
-	if mode := m.Configuration["delta.columnMapping.mode"]; mode != "" && mode != "none" {
-		return &UnsupportedFeatureError{Table: uri, Feature: "column mapping (mode " + mode + ")", Write: write}
-	}
 	return nil
 }
 
@@ -171,6 +170,9 @@ func checkWrite(uri string, p *Protocol, m *Metadata, schema *StructType) error 
 		return err
 	}
 	refuse := func(what string) error { return &UnsupportedFeatureError{Table: uri, Feature: what, Write: true} }
+	if mode := columnMappingMode(p, m); mode != ColumnMappingNone {
+		return refuse("appending to a table with column mapping (mode " + mode + ")")
+	}
 	if p.MinWriterVersion > maxWriterVersion {
 		return refuse(fmt.Sprintf("writer version %d", p.MinWriterVersion))
 	}

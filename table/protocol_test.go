@@ -33,9 +33,12 @@ func TestEvolutionUpgradesProtocol(t *testing.T) {
 			Protocol{3, 7, []string{"timestampNtz"}, []string{"timestampNtz"}}},
 		{"no new type", Protocol{MinReaderVersion: 1, MinWriterVersion: 2}, String,
 			Protocol{MinReaderVersion: 1, MinWriterVersion: 2}},
-		// Reader 2 implies column mapping, which would then have to be listed, and which
-		// sluice cannot read.
-		{"legacy 2,5", Protocol{MinReaderVersion: 2, MinWriterVersion: 5}, TimestampNTZ, Protocol{}},
+		// Reader 2 and writer 5 imply column mapping, which is then listed (the table has
+		// no mapping mode, so appends are allowed).
+		{"legacy 2,5", Protocol{MinReaderVersion: 2, MinWriterVersion: 5}, TimestampNTZ,
+			Protocol{3, 7, []string{"columnMapping", "timestampNtz"}, []string{"appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns", "columnMapping", "timestampNtz"}}},
+		// Writer 6 implies identity columns, which Sluice cannot honour.
+		{"legacy 1,6", Protocol{MinReaderVersion: 1, MinWriterVersion: 6}, TimestampNTZ, Protocol{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -222,12 +223,16 @@ func enabledFeatures(conf map[string]string) []string {
 	if conf["delta.enableChangeDataFeed"] == "true" {
 		fs = append(fs, "changeDataFeed")
 	}
+	if mode := conf["delta.columnMapping.mode"]; mode == ColumnMappingName || mode == ColumnMappingID {
+		fs = append(fs, "columnMapping")
+	}
 	return fs
 }
 
 // Create writes version 0 (protocol and metaData). Table properties that turn on a table
 // feature (delta.enableDeletionVectors, delta.enableRowTracking,
-// delta.enableInCommitTimestamps, delta.enableChangeDataFeed) list it in the protocol. It returns an error wrapping
+// delta.enableInCommitTimestamps, delta.enableChangeDataFeed, delta.columnMapping.mode)
+// list it in the protocol; with column mapping every column gets a physical name and id. It returns an error wrapping
 // ErrTableExists when version 0 exists already, whoever wrote it.
 func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) {
 	if err := validateNewSchema(o.Schema, o.PartitionColumns); err != nil {
@@ -250,6 +255,19 @@ func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) 
 	}
 	for k, v := range o.Configuration {
 		meta.Configuration[k] = v
+	}
+	switch mode := meta.Configuration["delta.columnMapping.mode"]; mode {
+	case "", ColumnMappingNone:
+	case ColumnMappingName, ColumnMappingID:
+		schema := CloneType(o.Schema).(*StructType)
+		maxID, err := AssignColumnMapping(schema, 0)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: create: %w", t.URI(), err)
+		}
+		meta.SchemaString = schema.SchemaString()
+		meta.Configuration[maxColumnIDKey] = strconv.FormatInt(maxID, 10)
+	default:
+		return nil, fmt.Errorf("table %s: create: delta.columnMapping.mode %q: want none, name or id", t.URI(), mode)
 	}
 	proto, _ := protocolFor(NewTableProtocol(o.Schema), o.Schema, enabledFeatures(meta.Configuration)...)
 	ci := t.commitInfo(now, "CREATE TABLE", map[string]string{"partitionBy": jsonStringList(o.PartitionColumns)}, -1)
