@@ -395,7 +395,7 @@ func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructTyp
 		if err != nil {
 			return nil, err
 		}
-		return t.setSpec(snap.Metadata())
+		return t.setSpec(snap.Metadata(), columnMapped(snap))
 	}
 	merged, changes, err := schema.Evolve(spec.msg, incoming)
 	if err != nil {
@@ -407,9 +407,10 @@ func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructTyp
 	if t.cfg.Evolution != EvolutionAddColumns {
 		return nil, &schema.EvolutionError{Msg: "the message schema adds columns or makes required ones optional, and evolution is none"}
 	}
-	full := spec.evolvedSchema(merged)
-	meta := spec.meta
-	meta.SchemaString = full.SchemaString()
+	meta, err := spec.evolvedMetadata(merged)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: schema change: %w", t.cfg.Name, err)
+	}
 	err = t.flush(ctx, &meta)
 	if errors.Is(err, errBatchRefused) {
 		// The batch goes (the poller rewinds its partitions); the schema change does not
@@ -426,12 +427,16 @@ func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructTyp
 	if err != nil {
 		return nil, err
 	}
-	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(full.Fields), "added", changes.Added, "now_nullable", changes.Nullable)
-	return t.setSpec(meta)
+	spec, err = t.setSpec(meta, spec.mapped)
+	if err != nil {
+		return nil, err
+	}
+	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(spec.full.Fields), "added", changes.Added, "now_nullable", changes.Nullable)
+	return spec, nil
 }
 
-func (t *ingestTable) setSpec(meta table.Metadata) (*schemaSpec, error) {
-	spec, err := newSchemaSpec(t.cfg, meta)
+func (t *ingestTable) setSpec(meta table.Metadata, mapped bool) (*schemaSpec, error) {
+	spec, err := newSchemaSpec(t.cfg, meta, mapped)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +456,7 @@ func (t *ingestTable) reloadSpec(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.setSpec(snap.Metadata())
+	_, err = t.setSpec(snap.Metadata(), columnMapped(snap))
 	return err
 }
 

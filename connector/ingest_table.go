@@ -124,7 +124,7 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 		}
 	}
 	if snap != nil {
-		spec, err := newSchemaSpec(cfg, snap.Metadata())
+		spec, err := newSchemaSpec(cfg, snap.Metadata(), columnMapped(snap))
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", cfg.Name, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -35,10 +36,11 @@ import (
 // deletion vector), log cleanup by checkpoints,
 // schema evolution from messages, and crashes with restart. One seed in three reads
 // its messages through a schema registry (format json_schema), whose outages the
-// schedule injects as well. After every step it checks
-// the table: per partition, exactly the messages up to its txn, no gap, no duplicate,
-// and txns never move back. At the end it heals everything and checks that every
-// message got in.
+// schedule injects as well. One in four writes to a table with column mapping (name
+// or id mode): files by physical names, new columns with fresh ones. After every step
+// it checks the table: per partition, exactly the messages up to its txn, no gap, no
+// duplicate, and txns never move back. At the end it heals everything and checks that
+// every message got in.
 //
 //	make sim SEEDS=10000                                         (go test ./connector -run TestSimulation -sim.seeds 10000)
 //	go test ./connector -run TestSimulation -sim.seed 1234 -v     (replay one seed)
@@ -202,6 +204,8 @@ type sim struct {
 	opts    Options // the connectors' options (the logger is the sim's)
 	reg     *registrytest.Server
 	ids     []int // registry mode: ids[k] is the schema with fields f1…fk
+	// tableConf are table properties createTable sets besides its own.
+	tableConf map[string]string
 }
 
 func newSim(t testing.TB, seed uint64, cfg string) *sim {
@@ -214,6 +218,9 @@ func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
 	s := newSim(t, seed, simYAML)
 	if seed%3 == 0 {
 		s.withRegistry()
+	}
+	if seed%4 == 1 {
+		s.tableConf = map[string]string{"delta.columnMapping.mode": [...]string{"name", "id"}[seed/4%2]}
 	}
 	ok := true
 	defer func() {
@@ -301,8 +308,9 @@ func (s *sim) createTable() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	_, err = table.New(s.mem).Create(s.ctx, table.CreateOptions{Name: "events", Schema: full,
-		Configuration: map[string]string{"delta.checkpointInterval": "4", "delta.logRetentionDuration": "interval 0 seconds"}})
+	conf := map[string]string{"delta.checkpointInterval": "4", "delta.logRetentionDuration": "interval 0 seconds"}
+	maps.Copy(conf, s.tableConf)
+	_, err = table.New(s.mem).Create(s.ctx, table.CreateOptions{Name: "events", Schema: full, Configuration: conf})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -548,7 +556,7 @@ func (s *sim) restart(node int, crash bool) {
 }
 
 // foreignSchemaChange is another writer adding a nullable column (Spark's ALTER TABLE
-// ADD COLUMNS).
+// ADD COLUMNS, which gives it a physical name and id under column mapping).
 func (s *sim) foreignSchemaChange() {
 	tbl := table.New(s.mem)
 	snap, err := tbl.Snapshot(s.ctx)
@@ -559,6 +567,11 @@ func (s *sim) foreignSchemaChange() {
 	meta := snap.Metadata()
 	schema := snap.Schema()
 	schema = &table.StructType{Fields: append(slices.Clone(schema.Fields), &table.StructField{Name: fmt.Sprintf("x%d", s.foreign), Type: table.String, Nullable: true})}
+	if snap.ColumnMappingMode() != table.ColumnMappingNone {
+		if err := meta.AssignColumnMapping(schema); err != nil {
+			panic(err)
+		}
+	}
 	meta.SchemaString = schema.SchemaString()
 	_, err = tbl.Commit(s.ctx, &table.Transaction{Operation: "ADD COLUMNS", Metadata: &meta, BaseSchemaString: snap.Metadata().SchemaString})
 	s.logf("foreign writer adds column x%d: %v", s.foreign, err)
@@ -602,7 +615,7 @@ func (s *sim) foreignDelete() {
 	}
 	files := snap.Files()
 	f := files[s.rng.IntN(len(files))]
-	rows, err := s.fileRows(f)
+	rows, err := s.fileRows(snap, f)
 	if err != nil {
 		panic(err)
 	}
@@ -619,8 +632,8 @@ func (s *sim) foreignDelete() {
 	s.logf("foreign writer deletes rows %v of %s: %v", idx, f.Path, err)
 }
 
-// fileRows reads (partition, offset) of every row of a data file.
-func (s *sim) fileRows(f *table.Add) ([][2]int64, error) {
+// fileRows reads (partition, offset) of every row of a data file of snap.
+func (s *sim) fileRows(snap *table.Snapshot, f *table.Add) ([][2]int64, error) {
 	key, _ := table.DecodePath(f.Path)
 	if rows, ok := s.rows[key]; ok {
 		return rows, nil
@@ -629,7 +642,8 @@ func (s *sim) fileRows(f *table.Add) ([][2]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data file %s: %w", key, err)
 	}
-	rows, err := readSimRows(data)
+	schema := snap.Schema()
+	rows, err := readSimRows(data, schema.Field(colKafkaPartition).PhysicalName(), schema.Field(colKafkaOffset).PhysicalName())
 	if err != nil {
 		return nil, fmt.Errorf("data file %s: %w", key, err)
 	}
@@ -646,7 +660,7 @@ func (s *sim) check() error {
 	}
 	got := map[int32][]int64{}
 	for _, f := range snap.Files() {
-		rows, err := s.fileRows(f)
+		rows, err := s.fileRows(snap, f)
 		if err != nil {
 			return err
 		}
@@ -759,28 +773,48 @@ func (s *sim) shutdown() {
 	}
 }
 
-// readSimRows reads (partition, offset) of every row of a data file.
-func readSimRows(data []byte) ([][2]int64, error) {
-	type row struct {
-		Partition int32 `parquet:"_kafka_partition"`
-		Offset    int64 `parquet:"_kafka_offset"`
+// readSimRows reads (partition, offset) of every row of a data file, from its columns
+// partCol and offCol (the Kafka columns' names in the files: physical names under
+// column mapping).
+func readSimRows(data []byte, partCol, offCol string) ([][2]int64, error) {
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, err
 	}
-	r := parquet.NewGenericReader[row](bytes.NewReader(data))
-	defer r.Close()
+	pc, ok := f.Schema().Lookup(partCol)
+	oc, ok2 := f.Schema().Lookup(offCol)
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("no column %s or %s", partCol, offCol)
+	}
 	var out [][2]int64
-	buf := make([]row, 128)
-	for {
-		n, err := r.Read(buf)
-		for _, x := range buf[:n] {
-			out = append(out, [2]int64{int64(x.Partition), x.Offset})
+	buf := make([]parquet.Row, 128)
+	for _, rg := range f.RowGroups() {
+		rows := rg.Rows()
+		for {
+			n, err := rows.ReadRows(buf)
+			for _, row := range buf[:n] {
+				var r [2]int64
+				for _, v := range row {
+					switch v.Column() {
+					case pc.ColumnIndex:
+						r[0] = int64(v.Int32())
+					case oc.ColumnIndex:
+						r[1] = v.Int64()
+					}
+				}
+				out = append(out, r)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
 		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+		rows.Close()
 	}
+	return out, nil
 }
 
 func diffOffsets(offs []int64) string {

@@ -15,9 +15,19 @@ type schemaSpec struct {
 	msg     *table.StructType // the columns messages fill (no derived or Kafka columns)
 	meta    table.Metadata
 	derived map[string]*writer.Derivation
+	// mapped is true when the table has column mapping (mode name or id): data files
+	// use physical names and ids, and new columns get their own.
+	mapped bool
 }
 
-func newSchemaSpec(cfg *TableConfig, meta table.Metadata) (*schemaSpec, error) {
+// columnMapped reports whether the table at snap has column mapping; it depends on the
+// protocol as well as the metadata, so a spec records it.
+func columnMapped(snap *table.Snapshot) bool {
+	return snap.ColumnMappingMode() != table.ColumnMappingNone
+}
+
+// newSchemaSpec builds the spec of a table at meta; mapped is columnMapped.
+func newSchemaSpec(cfg *TableConfig, meta table.Metadata, mapped bool) (*schemaSpec, error) {
 	full, err := meta.Schema()
 	if err != nil {
 		return nil, err
@@ -26,7 +36,7 @@ func newSchemaSpec(cfg *TableConfig, meta table.Metadata) (*schemaSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &schemaSpec{full: full, meta: meta, derived: derived, msg: &table.StructType{}}
+	s := &schemaSpec{full: full, meta: meta, derived: derived, mapped: mapped, msg: &table.StructType{}}
 	for _, f := range full.Fields {
 		if _, ok := derived[f.Name]; ok {
 			continue
@@ -53,7 +63,22 @@ func isKafkaColumn(name string) bool {
 func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()
 	wc.ReuseBytes = min(wc.ReuseBytes, reuseBytes)
-	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived}, wc)
+	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived, ColumnMapping: s.mapped}, wc)
+}
+
+// evolvedMetadata is the table metadata once the message schema has evolved to
+// mergedMsg. Under column mapping the columns and nested fields it adds get fresh
+// physical names and ids, and maxColumnId moves with them; existing ones keep theirs.
+func (s *schemaSpec) evolvedMetadata(mergedMsg *table.StructType) (table.Metadata, error) {
+	full := s.evolvedSchema(mergedMsg).Clone()
+	meta := s.meta
+	if s.mapped {
+		if err := meta.AssignColumnMapping(full); err != nil {
+			return table.Metadata{}, err
+		}
+	}
+	meta.SchemaString = full.SchemaString()
+	return meta, nil
 }
 
 // evolvedSchema merges an evolved message schema back into the full table schema:

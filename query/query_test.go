@@ -67,15 +67,7 @@ var notCompared = map[string]string{"data-reader-partition-values": "as_timestam
 // A table Sluice deletes rows of: the rows are gone from the view, the others stay.
 func TestDeleteRowsThenQuery(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	src := filepath.FromSlash("../table/testdata/conformance/kernel-rs-golden/basic-with-inserts-updates/delta")
-	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	store, err := storage.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := copyGolden(t, "basic-with-inserts-updates")
 	tbl := table.New(store)
 	snap, err := tbl.Snapshot(ctx)
 	if err != nil {
@@ -103,6 +95,22 @@ func TestDeleteRowsThenQuery(t *testing.T) {
 	if got := count(after); got != before-2 {
 		t.Fatalf("%d rows after deleting 2 of %d", got, before)
 	}
+}
+
+// copyGolden copies a kernel golden table into a temporary directory and returns the
+// directory and a store over it.
+func copyGolden(t *testing.T, name string) (string, storage.Storage) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.FromSlash("../table/testdata/conformance/kernel-rs-golden/" + name + "/delta")
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, store
 }
 
 // openView registers snap as view t in a new database, closed when the test ends.

@@ -27,8 +27,12 @@ func (s *Snapshot) checkClustering() error {
 	if s.protocol.MinWriterVersion != 7 || !slices.ContainsFunc(s.protocol.WriterFeatures, func(f string) bool { return f == "clustering" || f == "liquid" }) {
 		return nil
 	}
+	schema := s.schema
+	if s.ColumnMappingMode() != ColumnMappingNone {
+		schema = PhysicalSchema(schema) // the domain names columns by physical names then
+	}
 	var leaves []string
-	collectLeaves(s.schema, "", &leaves)
+	collectLeaves(schema, "", &leaves)
 	if len(leaves) > statsLeafColumns {
 		leaves = leaves[:statsLeafColumns]
 	}

@@ -3,6 +3,7 @@ package table
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -147,6 +148,45 @@ func assignMapping(t DataType, maxID *int64) error {
 		return assignMapping(t.ValueType, maxID)
 	}
 	return nil
+}
+
+// AssignColumnMapping gives every field of schema that has no physical name and id yet
+// fresh ones (the package function AssignColumnMapping), numbered after the largest id
+// m's delta.columnMapping.maxColumnId or the schema holds, and records the new largest
+// id as m's maxColumnId: a commit of m with schema as its schema then adds the columns
+// and moves the maximum together, as the protocol requires. It copies m's
+// Configuration before changing it, since copies of a Metadata share it.
+func (m *Metadata) AssignColumnMapping(schema *StructType) error {
+	maxID, err := AssignColumnMapping(schema, max(m.MaxColumnID(), maxFieldID(schema)))
+	if err != nil {
+		return err
+	}
+	conf := maps.Clone(m.Configuration)
+	if conf == nil {
+		conf = map[string]string{}
+	}
+	conf[maxColumnIDKey] = strconv.FormatInt(maxID, 10)
+	m.Configuration = conf
+	return nil
+}
+
+// maxFieldID is the largest column id in t, 0 when none has one.
+func maxFieldID(t DataType) int64 {
+	var n int64
+	switch t := t.(type) {
+	case *StructType:
+		for _, f := range t.Fields {
+			if id, ok := f.ColumnID(); ok {
+				n = max(n, int64(id))
+			}
+			n = max(n, maxFieldID(f.Type))
+		}
+	case *ArrayType:
+		return maxFieldID(t.ElementType)
+	case *MapType:
+		return max(maxFieldID(t.KeyType), maxFieldID(t.ValueType))
+	}
+	return n
 }
 
 // MaxColumnID is delta.columnMapping.maxColumnId, 0 when absent.

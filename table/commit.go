@@ -212,9 +212,12 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 
 // fitsSchema reports whether files written with schema w can be read as schema t:
 // every column of w is in t with the same type, and every column t adds is nullable.
+// Columns match by physical name, the name in the files: under column mapping a
+// renamed column still fits, and a column dropped and added again under its old name
+// does not.
 func fitsSchema(w, t *StructType, prefix string) error {
 	for _, tf := range t.Fields {
-		wf := w.Field(tf.Name)
+		wf := fieldByPhysicalName(w, tf.PhysicalName())
 		if wf == nil {
 			if !tf.Nullable {
 				return fmt.Errorf("column %s%s was added as NOT NULL", prefix, tf.Name)
@@ -236,8 +239,17 @@ func fitsSchema(w, t *StructType, prefix string) error {
 		}
 	}
 	for _, wf := range w.Fields {
-		if t.Field(wf.Name) == nil {
+		if fieldByPhysicalName(t, wf.PhysicalName()) == nil {
 			return fmt.Errorf("column %s%s was dropped", prefix, wf.Name)
+		}
+	}
+	return nil
+}
+
+func fieldByPhysicalName(s *StructType, name string) *StructField {
+	for _, f := range s.Fields {
+		if f.PhysicalName() == name {
+			return f
 		}
 	}
 	return nil

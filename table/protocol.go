@@ -36,7 +36,7 @@ var writerFeaturesSupported = []string{
 	"vacuumProtocolCheck", // affects vacuum only; ours honours the protocol
 	"domainMetadata",      // appends do not touch domains
 	"deletionVectors",     // appends never write one; checkpoints keep the existing ones
-	"columnMapping",       // only in mode none: checkWrite refuses appends to a mapped table
+	"columnMapping",       // files by physical names and ids (writer.Spec.ColumnMapping); new columns get both
 	"rowTracking",         // new files get Row IDs and commit versions (rowtracking.go)
 	"inCommitTimestamp",   // commits carry a monotonic inCommitTimestamp (Table.inCommitTimestamp)
 	"clustering",          // appends leave clustering to OPTIMIZE; stats cover the clustering columns (checked)
@@ -170,9 +170,6 @@ func checkWrite(uri string, p *Protocol, m *Metadata, schema *StructType) error 
 		return err
 	}
 	refuse := func(what string) error { return &UnsupportedFeatureError{Table: uri, Feature: what, Write: true} }
-	if mode := columnMappingMode(p, m); mode != ColumnMappingNone {
-		return refuse("appending to a table with column mapping (mode " + mode + ")")
-	}
 	if p.MinWriterVersion > maxWriterVersion {
 		return refuse(fmt.Sprintf("writer version %d", p.MinWriterVersion))
 	}

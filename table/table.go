@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,12 +259,10 @@ func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) 
 	case "", ColumnMappingNone:
 	case ColumnMappingName, ColumnMappingID:
 		schema := CloneType(o.Schema).(*StructType)
-		maxID, err := AssignColumnMapping(schema, 0)
-		if err != nil {
+		if err := meta.AssignColumnMapping(schema); err != nil {
 			return nil, fmt.Errorf("table %s: create: %w", t.URI(), err)
 		}
 		meta.SchemaString = schema.SchemaString()
-		meta.Configuration[maxColumnIDKey] = strconv.FormatInt(maxID, 10)
 	default:
 		return nil, fmt.Errorf("table %s: create: delta.columnMapping.mode %q: want none, name or id", t.URI(), mode)
 	}

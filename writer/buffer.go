@@ -32,6 +32,13 @@ type Spec struct {
 	PartitionColumns []string
 	// Derived maps a column name to the derivation that fills it.
 	Derived map[string]*Derivation
+	// ColumnMapping writes for a table with column mapping (mode name or id): the data
+	// files name every column, nested fields included, by its physical name and carry
+	// its column id as the Parquet field id, and statistics and partition values are
+	// keyed by physical names. Every field of Schema must have an id then. Columns are
+	// still addressed by their display names (Columns, decoders, partition
+	// directories). Defaults to false: files and keys use the display names.
+	ColumnMapping bool
 }
 
 // ValueError is a row the Buffer refuses: a missing or null value for a non-nullable
@@ -128,18 +135,18 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 		b.partIdx = append(b.partIdx, i)
 	}
 	// Data columns are shredded into leaves; partition columns get a detached node.
-	var st schemaTree
+	st := schemaTree{mapping: spec.ColumnMapping}
 	for _, c := range b.cols {
 		if c.Partition {
-			var pt schemaTree
-			n, err := pt.build(c.Name, c.Type, c.Nullable, 0, 0, false)
+			pt := schemaTree{mapping: spec.ColumnMapping}
+			n, err := pt.buildField(c.Name, spec.Schema.Fields[c.Index], 0, 0, false)
 			if err != nil {
 				return nil, err
 			}
 			c.node = n
 			continue
 		}
-		n, err := st.build(c.Name, c.Type, c.Nullable, 0, 0, false)
+		n, err := st.buildField(c.Name, spec.Schema.Fields[c.Index], 0, 0, false)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +161,7 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	names := make([]string, len(b.dataIdx))
 	nodes := make([]parquet.Node, len(b.dataIdx))
 	for j, i := range b.dataIdx {
-		names[j], nodes[j] = b.cols[i].Name, b.roots[j].parquetNode(cfg.Dictionary)
+		names[j], nodes[j] = b.cols[i].node.name, b.roots[j].parquetNode(cfg.Dictionary)
 	}
 	b.fileSchema = parquet.NewSchema("spark_schema", newGroup(names, nodes))
 	for name, d := range spec.Derived {
@@ -474,8 +481,8 @@ func (b *Buffer) Take() []*Pending {
 		if len(b.partIdx) > 0 {
 			pf.Dir = table.PartitionDir(b.spec.PartitionColumns, p.values)
 			pf.PartitionValues = make(map[string]*string, len(b.partIdx))
-			for j, name := range b.spec.PartitionColumns {
-				pf.PartitionValues[name] = p.values[j]
+			for j, i := range b.partIdx {
+				pf.PartitionValues[b.cols[i].node.name] = p.values[j]
 			}
 		} else {
 			pf.PartitionValues = map[string]*string{}

@@ -55,10 +55,13 @@ type snode struct {
 	elem     *snode   // list
 	key, val *snode   // map
 	leaf     *leaf    // primitive
-	// statsName is the field name inside its parent's stats object; stats are kept only
-	// for fields reachable through structs (not inside lists or maps).
-	statsName string
-	inRepeat  bool
+	// name is the field's name inside its parent in the data files and in the stats
+	// objects (its physical name under column mapping); stats are kept only for fields
+	// reachable through structs (not inside lists or maps). id is its Parquet field id,
+	// the column mapping id, 0 for none.
+	name     string
+	id       int
+	inRepeat bool
 }
 
 // leaf is one Parquet column: a primitive value at the end of a path.
@@ -79,26 +82,49 @@ type leaf struct {
 
 // schemaTree builds the snodes and leaves of the data columns.
 type schemaTree struct {
-	leaves []*leaf
+	leaves  []*leaf
+	mapping bool // Spec.ColumnMapping
 }
 
-func (st *schemaTree) build(name string, t table.DataType, nullable bool, parentDef, parentRep uint8, inRepeat bool) (*snode, error) {
-	n := &snode{typ: t, path: name, nullable: nullable, rep: parentRep, leafLo: len(st.leaves), statsName: lastSegment(name), inRepeat: inRepeat}
+// buildField builds the node of a struct field (or of a top-level column) at path.
+func (st *schemaTree) buildField(path string, f *table.StructField, parentDef, parentRep uint8, inRepeat bool) (*snode, error) {
+	name, id := f.Name, 0
+	if st.mapping {
+		var ok bool
+		if id, ok = f.ColumnID(); !ok {
+			// Every column of a mapped table has one; a missing one is a writer that
+			// added a column without AssignColumnMapping.
+			return nil, fmt.Errorf("column %s: the table has column mapping but the column has no id (delta.columnMapping.id)", path)
+		}
+		name = f.PhysicalName()
+	}
+	n, err := st.build(path, f.Type, f.Nullable, parentDef, parentRep, inRepeat)
+	if err != nil {
+		return nil, err
+	}
+	n.name, n.id = name, id
+	return n, nil
+}
+
+// build builds the node of a value of type t at path: through buildField a field's,
+// directly a list element's or a map key's or value's, which have no name of their own.
+func (st *schemaTree) build(path string, t table.DataType, nullable bool, parentDef, parentRep uint8, inRepeat bool) (*snode, error) {
+	n := &snode{typ: t, path: path, nullable: nullable, rep: parentRep, leafLo: len(st.leaves), inRepeat: inRepeat}
 	n.def = parentDef
 	if nullable {
 		n.def++
 	}
 	if n.def > 250 || parentRep > 250 {
-		return nil, fmt.Errorf("column %s: nesting too deep", name)
+		return nil, fmt.Errorf("column %s: nesting too deep", path)
 	}
 	switch t := t.(type) {
 	case table.PrimitiveType, *table.DecimalType:
 		k, err := leafKind(t)
 		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", name, err)
+			return nil, fmt.Errorf("column %s: %w", path, err)
 		}
 		lo, hi := IntRange(t)
-		l := &leaf{index: len(st.leaves), path: name, typ: t, kind: k, maxDef: n.def, maxRep: parentRep, minInt: lo, maxInt: hi}
+		l := &leaf{index: len(st.leaves), path: path, typ: t, kind: k, maxDef: n.def, maxRep: parentRep, minInt: lo, maxInt: hi}
 		if d, ok := t.(*table.DecimalType); ok && k == kindBytes {
 			l.fixedLen = decimalBytes(d.Precision)
 		}
@@ -107,48 +133,38 @@ func (st *schemaTree) build(name string, t table.DataType, nullable bool, parent
 		n.leaf = l
 	case *table.StructType:
 		if len(t.Fields) == 0 {
-			return nil, fmt.Errorf("column %s: a struct needs at least one field", name)
+			return nil, fmt.Errorf("column %s: a struct needs at least one field", path)
 		}
 		for _, f := range t.Fields {
-			c, err := st.build(name+"."+f.Name, f.Type, f.Nullable, n.def, parentRep, inRepeat)
+			c, err := st.buildField(path+"."+f.Name, f, n.def, parentRep, inRepeat)
 			if err != nil {
 				return nil, err
 			}
-			c.statsName = f.Name
 			n.fields = append(n.fields, c)
 		}
 	case *table.ArrayType:
 		n.rep = parentRep + 1
-		e, err := st.build(name+".element", t.ElementType, t.ContainsNull, n.def+1, n.rep, true)
+		e, err := st.build(path+".element", t.ElementType, t.ContainsNull, n.def+1, n.rep, true)
 		if err != nil {
 			return nil, err
 		}
 		n.elem = e
 	case *table.MapType:
 		n.rep = parentRep + 1
-		k, err := st.build(name+".key", t.KeyType, false, n.def+1, n.rep, true)
+		k, err := st.build(path+".key", t.KeyType, false, n.def+1, n.rep, true)
 		if err != nil {
 			return nil, err
 		}
-		v, err := st.build(name+".value", t.ValueType, t.ValueContainsNull, n.def+1, n.rep, true)
+		v, err := st.build(path+".value", t.ValueType, t.ValueContainsNull, n.def+1, n.rep, true)
 		if err != nil {
 			return nil, err
 		}
 		n.key, n.val = k, v
 	default:
-		return nil, fmt.Errorf("column %s: type %s is not supported by the writer", name, t)
+		return nil, fmt.Errorf("column %s: type %s is not supported by the writer", path, t)
 	}
 	n.leafHi = len(st.leaves)
 	return n, nil
-}
-
-func lastSegment(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if path[i] == '.' {
-			return path[i+1:]
-		}
-	}
-	return path
 }
 
 func leafKind(t table.DataType) (kind, error) {
@@ -254,7 +270,7 @@ func (n *snode) parquetNode(dict bool) parquet.Node {
 		names := make([]string, len(n.fields))
 		nodes := make([]parquet.Node, len(n.fields))
 		for i, f := range n.fields {
-			names[i], nodes[i] = f.statsName, f.parquetNode(dict)
+			names[i], nodes[i] = f.name, f.parquetNode(dict)
 		}
 		node = newGroup(names, nodes)
 	case *table.ArrayType:
@@ -263,9 +279,14 @@ func (n *snode) parquetNode(dict bool) parquet.Node {
 		node = parquet.Map(n.key.parquetNode(dict), n.val.parquetNode(dict))
 	}
 	if n.nullable {
-		return parquet.Optional(node)
+		node = parquet.Optional(node)
+	} else {
+		node = parquet.Required(node)
 	}
-	return parquet.Required(node)
+	if n.id != 0 {
+		node = parquet.FieldID(node, n.id)
+	}
+	return node
 }
 
 // group is a Parquet group node that keeps its fields in table order (parquet.Group is

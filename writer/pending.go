@@ -13,7 +13,8 @@ import (
 type Pending struct {
 	// Dir is the Hive-style partition directory ("day=2024-01-01"), "" when unpartitioned.
 	Dir string
-	// PartitionValues are the serialized partition values (nil for null).
+	// PartitionValues are the serialized partition values (nil for null), keyed by
+	// physical name under Spec.ColumnMapping.
 	PartitionValues map[string]*string
 	// Rows is the number of rows.
 	Rows int

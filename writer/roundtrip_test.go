@@ -234,35 +234,52 @@ func equalValues(a, b any) bool {
 // writeFiles buffers rows and encodes every pending file into dir.
 func writeFiles(t testing.TB, dir string, schema *table.StructType, cfg writer.Config, rows [][]any) ([]string, []writer.FileInfo) {
 	t.Helper()
-	buf, err := writer.NewBuffer(writer.Spec{Schema: schema}, cfg)
+	return writeSpecFiles(t, dir, writer.Spec{Schema: schema}, cfg, rows)
+}
+
+// writeSpecFiles is writeFiles for a buffer of any spec.
+func writeSpecFiles(t testing.TB, dir string, spec writer.Spec, cfg writer.Config, rows [][]any) ([]string, []writer.FileInfo) {
+	t.Helper()
+	buf, err := writer.NewBuffer(spec, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range rows {
-		fill(t, buf, schema, r)
+		fill(t, buf, spec.Schema, r)
 		if err := buf.EndRow(); err != nil {
 			t.Fatalf("row %d: %v", i, err)
 		}
 	}
+	return writeFilesInto(t, dir, buf)
+}
+
+// writeFilesInto encodes every pending file of buf into dir.
+func writeFilesInto(t testing.TB, dir string, buf *writer.Buffer) ([]string, []writer.FileInfo) {
+	t.Helper()
 	var paths []string
 	var infos []writer.FileInfo
 	for _, p := range buf.Take() {
 		for !p.Done() {
 			path := filepath.Join(dir, fmt.Sprintf("f%03d.parquet", len(paths)))
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := p.Encode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-			paths = append(paths, path)
-			infos = append(infos, info)
+			paths, infos = append(paths, path), append(infos, encodeFile(t, p, path))
 		}
 	}
 	return paths, infos
+}
+
+// encodeFile encodes the next file of p into path.
+func encodeFile(t testing.TB, p *writer.Pending, path string) writer.FileInfo {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := p.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 func openDuck(t testing.TB) *sql.DB {
@@ -456,22 +473,7 @@ func TestRejectsBadRows(t *testing.T) {
 }
 
 func writeFilesFrom(t testing.TB, buf *writer.Buffer) ([]string, []writer.FileInfo) {
-	dir := t.TempDir()
-	var paths []string
-	var infos []writer.FileInfo
-	for _, p := range buf.Take() {
-		for !p.Done() {
-			path := filepath.Join(dir, fmt.Sprintf("f%03d.parquet", len(paths)))
-			f, _ := os.Create(path)
-			info, err := p.Encode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-			paths, infos = append(paths, path), append(infos, info)
-		}
-	}
-	return paths, infos
+	return writeFilesInto(t, t.TempDir(), buf)
 }
 
 // TestStatsMatchDuckDB compares every file's statistics with min, max and null counts

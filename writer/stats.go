@@ -58,9 +58,9 @@ func (w *statsWriter) field(sn *snode) {
 	switch {
 	case sn.fields != nil:
 		marks := [3]int{len(w.min), len(w.max), len(w.nulls)}
-		w.min = appendKey(w.min, sn.statsName)
-		w.max = appendKey(w.max, sn.statsName)
-		w.nulls = appendKey(w.nulls, sn.statsName)
+		w.min = appendKey(w.min, sn.name)
+		w.max = appendKey(w.max, sn.name)
+		w.nulls = appendKey(w.nulls, sn.name)
 		inner := [3]int{len(w.min), len(w.max), len(w.nulls)}
 		w.min, w.max, w.nulls = append(w.min, '{'), append(w.max, '{'), append(w.nulls, '{')
 		for _, f := range sn.fields {
@@ -80,12 +80,12 @@ func (w *statsWriter) field(sn *snode) {
 		d := &w.p.part.leaves[l.index]
 		s, e := w.start[l.index], w.end[l.index]
 		nulls := d.nulls(l, s.entry, e.entry)
-		w.nulls = appendKey(w.nulls, sn.statsName)
+		w.nulls = appendKey(w.nulls, sn.name)
 		w.nulls = strconv.AppendInt(w.nulls, int64(nulls), 10)
 		lo, hi, ok := minMax(l, d, s.val, e.val, w.p.buf.cfg.StringPrefixLength)
 		if ok {
-			w.min = append(appendKey(w.min, sn.statsName), lo...)
-			w.max = append(appendKey(w.max, sn.statsName), hi...)
+			w.min = append(appendKey(w.min, sn.name), lo...)
+			w.max = append(appendKey(w.max, sn.name), hi...)
 		}
 	default: // list or map: null count of the value itself, from its first leaf
 		w.budget--
@@ -98,7 +98,7 @@ func (w *statsWriter) field(sn *snode) {
 				nulls++
 			}
 		}
-		w.nulls = appendKey(w.nulls, sn.statsName)
+		w.nulls = appendKey(w.nulls, sn.name)
 		w.nulls = strconv.AppendInt(w.nulls, int64(nulls), 10)
 	}
 }

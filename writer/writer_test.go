@@ -80,15 +80,7 @@ func TestFlatRoundTripDuckDB(t *testing.T) {
 			t.Fatalf("partition value %q vs dir %q", got, p.Dir)
 		}
 		path := filepath.Join(dir, p.Dir+".parquet")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := p.Encode(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		info := encodeFile(t, p, path)
 		st, _ := os.Stat(path)
 		if st.Size() != info.Size {
 			t.Fatalf("reported size %d, file has %d", info.Size, st.Size())
@@ -188,5 +180,19 @@ func TestDecimalPartitionValues(t *testing.T) {
 				t.Fatalf("partition values\n got %q\nwant %q", got, tc.values)
 			}
 		})
+	}
+}
+
+// A top-level column whose name has a dot keeps its whole name in the statistics (it
+// once became the part after the last dot).
+func TestStatsKeepDottedNames(t *testing.T) {
+	schema := &table.StructType{Fields: []*table.StructField{field("a.b", table.Long, false)}}
+	_, infos := writeFiles(t, t.TempDir(), schema, writer.DefaultConfig(), [][]any{{int64(1)}})
+	var stats struct{ MinValues map[string]any }
+	if err := json.Unmarshal([]byte(infos[0].Stats), &stats); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := stats.MinValues["a.b"]; !ok || len(stats.MinValues) != 1 {
+		t.Fatalf("stats %s, want minValues keyed a.b", infos[0].Stats)
 	}
 }
