@@ -74,17 +74,9 @@ func TestEvolveColumnMappedTable(t *testing.T) {
 			// The files written since f1 came hold it under its physical name.
 			withF1 := 0
 			for _, f := range after.Files() {
-				key, _ := table.DecodePath(f.Path)
-				data, err := s.mem.Get(s.ctx, key)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-				if err != nil {
-					t.Fatal(err)
-				}
+				pf := s.parquetFile(t, f)
 				if _, ok := pf.Schema().Lookup("f1"); ok {
-					t.Errorf("file %s names f1 by its display name", key)
+					t.Errorf("file %s names f1 by its display name", f.Path)
 				}
 				if _, ok := pf.Schema().Lookup(f1.PhysicalName()); ok {
 					withF1++
@@ -104,6 +96,21 @@ func (s *sim) load(t *testing.T) *table.Snapshot {
 		t.Fatal(fmt.Errorf("load: %w", err))
 	}
 	return snap
+}
+
+// parquetFile opens a data file of the table.
+func (s *sim) parquetFile(t *testing.T, f *table.Add) *parquet.File {
+	t.Helper()
+	key, _ := table.DecodePath(f.Path)
+	data, err := s.mem.Get(s.ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
 }
 
 // maxID is the largest column id in the fields of st, nested ones included.

@@ -397,7 +397,7 @@ func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructTyp
 		}
 		return t.setSpec(snap.Metadata(), columnMapped(snap))
 	}
-	merged, changes, err := schema.Evolve(spec.msg, incoming)
+	merged, changes, err := schema.Evolve(spec.msg, incoming, spec.evolveOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +405,7 @@ func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructTyp
 		return spec, nil
 	}
 	if t.cfg.Evolution != EvolutionAddColumns {
-		return nil, &schema.EvolutionError{Msg: "the message schema adds columns or makes required ones optional, and evolution is none"}
+		return nil, &schema.EvolutionError{Msg: "the message schema adds columns, makes required ones optional or widens types, and evolution is none"}
 	}
 	meta, err := spec.evolvedMetadata(merged)
 	if err != nil {
@@ -431,7 +431,7 @@ func (t *ingestTable) applySchema(ctx context.Context, incoming *table.StructTyp
 	if err != nil {
 		return nil, err
 	}
-	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(spec.full.Fields), "added", changes.Added, "now_nullable", changes.Nullable)
+	t.log.Info("schema evolved", "version", t.version.Load(), "columns", len(spec.full.Fields), "added", changes.Added, "now_nullable", changes.Nullable, "widened", changes.Widened)
 	return spec, nil
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // needEvolution is returned by a decoder when a message's schema has columns the table
-// lacks, or makes optional columns the table requires; the worker holds the message until the table has evolved.
+// lacks, makes optional columns the table requires, or (with type widening) needs a
+// wider column type; the worker holds the message until the table has evolved.
 type needEvolution struct {
 	incoming *table.StructType // the message schema (no derived or Kafka columns)
 }
@@ -40,7 +41,8 @@ func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDe
 	}
 	if t.cfg.Format != FormatAvro {
 		var err error
-		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit})
+		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit,
+			TypeWidening: t.cfg.Evolution == EvolutionAddColumns && spec.evolveOptions().TypeWidening})
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +83,8 @@ func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
 	}
 }
 
-// jsonEvolution turns new JSON fields into an evolution request.
+// jsonEvolution turns new JSON fields, and values that need a wider column type, into
+// an evolution request.
 func (d *msgDecoder) jsonEvolution(err error) error {
 	var nf *schema.NewFieldsError
 	if !errors.As(err, &nf) {
@@ -91,12 +94,16 @@ func (d *msgDecoder) jsonEvolution(err error) error {
 	for _, f := range nf.Fields {
 		addField(incoming, f.Path, f.Type)
 	}
+	for _, f := range nf.Widened {
+		setType(incoming, f.Path, f.Type)
+	}
 	return &needEvolution{incoming: incoming}
 }
 
 // avroPlan fetches a writer schema, asks for evolution when it brings fields the table
-// lacks or makes optional (or drops) fields the table requires, and compiles its decoding plan (which resolves the rest: promotions, fields
-// the writer lacks).
+// lacks, makes optional (or drops) fields the table requires, or widens a column's type
+// on a table that enables type widening, and compiles its decoding plan (which resolves
+// the rest: promotions, fields the writer lacks).
 func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecoder, error) {
 	if err := d.failed[id]; err != nil {
 		return nil, err
@@ -112,7 +119,7 @@ func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecode
 	}
 	if d.dest.cfg.Evolution == EvolutionAddColumns {
 		if mapped, err := schema.AvroTableSchema(as); err == nil {
-			if incoming, changed := schema.Widen(d.spec.msg, mapped); changed {
+			if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
 				return nil, &needEvolution{incoming: incoming}
 			}
 		}
@@ -145,7 +152,7 @@ func (d *msgDecoder) jsonSchemaChanged(ctx context.Context, id int32) error {
 			d.failed[id] = err
 			return err
 		}
-		if incoming, changed := schema.Widen(d.spec.msg, mapped); changed {
+		if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
 			return &needEvolution{incoming: incoming}
 		}
 	}
@@ -180,6 +187,33 @@ func (c *Connector) schemaByID(ctx context.Context, id int32) (*schema.Schema, e
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
+}
+
+// setType returns dt with the type at path (the JSON decoder's path: struct field
+// names, "element", "key" and "value" inside arrays and maps) set to t, changing dt in
+// place; a path dt lacks changes nothing.
+func setType(dt table.DataType, path []string, t table.DataType) table.DataType {
+	if len(path) == 0 {
+		return t
+	}
+	switch x := dt.(type) {
+	case *table.StructType:
+		if f := x.Field(path[0]); f != nil {
+			f.Type = setType(f.Type, path[1:], t)
+		}
+	case *table.ArrayType:
+		if path[0] == "element" {
+			x.ElementType = setType(x.ElementType, path[1:], t)
+		}
+	case *table.MapType:
+		switch path[0] {
+		case "key":
+			x.KeyType = setType(x.KeyType, path[1:], t)
+		case "value":
+			x.ValueType = setType(x.ValueType, path[1:], t)
+		}
+	}
+	return dt
 }
 
 // addField adds a nullable field at path (the JSON decoder's path: struct field names,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
 )
@@ -47,6 +48,12 @@ func newSchemaSpec(cfg *TableConfig, meta table.Metadata, mapped bool) (*schemaS
 		s.msg.Fields = append(s.msg.Fields, f)
 	}
 	return s, nil
+}
+
+// evolveOptions are the options of schema evolution on the spec's table: types widen
+// when the table enables type widening (delta.enableTypeWidening).
+func (s *schemaSpec) evolveOptions() schema.EvolveOptions {
+	return schema.EvolveOptions{TypeWidening: s.meta.TypeWideningEnabled()}
 }
 
 func isKafkaColumn(name string) bool {
@@ -102,7 +109,8 @@ func (s *schemaSpec) evolvedSchema(mergedMsg *table.StructType) *table.StructTyp
 }
 
 // checkDeclared refuses an existing table the declared columns do not fit: every
-// declared column must exist with the same type, and the partitioning must match.
+// declared column must exist with the same type, or with a wider one that type
+// widening recorded (messages decode into it), and the partitioning must match.
 func checkDeclared(snap *table.Snapshot, declared *table.StructType, partitionBy []string) error {
 	have := snap.Schema()
 	for _, f := range declared.Fields {
@@ -110,7 +118,7 @@ func checkDeclared(snap *table.Snapshot, declared *table.StructType, partitionBy
 		if hf == nil {
 			return fmt.Errorf("column %q is configured but not in the table (schema evolution adds columns from messages, not from the configuration)", f.Name)
 		}
-		if hf.Type.String() != f.Type.String() {
+		if hf.Type.String() != f.Type.String() && !widenedFrom(hf, f.Type) {
 			return fmt.Errorf("column %q is %s in the table but configured as %s", f.Name, hf.Type, f.Type)
 		}
 	}
@@ -118,4 +126,19 @@ func checkDeclared(snap *table.Snapshot, declared *table.StructType, partitionBy
 		return fmt.Errorf("the table is partitioned by %v but the configuration says partition_by %v", got, partitionBy)
 	}
 	return nil
+}
+
+// widenedFrom reports whether type widening turned column f, once of type declared,
+// into its type: f's delta.typeChanges record a change from declared.
+func widenedFrom(f *table.StructField, declared table.DataType) bool {
+	changes, err := f.TypeChanges()
+	if err != nil || !table.CanWiden(declared, f.Type) {
+		return false
+	}
+	for _, c := range changes {
+		if c.FieldPath == "" && c.FromType == declared.String() {
+			return true
+		}
+	}
+	return false
 }

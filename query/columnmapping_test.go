@@ -25,35 +25,8 @@ import (
 func TestAppendToCreatedColumnMappedTable(t *testing.T) {
 	for _, mode := range []string{table.ColumnMappingName, table.ColumnMappingID} {
 		t.Run(mode, func(t *testing.T) {
-			ctx := context.Background()
-			store, err := storage.NewLocal(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			tbl := table.New(store)
-			schema := &table.StructType{Fields: []*table.StructField{
-				{Name: "id", Type: table.Long},
-				{Name: "s", Type: &table.StructType{Fields: []*table.StructField{{Name: "a", Type: table.String, Nullable: true}}}, Nullable: true},
-				{Name: "day", Type: table.String, Nullable: true},
-			}}
-			if _, err := tbl.Create(ctx, table.CreateOptions{Name: "t", Schema: schema, PartitionColumns: []string{"day"},
-				Configuration: map[string]string{"delta.columnMapping.mode": mode}}); err != nil {
-				t.Fatal(err)
-			}
-			snap := appendRows(t, tbl, store, func(buf *writer.Buffer) {
-				for i := range 4 {
-					buf.SetInt(0, int64(i))
-					n := buf.Nested(1)
-					n.BeginStruct()
-					n.Field(0)
-					n.Bytes(fmt.Appendf(nil, "a%d", i))
-					n.EndStruct()
-					buf.SetBytes(2, fmt.Appendf(nil, "d%d", i%2))
-					if err := buf.EndRow(); err != nil {
-						t.Fatal(err)
-					}
-				}
-			})
+			_, store, tbl := createIDTable(t, map[string]string{"delta.columnMapping.mode": mode})
+			snap := appendRows(t, tbl, store, idRows(t, 0, 4))
 			day := snap.Schema().Field("day")
 			if day.PhysicalName() == "day" {
 				t.Fatal("the partition column has no physical name")
@@ -175,6 +148,48 @@ func TestAppendToSparkColumnMappedTable(t *testing.T) {
 				t.Fatalf("the new file's schema elements\n %q\nSpark's\n %q", got, want)
 			}
 		})
+	}
+}
+
+// createIDTable creates a table with columns id, s (a struct of a) and day, partitioned
+// by day, with the table properties given, in a new folder; it returns the folder, a
+// store over it and a handle.
+func createIDTable(t *testing.T, conf map[string]string) (string, storage.Storage, *table.Table) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := table.New(store)
+	schema := &table.StructType{Fields: []*table.StructField{
+		{Name: "id", Type: table.Long},
+		{Name: "s", Type: &table.StructType{Fields: []*table.StructField{{Name: "a", Type: table.String, Nullable: true}}}, Nullable: true},
+		{Name: "day", Type: table.String, Nullable: true},
+	}}
+	if _, err := tbl.Create(context.Background(), table.CreateOptions{Name: "t", Schema: schema, PartitionColumns: []string{"day"},
+		Configuration: conf}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, store, tbl
+}
+
+// idRows fills the rows of a createIDTable table for ids from to to (excluded): s.a is
+// "a<id>" and day "d<id mod 2>", which the view shows as "id,a<id>,d<id mod 2>".
+func idRows(t *testing.T, from, to int) func(*writer.Buffer) {
+	return func(buf *writer.Buffer) {
+		for i := from; i < to; i++ {
+			buf.SetInt(0, int64(i))
+			n := buf.Nested(1)
+			n.BeginStruct()
+			n.Field(0)
+			n.Bytes(fmt.Appendf(nil, "a%d", i))
+			n.EndStruct()
+			buf.SetBytes(2, fmt.Appendf(nil, "d%d", i%2))
+			if err := buf.EndRow(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

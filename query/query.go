@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -103,7 +104,10 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 // selectColumns is the view's select list: each column of the schema by its display
 // name, read from the files by its physical name (column mapping; nested fields are
 // renamed too), from the partition values, or NULL when no file has it (a column added
-// after them).
+// after them). A column that type widening changed is cast to the table's type: files
+// written before hold the narrower one (PROTOCOL.md, "Reader Requirements for Type
+// Widening"), and DuckDB would otherwise give the files' common type, the narrower one
+// when no file has the wider yet.
 func selectColumns(ctx context.Context, db *sql.DB, schema *table.StructType, isPart map[string]bool, fileList string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(%s, union_by_name=true))", fileList))
 	if err != nil {
@@ -134,10 +138,33 @@ func selectColumns(ctx context.Context, db *sql.DB, schema *table.StructType, is
 			cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", typ, quoteIdent(f.Name)))
 		default:
 			expr, _ := logicalExpr("d."+quoteIdent(phys), f.Type, 0)
+			if widened(f) {
+				expr = fmt.Sprintf("CAST(%s AS %s)", expr, typ)
+			}
 			cols = append(cols, fmt.Sprintf("%s AS %s", expr, quoteIdent(f.Name)))
 		}
 	}
 	return cols, nil
+}
+
+// widened reports whether type widening changed the type of f, or of a field inside it.
+func widened(f *table.StructField) bool {
+	if changes, err := f.TypeChanges(); err != nil || len(changes) > 0 {
+		return true
+	}
+	return widenedInside(f.Type)
+}
+
+func widenedInside(t table.DataType) bool {
+	switch t := t.(type) {
+	case *table.StructType:
+		return slices.ContainsFunc(t.Fields, widened)
+	case *table.ArrayType:
+		return widenedInside(t.ElementType)
+	case *table.MapType:
+		return widenedInside(t.KeyType) || widenedInside(t.ValueType)
+	}
+	return false
 }
 
 // logicalExpr renames the nested fields of a column read by physical names to their

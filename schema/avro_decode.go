@@ -533,6 +533,8 @@ func (d *AvroDecoder) emitInt(nd *avroNode, at int, v int64) error {
 		v *= 1000
 	case acNanos:
 		v = writer.FloorDiv(v, 1000)
+	case acDaysToMicros:
+		v *= 86_400_000_000 // an int's days stay far from overflow
 	}
 	if nd.col >= 0 {
 		d.buf.SetInt(nd.col, v)
@@ -569,6 +571,7 @@ func (d *AvroDecoder) emitBytes(nd *avroNode, at int, b []byte) error {
 		if !ok || v < nd.lo || v > nd.hi {
 			return d.fail(nd, at, "the decimal's unscaled value 0x%x does not fit %d digits", b, nd.precision)
 		}
+		v *= nd.factor
 		if nd.col >= 0 {
 			d.buf.SetInt(nd.col, v)
 		} else {
@@ -576,6 +579,9 @@ func (d *AvroDecoder) emitBytes(nd *avroNode, at int, b []byte) error {
 		}
 		return nil
 	case acDecimalWide:
+		if nd.scaleUp > 0 {
+			b = writer.ScaleTwosComplement(b, nd.scaleUp) // rare: a widened column's older writers; allocates
+		}
 		b = writer.TrimTwosComplement(b)
 		if len(b) == 0 {
 			b = d.zeroByte[:] // stays zero: it is only ever read

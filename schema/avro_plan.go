@@ -32,24 +32,25 @@ const (
 type avroConv uint8
 
 const (
-	acSkip        avroConv = iota // decode and discard
-	acNull                        // the null branch of a union
-	acBool                        // boolean
-	acInt                         // integer-valued column, as is
-	acIntToFloat                  // int or long into float or double
-	acFloat                       // float or double
-	acString                      // bytes into a string column: UTF-8 checked
-	acBinary                      // bytes into a binary column
-	acEnum                        // index into its symbol
-	acMillis                      // timestamp-millis, time-millis
-	acNanos                       // timestamp-nanos
-	acDecimalInt                  // two's complement bytes into a decimal(p<=18)
-	acDecimalWide                 // two's complement bytes into a decimal(p>18)
-	acUUID                        // 16 bytes into the 36-character form
-	acStruct                      // record into struct, union into struct
-	acList                        // array
-	acMap                         // map
-	acBranch                      // union with at most one non-null member: the branch decides
+	acSkip         avroConv = iota // decode and discard
+	acNull                         // the null branch of a union
+	acBool                         // boolean
+	acInt                          // integer-valued column, as is
+	acIntToFloat                   // int or long into float or double
+	acDaysToMicros                 // date into timestamp_ntz (a widened column): midnight
+	acFloat                        // float or double
+	acString                       // bytes into a string column: UTF-8 checked
+	acBinary                       // bytes into a binary column
+	acEnum                         // index into its symbol
+	acMillis                       // timestamp-millis, time-millis
+	acNanos                        // timestamp-nanos
+	acDecimalInt                   // two's complement bytes into a decimal(p<=18)
+	acDecimalWide                  // two's complement bytes into a decimal(p>18)
+	acUUID                         // 16 bytes into the 36-character form
+	acStruct                       // record into struct, union into struct
+	acList                         // array
+	acMap                          // map
+	acBranch                       // union with at most one non-null member: the branch decides
 )
 
 // avroNode is one step of a compiled plan: how to read a value of the writer schema and
@@ -66,9 +67,11 @@ type avroNode struct {
 	minSize int64 // fewest bytes a value takes on the wire, for bounding block counts
 	null    bool  // the target accepts null
 
-	lo, hi    int64               // acDecimalInt: the accepted unscaled range
+	lo, hi    int64               // acDecimalInt: the accepted range of the writer's unscaled values
 	precision int                 // acDecimalInt, acDecimalWide: the column's, for messages
 	wide      *writer.WideDecimal // acDecimalWide: the accepted unscaled range
+	scaleUp   int                 // acDecimalInt, acDecimalWide: the column's scale less the writer's
+	factor    int64               // acDecimalInt: 10^scaleUp
 
 	fields   []*avroNode // record: one per writer field, in writer order
 	elem     *avroNode   // array items, map values
@@ -192,7 +195,12 @@ func (c *avroCompiler) primitive(n *avroNode, w *avro.PrimitiveSchema, t table.D
 		n.wire = wireInt
 		switch lt {
 		case "date":
-			n.conv, ok = acInt, t == table.Date
+			switch t {
+			case table.Date:
+				n.conv, ok = acInt, true
+			case table.TimestampNTZ: // a date column widened by type widening
+				n.conv, ok = acDaysToMicros, true
+			}
 		case "time-millis":
 			n.conv, ok = acMillis, t == table.Long
 		default:
@@ -251,16 +259,22 @@ func (c *avroCompiler) primitive(n *avroNode, w *avro.PrimitiveSchema, t table.D
 }
 
 // decimal sets up a bytes or fixed decimal read into a decimal column of the same scale
-// and no smaller precision.
+// and no smaller precision, or into one type widening made wider: a larger scale with
+// at least as many digits before the point (the unscaled value is then multiplied).
 func (c *avroCompiler) decimal(n *avroNode, d *avro.DecimalLogicalSchema, w avro.Schema, t table.DataType) error {
 	dt, ok := t.(*table.DecimalType)
-	if !ok || dt.Scale != d.Scale() || dt.Precision < d.Precision() {
+	if !ok || dt.Scale < d.Scale() || dt.Precision-dt.Scale < d.Precision()-d.Scale() {
 		return c.mismatch(w, t, n.path)
 	}
-	n.precision = dt.Precision
+	n.precision, n.scaleUp = dt.Precision, dt.Scale-d.Scale()
 	if dt.Precision <= writer.MaxInt64DecimalPrecision {
 		n.conv = acDecimalInt
-		n.lo, n.hi = writer.IntRange(dt)
+		n.factor = 1
+		for range n.scaleUp {
+			n.factor *= 10
+		}
+		lo, hi := writer.IntRange(dt)
+		n.lo, n.hi = lo/n.factor, hi/n.factor
 		return nil
 	}
 	n.conv, n.wide = acDecimalWide, writer.NewWideDecimal(dt)

@@ -794,7 +794,7 @@ func TestAvroEvolutionAcrossVersions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		merged, changes, err := Evolve(current, incoming)
+		merged, changes, err := Evolve(current, incoming, EvolveOptions{})
 		changed := changes.Any()
 		if err != nil || !changed {
 			t.Fatalf("v%d: Evolve = %v, %v", v+1, changed, err)
@@ -841,7 +841,7 @@ func TestAvroEvolutionAcrossVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = Evolve(current, incoming)
+	_, _, err = Evolve(current, incoming, EvolveOptions{})
 	var ee *EvolutionError
 	if !errors.As(err, &ee) || ee.Path != "id" || err.Error() != `schema change refused: column "id": the type changed from long to string; a column's type never changes, widening included (add a column under a new name instead)` {
 		t.Fatalf("v4: got %v", err)

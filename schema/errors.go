@@ -136,10 +136,14 @@ func (e *FieldError) Error() string {
 }
 
 // NewFieldsError is returned by JSONDecoder.Decode with UnknownEvolve when the message
-// has fields the table lacks. Fields holds their paths and inferred types; the caller
-// evolves the table schema (Evolve) and decodes the message again. Nothing was written.
+// has fields the table lacks, or, with JSONOptions.TypeWidening, values that need a
+// wider column type. Fields holds the new fields' paths and inferred types, Widened the
+// paths of the values ("element", "key" and "value" inside arrays and maps) and the
+// types they need; the caller evolves the table schema (Evolve) and decodes the message
+// again. Nothing was written.
 type NewFieldsError struct {
-	Fields []NewField
+	Fields  []NewField
+	Widened []NewField
 }
 
 // NewField is a field found in a message but not in the table.
@@ -149,6 +153,9 @@ type NewField struct {
 }
 
 func (e *NewFieldsError) Error() string {
+	if len(e.Widened) > 0 {
+		return fmt.Sprintf("message has %d field(s) the table lacks and %d value(s) that need a wider column type", len(e.Fields), len(e.Widened))
+	}
 	return fmt.Sprintf("message has %d field(s) the table lacks", len(e.Fields))
 }
 

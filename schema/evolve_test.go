@@ -82,7 +82,7 @@ func TestEvolveAllowed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			curJSON := tc.cur.SchemaString()
 			inJSON := tc.in.SchemaString()
-			merged, changes, err := Evolve(tc.cur, tc.in)
+			merged, changes, err := Evolve(tc.cur, tc.in, EvolveOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestEvolveAllowed(t *testing.T) {
 				t.Fatal("Evolve modified its inputs")
 			}
 			// The merged schema takes the incoming schema again without change.
-			if _, again, err := Evolve(merged, tc.in); err != nil || again.Any() {
+			if _, again, err := Evolve(merged, tc.in, EvolveOptions{}); err != nil || again.Any() {
 				t.Fatalf("second Evolve: changed %v, %v", again, err)
 			}
 		})
@@ -113,7 +113,7 @@ func TestEvolveKeepsMetadataAndShares(t *testing.T) {
 	in := evStruct(&table.StructField{Name: "id", Type: table.Long, Metadata: json.RawMessage(`{"comment":"new"}`)},
 		evField("s", evStruct(evField("x", table.Long, true)), true),
 		&table.StructField{Name: "n", Type: table.String, Nullable: true, Metadata: json.RawMessage(`{"comment":"added"}`)})
-	merged, changes, err := Evolve(cur, in)
+	merged, changes, err := Evolve(cur, in, EvolveOptions{})
 	if err != nil || !changes.Any() {
 		t.Fatal(changes, err)
 	}
@@ -146,7 +146,7 @@ func TestEvolveRefused(t *testing.T) {
 		{"type change", evStruct(evField("id", table.Long, false)), evStruct(evField("id", table.String, false)),
 			"id", "the type changed from long to string"},
 		{"widening int to long", evStruct(evField("n", table.Integer, true)), evStruct(evField("n", table.Long, true)),
-			"n", "the type changed from integer to long; a column's type never changes, widening included"},
+			"n", "the type widened from integer to long, but the table does not enable type widening (table property delta.enableTypeWidening)"},
 		{"widening decimal", evStruct(evField("d", &table.DecimalType{Precision: 10, Scale: 2}, true)), evStruct(evField("d", &table.DecimalType{Precision: 12, Scale: 2}, true)),
 			"d", "from decimal(10,2) to decimal(12,2)"},
 		{"struct to primitive", evStruct(evField("s", evStruct(evField("x", table.Long, true)), true)), evStruct(evField("s", table.String, true)),
@@ -174,7 +174,7 @@ func TestEvolveRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			merged, changes, err := Evolve(tc.cur, tc.in)
+			merged, changes, err := Evolve(tc.cur, tc.in, EvolveOptions{})
 			changed := changes.Any()
 			var ee *EvolutionError
 			if !errors.As(err, &ee) {
@@ -204,7 +204,7 @@ func TestEvolveAvroSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged, changes, err := Evolve(v1, v2)
+	merged, changes, err := Evolve(v1, v2, EvolveOptions{})
 	if err != nil || !changes.Any() || compactType(merged) != "struct<id:long,tags:array<struct<k:string,v:string?>>>" {
 		t.Fatalf("v1 -> v2: %s %v %v", compactType(merged), changes, err)
 	}
@@ -221,11 +221,11 @@ func TestEvolveAvroSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relaxed, changes, err := Evolve(v2c, v4)
+	relaxed, changes, err := Evolve(v2c, v4, EvolveOptions{})
 	if err != nil || !changes.Any() || compactType(relaxed) != "struct<id:long?,customer:string?,tags:array<struct<k:string,v:string?>>>" {
 		t.Fatalf("v2 -> v4: %s %v %v", compactType(relaxed), changes, err)
 	}
-	if _, _, err := Evolve(merged, v3); err == nil || !strings.Contains(err.Error(), `column "tags.element": the type changed from struct<k:string,v:string> to string`) {
+	if _, _, err := Evolve(merged, v3, EvolveOptions{}); err == nil || !strings.Contains(err.Error(), `column "tags.element": the type changed from struct<k:string,v:string> to string`) {
 		t.Fatalf("v2 -> v3: %v", err)
 	}
 }
@@ -252,7 +252,7 @@ func TestWiden(t *testing.T) {
 		evField("extra", table.Double, false),
 	)
 	before := cur.SchemaString()
-	got, changed := Widen(cur, writer)
+	got, changed := Widen(cur, writer, EvolveOptions{})
 	if !changed {
 		t.Fatal("no change reported")
 	}
@@ -271,7 +271,7 @@ func TestWiden(t *testing.T) {
 	if got.SchemaString() != want.SchemaString() {
 		t.Fatalf("got  %s\nwant %s", got.SchemaString(), want.SchemaString())
 	}
-	_, changes, err := Evolve(cur, got)
+	_, changes, err := Evolve(cur, got, EvolveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestWiden(t *testing.T) {
 	}
 
 	narrower := evStruct(evField("id", table.Long, false), evField("name", table.String, false), evField("gone", table.String, false), evField("opt", table.String, false))
-	if _, changed := Widen(evStruct(evField("id", table.Long, false), evField("name", table.String, false), evField("gone", table.String, false), evField("opt", table.String, true)), narrower); changed {
+	if _, changed := Widen(evStruct(evField("id", table.Long, false), evField("name", table.String, false), evField("gone", table.String, false), evField("opt", table.String, true)), narrower, EvolveOptions{}); changed {
 		t.Fatal("a narrower writer schema asked for a change")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/sluicelake/sluice/table"
@@ -33,7 +34,9 @@ type JSONDecoder struct {
 	fields    map[string]*jsonField
 	sc        scanner
 	bin       []byte
+	zero      [1]byte // a wide decimal's placeholder while a widening is reported
 	newFields []NewField
+	widened   []NewField
 	path      []string
 }
 
@@ -74,7 +77,7 @@ func NewJSONDecoder(buf *writer.Buffer, columns []*writer.Column, opts JSONOptio
 func (d *JSONDecoder) Decode(msg []byte) error {
 	s := &d.sc
 	s.reset(msg)
-	d.newFields = d.newFields[:0]
+	d.newFields, d.widened = d.newFields[:0], d.widened[:0]
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -128,10 +131,21 @@ func (d *JSONDecoder) end() error {
 	if d.sc.peek() != 0 {
 		return d.sc.errorf("data after the JSON object")
 	}
-	if len(d.newFields) > 0 {
-		return &NewFieldsError{Fields: append([]NewField(nil), d.newFields...)}
+	if len(d.newFields) > 0 || len(d.widened) > 0 {
+		return &NewFieldsError{Fields: slices.Clone(d.newFields), Widened: slices.Clone(d.widened)}
 	}
 	return nil
+}
+
+// widen records that the value at the current path needs its column widened to wider,
+// when the options let the table widen it; the caller then writes a placeholder and
+// goes on, and Decode returns *NewFieldsError.
+func (d *JSONDecoder) widen(n *jsonNode, wider table.DataType) bool {
+	if !d.opts.TypeWidening || d.opts.UnknownFields != UnknownEvolve || !evolvable(n.typ, wider) {
+		return false
+	}
+	d.widened = append(d.widened, NewField{Path: slices.Clone(d.path), Type: wider})
+	return true
 }
 
 // unknown handles a field with no column at path (parent path, then key).
@@ -248,6 +262,10 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 			return d.fail(at, "%s is not a whole number in the range of %s", num, n.typ)
 		}
 		if v < n.lo || v > n.hi {
+			if d.widen(n, table.Long) {
+				t.int(0)
+				return nil
+			}
 			return d.fail(at, "%d is out of range for %s", v, n.typ)
 		}
 		t.int(v)
@@ -264,6 +282,10 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 			return d.fail(at, "%s is out of range for %s", num, n.typ)
 		}
 		if n.typ == table.Float && math.Abs(v) > math.MaxFloat32 {
+			if d.widen(n, table.Double) {
+				t.float(0)
+				return nil
+			}
 			return d.fail(at, "%s is out of range for float", num)
 		}
 		t.float(v)
@@ -343,6 +365,10 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 		if n.conv == convBigDecimal {
 			b, ok := n.wide.Parse(num)
 			if !ok {
+				if wider, ok := writer.WiderDecimal(num, dt); ok && d.widen(n, wider) {
+					t.bytes(d.zero[:])
+					return nil
+				}
 				return d.fail(at, "%s does not fit %s exactly", num, dt)
 			}
 			t.bytes(b)
@@ -350,6 +376,10 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 		}
 		v, ok := writer.ParseDecimal(num, dt.Scale)
 		if !ok || v < n.lo || v > n.hi {
+			if wider, ok := writer.WiderDecimal(num, dt); ok && d.widen(n, wider) {
+				t.int(0)
+				return nil
+			}
 			return d.fail(at, "%s does not fit %s exactly", num, dt)
 		}
 		t.int(v)
@@ -508,6 +538,10 @@ func (d *JSONDecoder) mapKey(nest *writer.Nest, n *jsonNode, key []byte, at int)
 		nest.Bytes(key)
 	case convInt:
 		v, err := strconv.ParseInt(string(key), 10, 64)
+		if err == nil && (v < n.lo || v > n.hi) && d.widen(n, table.Long) {
+			nest.Int(0)
+			return nil
+		}
 		if err != nil || v < n.lo || v > n.hi {
 			return d.fail(at, "map key %q is not a %s", key, n.typ)
 		}

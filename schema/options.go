@@ -30,6 +30,13 @@ type JSONOptions struct {
 	UnknownFields UnknownFields
 	// EpochUnit is the unit of a number in a timestamp column. Defaults to EpochMillis.
 	EpochUnit EpochUnit
+	// TypeWidening, with UnknownEvolve, reports a value that fits only a wider type than
+	// its column's, one EvolveOptions.TypeWidening applies, in NewFieldsError.Widened
+	// instead of failing the message: a whole number beyond a byte, short or integer
+	// column's range (long), a number beyond float's (double), a decimal with more
+	// digits than its column's (the narrowest wider decimal that holds it). Defaults to
+	// false.
+	TypeWidening bool
 }
 
 // AvroOptions configure an AvroDecoder.
@@ -39,4 +46,17 @@ type AvroOptions struct {
 	// schema resolution does; UnknownFail refuses the writer schema in NewAvroDecoder
 	// (never per message), naming the field. Defaults to UnknownIgnore.
 	UnknownFields UnknownFields
+}
+
+// EvolveOptions configure Evolve and Widen.
+type EvolveOptions struct {
+	// TypeWidening lets a column, struct field, array element or map key or value take a
+	// wider type, as Delta's schema evolution does on a table with type widening: byte →
+	// short → integer → long, float → double, decimal(p,s) → decimal(p+k1,s+k2) with
+	// k1 >= k2 >= 0, date → timestamp_ntz. (Integer to decimal or double, which the
+	// protocol also allows, is left to an explicit ALTER COLUMN, as Delta does.) Set it
+	// when the table property delta.enableTypeWidening is true
+	// (table.Metadata.TypeWideningEnabled). Defaults to false: every type change is
+	// refused.
+	TypeWidening bool
 }

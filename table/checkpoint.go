@@ -475,72 +475,105 @@ func nonNilStrMap(m map[string]string) map[string]string {
 // row group's pages in memory until the group is complete.
 const checkpointRowGroupRows = 10_000
 
-// writeCheckpoint writes a classic checkpoint of the snapshot and then _last_checkpoint.
-// The checkpoint is encoded straight into the store through a pipe (as data files are),
-// so that neither its rows nor its bytes are ever held whole.
+// writeCheckpoint writes a checkpoint of the snapshot in the form its table takes (V2
+// spec with sidecars when it has the v2Checkpoint feature, checkpoint_v2.go; else
+// classic), then _last_checkpoint. Its files are encoded straight into the store
+// (parquetObject), so that neither their rows nor their bytes are ever held whole.
 func (s *Snapshot) writeCheckpoint(ctx context.Context, store storage.Storage, now time.Time) error {
-	pr, pw := io.Pipe()
-	var sum checkpointSummary
-	done := make(chan error, 1)
-	go func() {
-		err := s.encodeCheckpoint(pw, now, &sum)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	putErr := store.Put(ctx, CheckpointKey(s.version), pr, -1)
-	pr.CloseWithError(errors.Join(putErr, io.ErrClosedPipe)) // stops an encoder the put left behind
-	encErr := <-done
-	switch {
-	case encErr != nil && !errors.Is(encErr, io.ErrClosedPipe):
-		return fmt.Errorf("checkpoint %d: encode: %w", s.version, encErr)
-	case putErr != nil:
-		return fmt.Errorf("checkpoint %d: %w", s.version, putErr)
-	case encErr != nil:
-		return fmt.Errorf("checkpoint %d: the store stopped reading it: %w", s.version, encErr)
+	if s.v2Checkpoints() {
+		return s.writeCheckpointV2(ctx, store, now, sidecarActions)
 	}
-	hint, _ := json.Marshal(lastCheckpoint{Version: s.version, Size: sum.rows, SizeInBytes: sum.bytes, NumOfAddFiles: sum.adds})
-	if err := store.Put(ctx, LastCheckpointKey, bytes.NewReader(hint), int64(len(hint))); err != nil {
-		return fmt.Errorf("checkpoint %d: _last_checkpoint: %w", s.version, err)
+	cp := newParquetObject[cpRow](ctx, store, CheckpointKey(s.version), checkpointSchema)
+	var adds int64
+	var err error
+	for row := range s.checkpointRows(now) {
+		if row.Add != nil {
+			adds++
+		}
+		if err = cp.write(row); err != nil {
+			break
+		}
+	}
+	if err := cp.finish(err); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", s.version, err)
+	}
+	return putLastCheckpoint(ctx, store, lastCheckpoint{Version: s.version, Size: cp.rows, SizeInBytes: cp.out.n, NumOfAddFiles: adds})
+}
+
+// putLastCheckpoint replaces _last_checkpoint with lc.
+func putLastCheckpoint(ctx context.Context, store storage.Storage, lc lastCheckpoint) error {
+	hint, err := encodeJSON(lc)
+	if err == nil {
+		err = store.Put(ctx, LastCheckpointKey, bytes.NewReader(hint), int64(len(hint)))
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: _last_checkpoint: %w", lc.Version, err)
 	}
 	return nil
 }
 
-// checkpointSummary counts what encodeCheckpoint wrote, for _last_checkpoint.
-type checkpointSummary struct {
-	rows, adds, bytes int64
+// parquetObject encodes rows of type T as one Parquet object of the store, streamed into
+// it as they are written: the store's Put reads the other end of a pipe (as data files
+// are written), and row groups are bounded by checkpointRowGroupRows. Every object
+// started must be ended by finish.
+type parquetObject[T any] struct {
+	key   string
+	pipe  *io.PipeWriter
+	out   *countingWriter // out.n is the size of the object written so far
+	w     *parquet.GenericWriter[T]
+	batch []T
+	rows  int64
+	put   chan error
 }
 
-// encodeCheckpoint writes the checkpoint's Parquet bytes to w.
-func (s *Snapshot) encodeCheckpoint(w io.Writer, now time.Time, sum *checkpointSummary) error {
-	cw := &countingWriter{w: w}
-	pw := parquet.NewGenericWriter[cpRow](cw, checkpointSchema, parquet.Compression(&parquet.Snappy),
+func newParquetObject[T any](ctx context.Context, store storage.Storage, key string, schema *parquet.Schema) *parquetObject[T] {
+	pr, pw := io.Pipe()
+	o := &parquetObject[T]{key: key, pipe: pw, out: &countingWriter{w: pw}, batch: make([]T, 0, 1024), put: make(chan error, 1)}
+	o.w = parquet.NewGenericWriter[T](o.out, schema, parquet.Compression(&parquet.Snappy),
 		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(checkpointRowGroupRows))
-	batch := make([]cpRow, 0, 1024)
-	write := func() error {
-		_, err := pw.Write(batch)
-		clear(batch)
-		batch = batch[:0]
-		return err
+	go func() {
+		err := store.Put(ctx, key, pr, -1)
+		pr.CloseWithError(errors.Join(err, io.ErrClosedPipe)) // stops an encoder the put left behind
+		o.put <- err
+	}()
+	return o
+}
+
+func (o *parquetObject[T]) write(row T) error {
+	o.batch = append(o.batch, row)
+	o.rows++
+	if len(o.batch) < cap(o.batch) {
+		return nil
 	}
-	for row := range s.checkpointRows(now) {
-		batch = append(batch, row)
-		sum.rows++
-		if row.Add != nil {
-			sum.adds++
-		}
-		if len(batch) == cap(batch) {
-			if err := write(); err != nil {
-				return err
-			}
-		}
+	return o.flush()
+}
+
+func (o *parquetObject[T]) flush() error {
+	_, err := o.w.Write(o.batch)
+	clear(o.batch)
+	o.batch = o.batch[:0]
+	return err
+}
+
+// finish completes the object and waits for the put to end. A non-nil encErr (the
+// caller failed to produce the rows) aborts the put instead, leaving no object.
+func (o *parquetObject[T]) finish(encErr error) error {
+	if encErr == nil {
+		encErr = o.flush()
 	}
-	if err := write(); err != nil {
-		return err
+	if encErr == nil {
+		encErr = o.w.Close()
 	}
-	if err := pw.Close(); err != nil {
-		return err
+	o.pipe.CloseWithError(encErr)
+	putErr := <-o.put
+	switch {
+	case encErr != nil && !errors.Is(encErr, io.ErrClosedPipe):
+		return fmt.Errorf("encode: %w", encErr)
+	case putErr != nil:
+		return putErr
+	case encErr != nil:
+		return fmt.Errorf("the store stopped reading it: %w", encErr)
 	}
-	sum.bytes = cw.n
 	return nil
 }
 

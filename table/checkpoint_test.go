@@ -118,22 +118,38 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLogCleanup(t *testing.T) {
-	ctx := context.Background()
+// createTable creates a table of testSchema partitioned by day, with the table
+// properties given.
+func createTable(t *testing.T, store storage.Storage, conf map[string]string, opts ...Option) *Table {
+	t.Helper()
+	tbl := New(store, opts...)
+	if _, err := tbl.Create(context.Background(), CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"},
+		Configuration: conf}); err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// createClockedTable creates a table as createTable does in a memory store whose
+// objects, like the handle, take their times from a test clock; it returns the clock's
+// time, which the test moves.
+func createClockedTable(t *testing.T, conf map[string]string) (*Table, *clockStore, *time.Time) {
+	t.Helper()
 	now := time.Now()
 	clock := func() time.Time { return now }
 	store := &clockStore{Storage: storage.NewMemory(t.Name()), now: clock, times: map[string]time.Time{}}
-	tbl := New(store, Clock(clock))
-	if _, err := tbl.Create(ctx, CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"},
-		Configuration: map[string]string{"delta.logRetentionDuration": "interval 1 day"}}); err != nil {
-		t.Fatal(err)
-	}
+	return createTable(t, store, conf, Clock(clock)), store, &now
+}
+
+func TestLogCleanup(t *testing.T) {
+	ctx := context.Background()
+	tbl, store, now := createClockedTable(t, map[string]string{"delta.logRetentionDuration": "interval 1 day"})
 	commitN(t, tbl, 0, 25) // checkpoints at 10 and 20, nothing expired yet
 	if n := countLog(t, store); n != 26+2 {
 		t.Fatalf("log files = %d before expiry", n)
 	}
-	now = now.Add(48 * time.Hour) // everything written so far is now older than the retention
-	commitN(t, tbl, 25, 5)        // version 30 checkpoints and cleans up
+	*now = now.Add(48 * time.Hour) // everything written so far is now older than the retention
+	commitN(t, tbl, 25, 5)         // version 30 checkpoints and cleans up
 	files, _ := listLog(ctx, store, "")
 	var versions []string
 	for _, f := range files {

@@ -56,14 +56,12 @@ func uuidCheckpointKey(version int64, ext string) string {
 }
 
 // newV2Table creates a table with the v2Checkpoint feature: commits 1 to 12 add a file
-// each, 13 removes one, 14 and 15 add one each for another application. A Table takes
-// no checkpoint of it.
+// each, 13 removes one, 14 and 15 add one each for another application. Its checkpoint
+// interval is longer than that: the tests write the checkpoints.
 func newV2Table(t *testing.T) storage.Storage {
 	t.Helper()
 	store := storage.NewMemory(t.Name())
-	writeVersion0(t, store, Protocol{MinReaderVersion: 3, MinWriterVersion: 7,
-		ReaderFeatures: []string{"v2Checkpoint"}, WriterFeatures: []string{"v2Checkpoint"}}, testSchema())
-	commitN(t, New(store), 0, 12)
+	commitN(t, createTable(t, store, map[string]string{"delta.checkpointPolicy": "v2", "delta.checkpointInterval": "100"}), 0, 12)
 	removeOther(t, store, 13, "day=2024-01-01/f003.parquet", time.Now())
 	commitOther(t, store, "o1.parquet", "other", -1, 1)
 	commitOther(t, store, "o2.parquet", "other", 1, 2)
@@ -121,19 +119,14 @@ func writeV2Checkpoint(t *testing.T, store storage.Storage, version int64, l v2L
 		}
 		return prefixed(sidecars)
 	}
-	// The columns of both specs in one row, in the order Spark writes them.
-	type v2Row struct {
-		cpRow
-		cpV2Row
-	}
-	out := []v2Row{{cpV2Row: cpV2Row{CheckpointMetadata: &cpCheckpointMetadata{Version: &version}}}}
+	out := []cpV2CheckpointRow{{cpV2Row: cpV2Row{CheckpointMetadata: &cpCheckpointMetadata{Version: &version}}}}
 	for _, name := range sidecars {
-		out = append(out, v2Row{cpV2Row: cpV2Row{Sidecar: &cpSidecar{Path: &name}}})
+		out = append(out, cpV2CheckpointRow{cpV2Row: cpV2Row{Sidecar: &cpSidecar{Path: &name}}})
 	}
 	for _, r := range rows {
-		out = append(out, v2Row{cpRow: r})
+		out = append(out, cpV2CheckpointRow{cpRow: r})
 	}
-	putParquet(t, store, l.key, out, parquet.NewSchema("spark_schema", parquet.SchemaOf(new(v2Row))))
+	putParquet(t, store, l.key, out, v2CheckpointSchema)
 	return prefixed(sidecars)
 }
 
@@ -333,47 +326,52 @@ func TestV2CheckpointMissingSidecar(t *testing.T) {
 	}
 }
 
-// TestCommitToV2CheckpointTable: commits to a table with the v2Checkpoint feature write
-// no classic checkpoint and delete nothing, through normal and ForAppending handles,
-// and the table reads back through Spark's v2 checkpoint.
+// TestCommitToV2CheckpointTable: commits to Spark's table with v2 checkpoints
+// (delta.checkpointInterval 2) write V2-spec checkpoints of their own, through normal
+// and ForAppending handles, and delete nothing of the fresh log. The table rebuilt from
+// the newest alone (the commits it covers deleted) has the files the whole log gives.
 func TestCommitToV2CheckpointTable(t *testing.T) {
 	ctx := context.Background()
 	for _, appending := range []bool{false, true} {
 		t.Run(fmt.Sprint("appending=", appending), func(t *testing.T) {
 			store := copyConformanceTable(t, "kernel-rs-golden/v2-checkpoint-parquet/delta")
 			before, _ := listLog(ctx, store, "")
-			hint, _ := store.Get(ctx, LastCheckpointKey)
 			var opts []Option
 			if appending {
 				opts = append(opts, ForAppending())
 			}
 			tbl := New(store, opts...)
-			for i := range 4 { // delta.checkpointInterval is 2: versions 4 and 6 would checkpoint
+			for i := range 4 { // versions 3 to 6: 4 and 6 checkpoint
 				res, err := tbl.Commit(ctx, &Transaction{Adds: []Add{{Path: fmt.Sprintf("f%d.parquet", i), Size: 1, DataChange: true}},
 					AppTxns: []AppTxn{{AppID: "app", Prev: int64(i) - 1, Version: int64(i)}}})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if res.Checkpointed || res.CheckpointErr != nil || res.LogFilesDeleted != 0 {
-					t.Fatalf("version %d: %+v, want no checkpoint", res.Version, res)
+				if res.Checkpointed != (res.Version%2 == 0) || res.CheckpointErr != nil || res.LogFilesDeleted != 0 {
+					t.Fatalf("version %d: %+v", res.Version, res)
 				}
 			}
 			after, _ := listLog(ctx, store, "")
+			var written []string
 			for _, f := range after {
-				if f.kind != logCommit && !slices.ContainsFunc(before, func(b logFile) bool { return b.key == f.key }) {
-					t.Fatalf("wrote %s", f.key)
+				if !slices.ContainsFunc(before, func(b logFile) bool { return b.key == f.key }) && f.kind != logCommit {
+					written = append(written, f.key)
+					if f.kind != logCheckpointV2 || (f.version != 4 && f.version != 6) {
+						t.Fatalf("wrote %s", f.key)
+					}
 				}
 			}
-			if len(after) != len(before)+4 {
-				t.Fatalf("%d log files, want %d", len(after), len(before)+4)
+			if len(written) != 2 || len(after) != len(before)+6 {
+				t.Fatalf("wrote %v; %d log files, want %d", written, len(after), len(before)+6)
 			}
-			if now, _ := store.Get(ctx, LastCheckpointKey); !bytes.Equal(now, hint) {
-				t.Fatalf("_last_checkpoint changed to %s", now)
-			}
+			checkV2Checkpoint(t, store, 6)
+			want := replayAll(t, store)
+			deleteCommits(t, store, 6)
 			s := mustLoad(t, store)
-			if s.Version() != 6 || s.CheckpointVersion() != 2 || s.NumFiles() != 8 {
+			if s.Version() != 6 || s.CheckpointVersion() != 6 || s.NumFiles() != 8 {
 				t.Fatalf("version %d checkpoint %d files %d", s.Version(), s.CheckpointVersion(), s.NumFiles())
 			}
+			sameState(t, s, want)
 		})
 	}
 }
@@ -389,11 +387,7 @@ func TestV2ConformanceTablesFromCheckpoint(t *testing.T) {
 	} {
 		t.Run(table, func(t *testing.T) {
 			store := copyConformanceTable(t, table)
-			files, _ := listLog(context.Background(), store, "")
-			replayed := newSnapshot(store.URI(), loadConfig{})
-			if err := replayed.replay(context.Background(), store, files); err != nil {
-				t.Fatal(err)
-			}
+			replayed := replayAll(t, store)
 			deleteCommits(t, store, checkpoint)
 			got := mustLoad(t, store)
 			if got.CheckpointVersion() != checkpoint {

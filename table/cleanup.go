@@ -4,33 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/sluicelake/sluice/table/storage"
 )
 
 // Checkpoint writes a checkpoint of the latest snapshot now, whatever the interval, and
 // removes expired log files. It is what runs after every delta.checkpointInterval-th
-// commit. written is false when the table takes no checkpoint from Sluice.
-func (t *Table) Checkpoint(ctx context.Context) (version int64, written bool, deleted int, err error) {
+// commit. A table with the v2Checkpoint feature gets a V2-spec checkpoint with
+// sidecars (checkpoint_v2.go).
+func (t *Table) Checkpoint(ctx context.Context) (version int64, deleted int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, err := t.refresh(ctx)
 	if err != nil {
-		return 0, false, 0, err
+		return 0, 0, err
 	}
-	written, deleted, err = t.checkpoint(ctx)
-	return s.version, written, deleted, err
+	_, deleted, err = t.checkpoint(ctx)
+	return s.version, deleted, err
 }
 
 // checkpoint writes a checkpoint of t.snap's version and removes expired log files.
 // A ForAppending handle keeps no file list: it writes from a full load of that version,
-// held only until the checkpoint is written. A table with the v2Checkpoint feature
-// gets no checkpoint and no log cleanup (Snapshot.v2Checkpoints).
+// held only until the checkpoint is written.
 func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 	now := t.opts.now()
 	s := t.snap
-	if s.v2Checkpoints() {
-		return false, 0, nil
-	}
 	if s.noFiles {
 		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion})
 		if err != nil {
@@ -58,7 +60,8 @@ func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 // cleanupLog deletes commits, checkpoints and checksums older than
 // delta.logRetentionDuration. It keeps the newest expired checkpoint and everything
 // after it, so the oldest version left is always covered by a checkpoint and every
-// later version can be rebuilt.
+// later version can be rebuilt. On a table with the v2Checkpoint feature it then
+// deletes the sidecars no checkpoint names any more (cleanupSidecars).
 func cleanupLog(ctx context.Context, t *Table, s *Snapshot, now time.Time) (int, error) {
 	cutoff := now.Add(-s.logRetention())
 	files, err := listExpiredLog(ctx, t, s.version, cutoff)
@@ -66,7 +69,8 @@ func cleanupLog(ctx context.Context, t *Table, s *Snapshot, now time.Time) (int,
 		return 0, err
 	}
 	keep := int64(-1) // the newest complete checkpoint that is itself expired
-	for v, parts := range checkpointParts(files) {
+	cps := checkpointParts(files)
+	for v, parts := range cps {
 		if v > s.version {
 			continue
 		}
@@ -88,13 +92,80 @@ func cleanupLog(ctx context.Context, t *Table, s *Snapshot, now time.Time) (int,
 			continue
 		}
 		switch f.kind {
-		case logCommit, logCheckpoint, logCheckpointMP, logCRC, logCompaction:
+		case logCommit, logCheckpoint, logCheckpointMP, logCheckpointV2, logCRC, logCompaction:
 			if err := t.store.Delete(ctx, f.key); err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			deleted++
 		}
+	}
+	if s.v2Checkpoints() {
+		n, err := cleanupSidecars(ctx, t.store, cps[keep][0].key, cutoff)
+		deleted += n
+		errs = append(errs, err)
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// cleanupSidecars deletes the sidecar files that are older than cutoff, truncated to
+// midnight UTC, and that no checkpoint in the log names (PROTOCOL.md, "Metadata
+// Cleanup", steps 4 and 5). The age keeps the sidecars of a checkpoint being written,
+// which come before it. A checkpoint that cannot be read stops the deletion.
+//
+// Finding the sidecars still named means reading every checkpoint left, so that is
+// done only when some old sidecar is not named by key, the oldest checkpoint kept. As
+// the cutoff is truncated to midnight, the sidecars of the checkpoints cleanup deletes
+// become old all at once about once a day, and so does the reading, rather than at
+// every checkpoint (as in Spark, whose whole log cleanup truncates the cutoff so).
+func cleanupSidecars(ctx context.Context, store storage.Storage, key string, cutoff time.Time) (int, error) {
+	cutoff = cutoff.UTC().Truncate(24 * time.Hour)
+	old := map[string]string{} // file name → key
+	for o, err := range store.List(ctx, sidecarDir, "") {
+		if err != nil {
+			return 0, fmt.Errorf("list %s: %w", sidecarDir, err)
+		}
+		name := strings.TrimPrefix(o.Key, sidecarDir)
+		if !strings.Contains(name, "/") && o.ModTime.Before(cutoff) {
+			old[name] = o.Key
+		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	named := func(key string) error { // drops from old the sidecars checkpoint key names
+		names, err := checkpointSidecars(ctx, store, key)
+		if err != nil {
+			return fmt.Errorf("sidecars: read checkpoint %s: %w", key, err)
+		}
+		for _, n := range names {
+			delete(old, n)
+		}
+		return nil
+	}
+	if err := named(key); err != nil || len(old) == 0 {
+		return 0, err
+	}
+	files, err := listLog(ctx, store, "")
+	if err != nil {
+		return 0, fmt.Errorf("list log: %w", err)
+	}
+	for _, f := range files {
+		// Multi-part checkpoints are V1 spec: they name no sidecars.
+		if (f.kind == logCheckpoint || f.kind == logCheckpointV2) && f.key != key {
+			if err := named(f.key); err != nil {
+				return 0, err
+			}
+		}
+	}
+	var errs []error
+	deleted := 0
+	for _, k := range slices.Sorted(maps.Values(old)) {
+		if err := store.Delete(ctx, k); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted++
 	}
 	return deleted, errors.Join(errs...)
 }

@@ -40,9 +40,12 @@ type Transaction struct {
 	// another writer changed the table so that these files no longer fit it.
 	SchemaString string
 	// Metadata, when set, replaces the table metadata in the same commit (schema
-	// evolution); its schema must also accept the data files. When the new schema uses a
-	// type that needs a table feature the protocol lacks (timestamp_ntz), the same
-	// commit upgrades the protocol to reader 3 / writer 7 with that feature.
+	// evolution); its schema must also accept the data files, and the rows already in
+	// the table: a column's type may change only by a widening the protocol lists, with
+	// delta.enableTypeWidening true in the table and in Metadata, and recorded in the
+	// field's delta.typeChanges. When the new schema uses a type that needs a table
+	// feature the protocol lacks (timestamp_ntz), or records a type change (typeWidening),
+	// the same commit upgrades the protocol to reader 3 / writer 7 with that feature.
 	Metadata *Metadata
 	// BaseSchemaString is the schema Metadata was derived from. When the table's schema
 	// is no longer that one (another writer evolved it), Commit refuses with
@@ -191,6 +194,27 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 			return &MetadataChangedError{Table: s.uri, Reason: "another writer changed the schema since this change was computed"}
 		}
 	}
+	var target *StructType
+	if tx.Metadata != nil {
+		var err error
+		if target, err = tx.Metadata.Schema(); err != nil {
+			return err
+		}
+		// The rows already in the table must read as the new schema: a type changes
+		// only by a widening, and only while the table enables it (PROTOCOL.md, "Writer
+		// Requirements for Type Widening").
+		if err := fitsSchema(s.schema, target, tx.Metadata.TypeWideningEnabled(), ""); err != nil {
+			return fmt.Errorf("table %s: commit: the new schema does not fit the table's data: %w", s.uri, err)
+		}
+		if fitsSchema(s.schema, target, false, "") != nil { // a type widens
+			if !s.metadata.TypeWideningEnabled() {
+				return &MetadataChangedError{Table: s.uri, Reason: "another writer turned delta.enableTypeWidening off, and this change widens a column"}
+			}
+			if !schemaHasMetadataKey(target, typeChangesKey) {
+				return fmt.Errorf("table %s: commit: the new schema widens a column without recording it in delta.typeChanges", s.uri)
+			}
+		}
+	}
 	if tx.SchemaString == "" || tx.SchemaString == s.metadata.SchemaString {
 		return nil
 	}
@@ -198,24 +222,24 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 	if err != nil {
 		return err
 	}
-	target := s.schema
-	if tx.Metadata != nil {
-		if target, err = tx.Metadata.Schema(); err != nil {
-			return err
-		}
+	widen := supportsTypeWidening(s.protocol)
+	if target == nil {
+		target = s.schema
+	} else {
+		widen = widen || schemaHasMetadataKey(target, typeChangesKey) // the commit adds the feature
 	}
-	if err := fitsSchema(written, target, ""); err != nil {
+	if err := fitsSchema(written, target, widen, ""); err != nil {
 		return &MetadataChangedError{Table: s.uri, Reason: err.Error()}
 	}
 	return nil
 }
 
 // fitsSchema reports whether files written with schema w can be read as schema t:
-// every column of w is in t with the same type, and every column t adds is nullable.
-// Columns match by physical name, the name in the files: under column mapping a
-// renamed column still fits, and a column dropped and added again under its old name
-// does not.
-func fitsSchema(w, t *StructType, prefix string) error {
+// every column of w is in t with the same type, or with a wider one when widen is true
+// (the table has type widening), and every column t adds is nullable. Columns match by
+// physical name, the name in the files: under column mapping a renamed column still
+// fits, and a column dropped and added again under its old name does not.
+func fitsSchema(w, t *StructType, widen bool, prefix string) error {
 	for _, tf := range t.Fields {
 		wf := fieldByPhysicalName(w, tf.PhysicalName())
 		if wf == nil {
@@ -224,15 +248,8 @@ func fitsSchema(w, t *StructType, prefix string) error {
 			}
 			continue
 		}
-		ws, wok := wf.Type.(*StructType)
-		ts, tok := tf.Type.(*StructType)
-		switch {
-		case wok && tok:
-			if err := fitsSchema(ws, ts, prefix+tf.Name+"."); err != nil {
-				return err
-			}
-		case wf.Type.String() != tf.Type.String():
-			return fmt.Errorf("column %s%s changed type from %s to %s", prefix, tf.Name, wf.Type, tf.Type)
+		if err := fitsType(wf.Type, tf.Type, widen, prefix+tf.Name); err != nil {
+			return err
 		}
 		if wf.Nullable && !tf.Nullable {
 			return fmt.Errorf("column %s%s became NOT NULL", prefix, tf.Name)
@@ -244,6 +261,39 @@ func fitsSchema(w, t *StructType, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// fitsType is fitsSchema for the values of one column, struct field, array element or
+// map key or value at path.
+func fitsType(w, t DataType, widen bool, path string) error {
+	switch tt := t.(type) {
+	case *StructType:
+		if ws, ok := w.(*StructType); ok {
+			return fitsSchema(ws, tt, widen, path+".")
+		}
+	case *ArrayType:
+		if wa, ok := w.(*ArrayType); ok {
+			if wa.ContainsNull && !tt.ContainsNull {
+				return fmt.Errorf("column %s: the array's elements became NOT NULL", path)
+			}
+			return fitsType(wa.ElementType, tt.ElementType, widen, path+".element")
+		}
+	case *MapType:
+		if wm, ok := w.(*MapType); ok {
+			if wm.ValueContainsNull && !tt.ValueContainsNull {
+				return fmt.Errorf("column %s: the map's values became NOT NULL", path)
+			}
+			if err := fitsType(wm.KeyType, tt.KeyType, widen, path+".key"); err != nil {
+				return err
+			}
+			return fitsType(wm.ValueType, tt.ValueType, widen, path+".value")
+		}
+	default:
+		if w.String() == t.String() || widen && CanWiden(w, t) {
+			return nil
+		}
+	}
+	return fmt.Errorf("column %s changed type from %s to %s", path, w, t)
 }
 
 func fieldByPhysicalName(s *StructType, name string) *StructField {

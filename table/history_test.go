@@ -58,7 +58,7 @@ func TestTimeTravelAndHistory(t *testing.T) {
 		t.Fatalf("before the first commit: %v", err)
 	}
 	// A checkpoint at 3, then cleanup of the commits before it: 3 reads, 1 is gone.
-	if _, _, _, err := New(store).Checkpoint(ctx); err != nil {
+	if _, _, err := New(store).Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for v := range int64(3) {

@@ -40,10 +40,9 @@ var writerFeaturesSupported = []string{
 	"rowTracking",         // new files get Row IDs and commit versions (rowtracking.go)
 	"inCommitTimestamp",   // commits carry a monotonic inCommitTimestamp (Table.inCommitTimestamp)
 	"clustering",          // appends leave clustering to OPTIMIZE; stats cover the clustering columns (checked)
+	"typeWidening",        // files keep a widened column's older type; changes are recorded (typewidening.go)
 	"liquid",              // the preview name of clustering that Databricks wrote
-	// Appends do not depend on checkpoints, and a Table takes none of a table with
-	// v2Checkpoint rather than write a V1-spec one (Snapshot.v2Checkpoints).
-	"v2Checkpoint",
+	"v2Checkpoint",        // checkpoints are V2 spec with sidecars (checkpoint_v2.go)
 }
 
 // NewTableProtocol is the protocol of tables Sluice creates: readable by every Delta
@@ -77,15 +76,19 @@ var readerWriterFeatures = []string{"columnMapping", "deletionVectors", "timesta
 
 // protocolFor returns the protocol a table at p needs once its schema is schema and it
 // uses the features given, and whether that differs from p. A type that needs a feature
-// p does not list (timestamp_ntz), or a feature given, moves the table to writer 7 (and
-// to reader 3 for a reader-writer feature) with that feature listed. The features p
-// lists are kept and, since table-features protocols imply nothing, the legacy
-// versions' implied features are listed too: a writer cannot prove that a table never
-// used them (PROTOCOL.md, "Table Features for New and Existing Tables").
+// p does not list (timestamp_ntz), a recorded type change (typeWidening), or a feature
+// given, moves the table to writer 7 (and to reader 3 for a reader-writer feature) with
+// that feature listed. The features p lists are kept and, since table-features
+// protocols imply nothing, the legacy versions' implied features are listed too: a
+// writer cannot prove that a table never used them (PROTOCOL.md, "Table Features for
+// New and Existing Tables").
 func protocolFor(p Protocol, schema *StructType, features ...string) (Protocol, bool) {
 	need := slices.Clone(features)
 	if usesType(schema, TimestampNTZ) {
 		need = append(need, "timestampNtz")
+	}
+	if !supportsTypeWidening(&p) && schemaHasMetadataKey(schema, typeChangesKey) {
+		need = append(need, "typeWidening")
 	}
 	out, changed := p, false
 	for _, f := range need {

@@ -503,7 +503,12 @@ var intervalUnits = map[string]time.Duration{
 }
 
 // checkReadable refuses a snapshot whose data this package cannot read correctly.
-// Deletion vectors are read (DeletedRows), so live ones are no reason to refuse.
+// Deletion vectors are read (DeletedRows), so live ones are no reason to refuse; nor
+// are columns widened by a type change the protocol lists (readers convert the older
+// files' values).
 func (s *Snapshot) checkReadable() error {
-	return checkRead(s.uri, s.protocol, s.metadata, false)
+	if err := checkRead(s.uri, s.protocol, s.metadata, false); err != nil || s.schema == nil {
+		return err
+	}
+	return checkTypeChanges(s.uri, s.schema, false)
 }

@@ -222,17 +222,24 @@ func enabledFeatures(conf map[string]string) []string {
 	if conf["delta.enableChangeDataFeed"] == "true" {
 		fs = append(fs, "changeDataFeed")
 	}
+	if conf["delta.enableTypeWidening"] == "true" {
+		fs = append(fs, "typeWidening")
+	}
 	if mode := conf["delta.columnMapping.mode"]; mode == ColumnMappingName || mode == ColumnMappingID {
 		fs = append(fs, "columnMapping")
+	}
+	if conf["delta.checkpointPolicy"] == "v2" { // Databricks' property for V2-spec checkpoints
+		fs = append(fs, "v2Checkpoint")
 	}
 	return fs
 }
 
 // Create writes version 0 (protocol and metaData). Table properties that turn on a table
 // feature (delta.enableDeletionVectors, delta.enableRowTracking,
-// delta.enableInCommitTimestamps, delta.enableChangeDataFeed, delta.columnMapping.mode)
-// list it in the protocol; with column mapping every column gets a physical name and id. It returns an error wrapping
-// ErrTableExists when version 0 exists already, whoever wrote it.
+// delta.enableInCommitTimestamps, delta.enableChangeDataFeed, delta.columnMapping.mode,
+// delta.checkpointPolicy=v2) list it in the protocol; with column mapping every column
+// gets a physical name and id. It returns an error wrapping ErrTableExists when version
+// 0 exists already, whoever wrote it.
 func (t *Table) Create(ctx context.Context, o CreateOptions) (*Snapshot, error) {
 	if err := validateNewSchema(o.Schema, o.PartitionColumns); err != nil {
 		return nil, fmt.Errorf("table %s: create: %w", t.URI(), err)

@@ -116,6 +116,36 @@ func parseDecimalExp(b []byte, neg bool, scale int) (int64, bool) {
 	return v, true
 }
 
+// WiderDecimal returns the narrowest decimal type that type widening can turn t into
+// (PROTOCOL.md, "Type Widening": decimal(p+k1,s+k2) with k1 >= k2 >= 0) and that holds
+// decimal text exactly, for a value that does not fit t; ok is false when the text is
+// no number or needs more than 38 digits. It allocates.
+func WiderDecimal(text []byte, t *table.DecimalType) (wider *table.DecimalType, ok bool) {
+	if bytes.IndexByte(text, '/') >= 0 { // big.Rat reads fractions; decimal text has none
+		return nil, false
+	}
+	r, ok := new(big.Rat).SetString(string(text))
+	if !ok {
+		return nil, false
+	}
+	scale := t.Scale
+	for !new(big.Rat).Mul(r, new(big.Rat).SetInt(pow10(scale))).IsInt() {
+		if scale++; scale > 38 {
+			return nil, false
+		}
+	}
+	whole := new(big.Int).Quo(r.Num(), r.Denom())
+	digits := 0
+	if whole.Sign() != 0 {
+		digits = len(whole.Abs(whole).String())
+	}
+	precision := max(t.Precision-t.Scale, digits) + scale
+	if precision > 38 {
+		return nil, false
+	}
+	return &table.DecimalType{Precision: precision, Scale: scale}, true
+}
+
 // WideDecimal parses and bounds the values of one decimal column wider than
 // MaxInt64DecimalPrecision digits. Decoders build one per column when they compile
 // their plan, because the powers of ten it holds take big-number arithmetic.
@@ -190,6 +220,20 @@ func TwosComplement(v *big.Int) []byte {
 		b[i] = ^b[i]
 	}
 	return b
+}
+
+// ScaleTwosComplement multiplies a big-endian two's complement integer (no bytes is
+// zero) by 10^k: the unscaled value of a decimal read into a column whose scale is k
+// larger. It allocates.
+func ScaleTwosComplement(b []byte, k int) []byte {
+	v := new(big.Int)
+	if len(b) > 0 {
+		v.SetBytes(b)
+		if b[0]&0x80 != 0 {
+			v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+		}
+	}
+	return TwosComplement(v.Mul(v, pow10(k)))
 }
 
 // TrimTwosComplement drops the leading bytes of a big-endian two's complement integer

@@ -345,3 +345,52 @@ func TestFormatDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestWiderDecimal: the narrowest decimal that type widening can turn a column into
+// and that holds the value: more digits before the point keep the scale, more after
+// it raise scale and precision together.
+func TestWiderDecimal(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		p, s int
+		want string // "" when none does
+	}{
+		{"1234.5", 5, 2, "decimal(6,2)"},
+		{"1.234", 5, 2, "decimal(6,3)"},
+		{"-1234.567", 5, 2, "decimal(7,3)"},
+		{"0.00001", 5, 2, "decimal(8,5)"},
+		{"1.5e3", 3, 1, "decimal(5,1)"},
+		{"120000000000000000000", 18, 0, "decimal(21,0)"},
+		{"1e40", 10, 0, ""},
+		{"1e-40", 10, 0, ""},
+		{"1/2", 10, 0, ""},
+		{"abc", 10, 0, ""},
+	} {
+		got, ok := WiderDecimal([]byte(c.text), &table.DecimalType{Precision: c.p, Scale: c.s})
+		switch {
+		case c.want == "" && ok:
+			t.Errorf("WiderDecimal(%s, decimal(%d,%d)) = %s, want none", c.text, c.p, c.s, got)
+		case c.want != "" && (!ok || got.String() != c.want):
+			t.Errorf("WiderDecimal(%s, decimal(%d,%d)) = %v, %v; want %s", c.text, c.p, c.s, got, ok, c.want)
+		}
+	}
+}
+
+func TestScaleTwosComplement(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		k    int
+		want string
+	}{
+		{"0", 2, "0"}, {"125", 2, "12500"}, {"-125", 2, "-12500"}, {"-1", 20, "-100000000000000000000"},
+		{"123456789012345678901234567890", 3, "123456789012345678901234567890000"},
+	} {
+		got := ScaleTwosComplement(TwosComplement(bigInt(t, c.v)), c.k)
+		if want := TwosComplement(bigInt(t, c.want)); !bytes.Equal(got, want) {
+			t.Errorf("ScaleTwosComplement(%s, %d) = %x, want %x", c.v, c.k, got, want)
+		}
+	}
+	if got := ScaleTwosComplement(nil, 3); !bytes.Equal(got, []byte{0}) {
+		t.Errorf("no bytes: %x, want 00", got)
+	}
+}

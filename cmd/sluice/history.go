@@ -91,13 +91,9 @@ func keyValues(m map[string]string) string {
 func checkpointCmd() *cobra.Command {
 	return locationCmd("checkpoint LOCATION", "Write a checkpoint of the latest version now, then clean up expired log files",
 		func(cmd *cobra.Command, store storage.Storage) error {
-			version, written, deleted, err := table.New(store).Checkpoint(cmd.Context())
+			version, deleted, err := table.New(store).Checkpoint(cmd.Context())
 			if err != nil {
 				return err
-			}
-			if !written {
-				fmt.Printf("no checkpoint written at version %d: this table takes checkpoints Sluice does not write yet\n", version)
-				return nil
 			}
 			fmt.Printf("checkpoint written at version %d; %d expired log files deleted\n", version, deleted)
 			return nil
