@@ -229,8 +229,8 @@ func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
 			if r != nil {
 				t.Errorf("seed %d: %v", seed, r)
 			}
-			t.Logf("seed %d failed; replay with: go test ./connector -run TestSimulation -sim.seed %d -sim.steps %d -v\nsteps:\n  %s\nlast connector logs:\n%s",
-				seed, seed, steps, strings.Join(s.trace, "\n  "), s.logs.String())
+			t.Logf("seed %d failed; replay with: go test ./connector -run TestSimulation -sim.seed %d -sim.steps %d -v\nsteps:\n  %s\nlast connector logs:\n%s\nthe log:\n%s",
+				seed, seed, steps, strings.Join(s.trace, "\n  "), s.logs.String(), s.describeLog())
 			ok = false
 		}
 	}()
@@ -686,7 +686,9 @@ func (s *sim) check() error {
 		have := slices.Sorted(slices.Values(got[p]))
 		want := slices.DeleteFunc(s.broker.offsets(p, txn), func(off int64) bool { return s.deleted[[2]int64{int64(p), off}] })
 		if !slices.Equal(have, want) {
-			return fmt.Errorf("partition %d at txn %d (table version %d): rows %s, want %s", p, txn, snap.Version(), diffOffsets(have), diffOffsets(want))
+			extra, missing := offsetDiff(have, want)
+			return fmt.Errorf("partition %d at txn %d (table version %d): rows %s, want %s; extra (duplicated or deleted) %v, missing %v",
+				p, txn, snap.Version(), diffOffsets(have), diffOffsets(want), extra, missing)
 		}
 	}
 	return nil
@@ -815,6 +817,79 @@ func readSimRows(data []byte, partCol, offCol string) ([][2]int64, error) {
 		rows.Close()
 	}
 	return out, nil
+}
+
+// describeLog lists the commits still in the table's log: each one's txns, and the
+// (partition, first–last offset) of the rows of each file it adds.
+func (s *sim) describeLog() string {
+	var b strings.Builder
+	snap, err := table.Load(s.ctx, s.mem)
+	if err != nil {
+		return err.Error()
+	}
+	for v := int64(0); ; v++ {
+		data, err := s.mem.Get(s.ctx, table.CommitKey(v))
+		if errors.Is(err, storage.ErrNotFound) {
+			if v > 1000 {
+				break
+			}
+			continue
+		}
+		if err != nil {
+			break
+		}
+		fmt.Fprintf(&b, "  version %d:", v)
+		for line := range strings.Lines(string(data)) {
+			var a table.Action
+			if json.Unmarshal([]byte(line), &a) != nil {
+				continue
+			}
+			switch {
+			case a.Txn != nil:
+				fmt.Fprintf(&b, " txn %s=%d", a.Txn.AppID, a.Txn.Version)
+			case a.Add != nil:
+				rows, _ := s.fileRows(snap, a.Add)
+				spans := map[int64][2]int64{}
+				for _, r := range rows {
+					sp, ok := spans[r[0]]
+					if !ok {
+						sp = [2]int64{r[1], r[1]}
+					}
+					spans[r[0]] = [2]int64{min(sp[0], r[1]), max(sp[1], r[1])}
+				}
+				fmt.Fprintf(&b, " add(dv=%v %v)", a.Add.DeletionVector != nil, spans)
+			case a.Remove != nil:
+				fmt.Fprintf(&b, " remove")
+			case a.MetaData != nil:
+				fmt.Fprintf(&b, " metaData")
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// offsetDiff is what have holds beyond want (a duplicate counts once for each extra
+// copy) and what want holds that have lacks; both sorted.
+func offsetDiff(have, want []int64) (extra, missing []int64) {
+	count := map[int64]int{}
+	for _, o := range want {
+		count[o]++
+	}
+	for _, o := range have {
+		if count[o] > 0 {
+			count[o]--
+		} else {
+			extra = append(extra, o)
+		}
+	}
+	for _, o := range want {
+		if count[o] > 0 {
+			missing = append(missing, o)
+			count[o]--
+		}
+	}
+	return extra, missing
 }
 
 func diffOffsets(offs []int64) string {

@@ -13,6 +13,9 @@ const (
 	// fromStart is the next offset of a partition that begins with the first message
 	// the consumer delivers (start policy earliest, librdkafka's OffsetBeginning).
 	fromStart int64 = -1
+	// staleTxn is the prev of a partition whose buffered rows a worker dropped: no table
+	// holds it, so the partition's next batch is refused and rewinds it.
+	staleTxn int64 = -3
 )
 
 // position is where a worker continues a partition from.

@@ -185,9 +185,7 @@ func (w *worker) run(ctx context.Context) {
 				w.parts[p] = &partState{next: pos.next, prev: pos.prev, first: -1}
 			}
 		case itemForget:
-			for _, p := range item.forget {
-				delete(w.parts, p)
-			}
+			w.forget(item.forget)
 		case itemDiscard:
 			w.discard(item.parts)
 		case itemReschema:
@@ -411,9 +409,47 @@ func (w *worker) sealBatch() *batch {
 	return b
 }
 
+// forget drops partitions that are no longer this worker's. Their rows since the last
+// seal, if any, share the buffer with other partitions' rows and would reach the next
+// commit without their txn (a schema reply can replay held messages of a partition
+// after its revocation's flush and before this): then the whole buffer goes, and the
+// partitions left are marked so that their next batch is refused and rewinds them to
+// the table's positions.
+func (w *worker) forget(parts []tp) {
+	dirty := false
+	for _, p := range parts {
+		if st := w.parts[p]; st != nil && st.first >= 0 {
+			dirty = true
+		}
+		delete(w.parts, p)
+	}
+	if !dirty {
+		return
+	}
+	w.dropBuffered()
+	for _, st := range w.parts {
+		st.prev, st.first = staleTxn, -1
+	}
+	w.dest.conn.requestReseek(w.dest)
+}
+
 // discard drops the batch and the held messages, and restarts partitions from the
 // given positions (the table's); partitions not in next keep theirs.
 func (w *worker) discard(next map[tp]position) {
+	w.dropBuffered()
+	for p, st := range w.parts {
+		pos, ok := next[p]
+		if !ok { // not the table's to seek any more: wait for an assignment
+			delete(w.parts, p)
+			continue
+		}
+		st.next, st.prev, st.first = pos.next, pos.prev, -1
+	}
+	w.failed = false
+}
+
+// dropBuffered releases the rows, held messages and dead letters not yet sealed.
+func (w *worker) dropBuffered() {
 	if w.buf != nil {
 		for _, p := range w.buf.Take() {
 			p.Release()
@@ -433,15 +469,6 @@ func (w *worker) discard(next map[tp]position) {
 		p.Release()
 	}
 	w.carry, w.dlq = nil, nil
-	for p, st := range w.parts {
-		pos, ok := next[p]
-		if !ok { // not the table's to seek any more: wait for an assignment
-			delete(w.parts, p)
-			continue
-		}
-		st.next, st.prev, st.first = pos.next, pos.prev, -1
-	}
-	w.failed = false
 }
 
 // dlqEntry is a message that went to the dead-letter target, with why.
