@@ -104,7 +104,7 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 // selectColumns is the view's select list: each column of the schema by its display
 // name, read from the files by its physical name (column mapping; nested fields are
 // renamed too), from the partition values, or NULL when no file has it (a column added
-// after them). A column that type widening changed is cast to the table's type: files
+// after them) or it is void. A column that type widening changed is cast to the table's type: files
 // written before hold the narrower one (PROTOCOL.md, "Reader Requirements for Type
 // Widening"), and DuckDB would otherwise give the files' common type, the narrower one
 // when no file has the wider yet.
@@ -132,6 +132,8 @@ func selectColumns(ctx context.Context, db *sql.DB, schema *table.StructType, is
 			return nil, fmt.Errorf("query: column %q: %w", f.Name, err)
 		}
 		switch phys := f.PhysicalName(); {
+		case f.Type == table.Void:
+			cols = append(cols, fmt.Sprintf("NULL AS %s", quoteIdent(f.Name)))
 		case isPart[f.Name]:
 			cols = append(cols, fmt.Sprintf("CAST(f.%s AS %s) AS %s", quoteIdent(f.Name), typ, quoteIdent(f.Name)))
 		case !present[phys]:
@@ -168,8 +170,12 @@ func widenedInside(t table.DataType) bool {
 }
 
 // logicalExpr renames the nested fields of a column read by physical names to their
-// display names; changed is false when no name differs (expr is returned as it is).
+// display names, and puts back the void fields the files leave out as NULL; changed is
+// false when no name differs and nothing is void (expr is returned as it is).
 func logicalExpr(expr string, t table.DataType, depth int) (out string, changed bool) {
+	if t == table.Void {
+		return "NULL", true
+	}
 	switch t := t.(type) {
 	case *table.StructType:
 		parts := make([]string, len(t.Fields))
@@ -314,6 +320,10 @@ func duckType(t table.DataType) (string, error) {
 			return "TIMESTAMPTZ", nil
 		case table.TimestampNTZ:
 			return "TIMESTAMP", nil
+		case table.Void:
+			// DuckDB's own type of a NULL literal: a void column reads as NULL of it,
+			// never from the files, which hold no column for it (as Spark writes them).
+			return `"NULL"`, nil
 		}
 	case *table.StructType:
 		fields := make([]string, len(t.Fields))

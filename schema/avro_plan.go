@@ -94,6 +94,24 @@ func (c *avroCompiler) mismatch(w avro.Schema, t table.DataType, path string) er
 func (c *avroCompiler) compile(w avro.Schema, t table.DataType, nullable bool, path string, col int) (*avroNode, error) {
 	w = deref(w)
 	n := &avroNode{col: col, slot: -1, path: path, null: nullable, minSize: 1}
+	if t == table.Void {
+		// The column holds only null: a writer type with values would lose them.
+		null := &avroNode{wire: wireNull, conv: acNull, col: col, slot: -1, path: path, null: true}
+		if u, ok := w.(*avro.UnionSchema); ok {
+			if members, _ := unionMembers(u); len(members) == 0 {
+				n.wire, n.conv, n.null = wireUnion, acBranch, true
+				n.branches = make([]*avroNode, len(u.Types()))
+				for i := range n.branches {
+					n.branches[i] = null
+				}
+				return n, nil
+			}
+		}
+		if w.Type() != avro.Null {
+			return nil, c.mismatch(w, t, path)
+		}
+		return null, nil
+	}
 	switch w := w.(type) {
 	case *avro.NullSchema:
 		return nil, &AvroSchemaError{Field: path, Msg: "the writer's type is null alone; it has no values for a " + t.String() + " column"}

@@ -33,7 +33,8 @@ import (
 //	string                                string                 a message with invalid UTF-8 is refused
 //	boolean, int, long                    boolean, integer, long
 //	float, double                         float, double
-//	null (alone)                          refused                a column needs a type that can hold a value
+//	null (alone), [null]                  void, nullable         every value null, as Spark's NullType; refused
+//	                                                             as array items and map values (no Parquet column)
 //	[null,T], [T,null]                    T, nullable
 //	[T]                                   T
 //	any other union                       struct                 one nullable field per non-null member, named
@@ -139,7 +140,7 @@ func (m *avroMapper) typ(s avro.Schema, path string) (table.DataType, bool, erro
 	s = deref(s)
 	switch s := s.(type) {
 	case *avro.NullSchema:
-		return nil, false, &AvroSchemaError{Field: path, Msg: "the type is null alone; a column needs a type that can hold a value"}
+		return table.Void, true, nil
 	case *avro.PrimitiveSchema:
 		t, err := primitiveTableType(s)
 		if err != nil {
@@ -159,18 +160,24 @@ func (m *avroMapper) typ(s avro.Schema, path string) (table.DataType, bool, erro
 		if err != nil {
 			return nil, false, err
 		}
+		if et == table.Void {
+			return nil, false, &AvroSchemaError{Field: path, Msg: "the array's items are null alone; a void element type cannot be written"}
+		}
 		return &table.ArrayType{ElementType: et, ContainsNull: null}, false, nil
 	case *avro.MapSchema:
 		vt, null, err := m.typ(s.Values(), joinPath(path, "value"))
 		if err != nil {
 			return nil, false, err
 		}
+		if vt == table.Void {
+			return nil, false, &AvroSchemaError{Field: path, Msg: "the map's values are null alone; a void value type cannot be written"}
+		}
 		return &table.MapType{KeyType: table.String, ValueType: vt, ValueContainsNull: null}, false, nil
 	case *avro.UnionSchema:
 		members, hasNull := unionMembers(s)
 		switch len(members) {
 		case 0:
-			return nil, false, &AvroSchemaError{Field: path, Msg: "the union holds only null; a column needs a type that can hold a value"}
+			return table.Void, true, nil
 		case 1:
 			t, _, err := m.typ(members[0].schema, path)
 			return t, hasNull, err

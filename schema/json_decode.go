@@ -28,6 +28,7 @@ import (
 //	struct                       objects (fields by name; missing fields are null)
 //	array                        arrays
 //	map                          objects (keys converted to the key type)
+//	void                         null only: any other value is a *FieldError
 type JSONDecoder struct {
 	buf       *writer.Buffer
 	opts      JSONOptions
@@ -242,13 +243,16 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 		if err := s.literal("null"); err != nil {
 			return err
 		}
-		if !nullable {
+		if !nullable && n.conv != convVoid {
 			return d.fail(at, "null in a non-nullable %s field", n.typ)
 		}
 		t.null()
 		return nil
 	}
 	switch n.conv {
+	case convVoid:
+		// Dropping the value would lose it silently: the column holds only null.
+		return d.fail(at, "a JSON %s cannot be stored in a void field (it holds only null)", kindOf(c))
 	case convInt:
 		if !isNumberStart(c) {
 			return d.wrongType(n, at)

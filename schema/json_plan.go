@@ -47,6 +47,7 @@ const (
 	convStruct
 	convArray
 	convMap
+	convVoid // only null: any other value is refused, not dropped
 )
 
 // planJSON compiles the plan for values of type t; a type no JSON value converts to is
@@ -76,6 +77,8 @@ func planJSON(name string, t table.DataType) (*jsonNode, error) {
 			n.conv = convDate
 		case table.Timestamp, table.TimestampNTZ:
 			n.conv = convTimestamp
+		case table.Void:
+			n.conv = convVoid
 		}
 	case *table.StructType:
 		n.conv = convStruct

@@ -320,6 +320,9 @@ func validateNewSchema(s *StructType, partitionColumns []string) error {
 		if f == nil {
 			return fmt.Errorf("partition column %q is not in the schema", p)
 		}
+		if f.Type == Void {
+			return fmt.Errorf("partition column %q is void (every value null): a void column cannot be a partition column", p)
+		}
 		if _, ok := f.Type.(PrimitiveType); !ok {
 			if _, ok := f.Type.(*DecimalType); !ok {
 				return fmt.Errorf("partition column %q has type %s; partition columns must be primitive", p, f.Type)

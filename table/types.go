@@ -34,12 +34,17 @@ const (
 	Date         PrimitiveType = "date"
 	Timestamp    PrimitiveType = "timestamp"
 	TimestampNTZ PrimitiveType = "timestamp_ntz"
+	// Void is Spark's NullType, the type of a column created from a NULL literal
+	// (CREATE TABLE t AS SELECT NULL AS x). Its every value is null: Spark writes no
+	// Parquet column for it and readers return NULL, so a void column is nullable
+	// whatever its field says.
+	Void PrimitiveType = "void"
 )
 
 var primitives = map[string]PrimitiveType{
 	"string": String, "long": Long, "integer": Integer, "short": Short, "byte": Byte,
 	"float": Float, "double": Double, "boolean": Boolean, "binary": Binary, "date": Date,
-	"timestamp": Timestamp, "timestamp_ntz": TimestampNTZ,
+	"timestamp": Timestamp, "timestamp_ntz": TimestampNTZ, "void": Void,
 }
 
 func (p PrimitiveType) String() string { return string(p) }

@@ -68,6 +68,7 @@ type Buffer struct {
 	partIdx []int // indices of partition columns, in partition order
 	dataIdx []int // indices of data-file columns, in schema order
 	derived []int // indices of derived columns, in schema order
+	voids   []int // indices of void columns, in no data file: always null
 	leaves  []*leaf
 	roots   []*snode // data columns' schema nodes, in dataIdx order
 	// The data files' Parquet schema and codec, the same for every file; the codec's
@@ -119,7 +120,8 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	}
 	b := &Buffer{spec: spec, cfg: cfg, codec: codec, byName: map[string]int{}, parts: map[string]*part{}}
 	for i, f := range spec.Schema.Fields {
-		b.cols = append(b.cols, &Column{Index: i, Name: f.Name, Type: f.Type, Nullable: f.Nullable})
+		// A void column holds only null, whatever its field says (table.Void).
+		b.cols = append(b.cols, &Column{Index: i, Name: f.Name, Type: f.Type, Nullable: f.Nullable || f.Type == table.Void})
 		b.byName[f.Name] = i
 	}
 	for _, p := range spec.PartitionColumns {
@@ -128,6 +130,9 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 			return nil, fmt.Errorf("partition column %q is not in the schema", p)
 		}
 		c := b.cols[i]
+		if c.Type == table.Void {
+			return nil, fmt.Errorf("partition column %q is void (every value null): a void column cannot be a partition column", p)
+		}
 		if _, err := leafKind(c.Type); err != nil || c.Type == table.Binary {
 			return nil, fmt.Errorf("partition column %q: a %s column cannot be a partition column", p, c.Type)
 		}
@@ -151,12 +156,16 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 			return nil, err
 		}
 		c.node = n
+		if n.void {
+			b.voids = append(b.voids, c.Index)
+			continue
+		}
 		b.dataIdx = append(b.dataIdx, c.Index)
 		b.roots = append(b.roots, n)
 	}
 	b.leaves = st.leaves
 	if len(b.dataIdx) == 0 {
-		return nil, errors.New("every column is a partition column; data files need at least one data column")
+		return nil, errors.New("every column is a partition or void column; data files need at least one data column")
 	}
 	names := make([]string, len(b.dataIdx))
 	nodes := make([]parquet.Node, len(b.dataIdx))
@@ -290,6 +299,9 @@ func (b *Buffer) EndRow() error {
 	for _, i := range b.partIdx {
 		b.stage[i].state = stateUnset
 	}
+	for _, i := range b.voids {
+		b.stage[i].state = stateUnset
+	}
 	b.nest.reset()
 	p.rows++
 	b.rows++
@@ -319,6 +331,9 @@ func (b *Buffer) validateRow() error {
 		c := b.cols[i]
 		switch s.state {
 		case stateSet:
+			if c.node.void {
+				return &ValueError{Path: c.Name, Msg: "a void column holds only null"}
+			}
 			if c.node.leaf == nil {
 				return &ValueError{Path: c.Name, Msg: fmt.Sprintf("a %s column needs a nested value", c.Type)}
 			}

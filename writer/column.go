@@ -37,8 +37,9 @@ type Column struct {
 }
 
 // Primitive reports whether the column holds a primitive (or decimal) value, set with
-// SetInt/SetFloat/SetBool/SetBytes; other columns are built with Nested.
-func (c *Column) Primitive() bool { return c.node.leaf != nil }
+// SetInt/SetFloat/SetBool/SetBytes, or is void and takes only SetNull (or nothing);
+// other columns are built with Nested.
+func (c *Column) Primitive() bool { return c.node.leaf != nil || c.node.void }
 
 // snode mirrors one node of the table schema with what shredding needs: the
 // definition level when the value is present, the repetition level of lists and maps,
@@ -55,6 +56,7 @@ type snode struct {
 	elem     *snode   // list
 	key, val *snode   // map
 	leaf     *leaf    // primitive
+	void     bool     // void: always null, in no Parquet column (leafLo == leafHi)
 	// name is the field's name inside its parent in the data files and in the stats
 	// objects (its physical name under column mapping); stats are kept only for fields
 	// reachable through structs (not inside lists or maps). id is its Parquet field id,
@@ -119,6 +121,15 @@ func (st *schemaTree) build(path string, t table.DataType, nullable bool, parent
 	}
 	switch t := t.(type) {
 	case table.PrimitiveType, *table.DecimalType:
+		if t == table.Void {
+			// Every value is null: no Parquet column, no leaf, no statistics (as Spark
+			// writes it), and a null is all it accepts, whatever the field says.
+			if inRepeat {
+				return nil, fmt.Errorf("column %s: a void value inside a list or map is not supported by the writer", path)
+			}
+			n.void, n.nullable, n.def = true, true, parentDef+1
+			break
+		}
 		k, err := leafKind(t)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", path, err)
@@ -141,6 +152,10 @@ func (st *schemaTree) build(path string, t table.DataType, nullable bool, parent
 				return nil, err
 			}
 			n.fields = append(n.fields, c)
+		}
+		if len(st.leaves) == n.leafLo {
+			// Its fields are all void: Parquet has no empty group, nor does Spark write one.
+			return nil, fmt.Errorf("column %s: a struct whose fields are all void cannot be written", path)
 		}
 	case *table.ArrayType:
 		n.rep = parentRep + 1
@@ -267,10 +282,12 @@ func (n *snode) parquetNode(dict bool) parquet.Node {
 		}
 		node = parquet.Decimal(t.Scale, t.Precision, phys)
 	case *table.StructType:
-		names := make([]string, len(n.fields))
-		nodes := make([]parquet.Node, len(n.fields))
-		for i, f := range n.fields {
-			names[i], nodes[i] = f.name, f.parquetNode(dict)
+		names := make([]string, 0, len(n.fields))
+		nodes := make([]parquet.Node, 0, len(n.fields))
+		for _, f := range n.fields {
+			if !f.void {
+				names, nodes = append(names, f.name), append(nodes, f.parquetNode(dict))
+			}
 		}
 		node = newGroup(names, nodes)
 	case *table.ArrayType:

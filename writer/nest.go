@@ -61,7 +61,7 @@ func (n *Nest) start(col int) {
 	c := n.b.cols[col]
 	n.col = col
 	n.frames = n.frames[:0]
-	if c.node.leaf != nil {
+	if c.Primitive() {
 		n.b.fail(c.Name, "Nested called on a primitive column")
 	}
 	st := &n.b.stage[col]

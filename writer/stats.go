@@ -52,7 +52,7 @@ type statsWriter struct {
 }
 
 func (w *statsWriter) field(sn *snode) {
-	if w.budget <= 0 || sn.inRepeat {
+	if w.budget <= 0 || sn.inRepeat || sn.void {
 		return
 	}
 	switch {
