@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
@@ -118,12 +117,8 @@ func dvKey(store storage.Storage, dv *DeletionVector) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		root := strings.TrimSuffix(store.URI(), "/") + "/"
-		if k, ok := strings.CutPrefix(key, root); ok {
+		if k, ok := storeKey(store, key); ok {
 			return k, nil
-		}
-		if !strings.Contains(key, "://") {
-			return key, nil
 		}
 		return "", fmt.Errorf("%s is outside the table (%s)", key, store.URI())
 	}

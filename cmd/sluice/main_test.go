@@ -215,3 +215,68 @@ func TestHistoryAndTimeTravel(t *testing.T) {
 		t.Fatalf("query --version 99: %v", err)
 	}
 }
+
+// TestVacuum: `table vacuum` only lists what it would delete unless --yes, keeps live
+// and hidden files, and refuses a short retention without --force.
+func TestVacuum(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := table.New(store)
+	schema := &table.StructType{Fields: []*table.StructField{{Name: "id", Type: table.Long, Nullable: true}}}
+	if _, err := tbl.Create(ctx, table.CreateOptions{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	for _, name := range []string{"live.parquet", "orphan.parquet", "_SUCCESS"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tbl.Commit(ctx, &table.Transaction{Adds: []table.Add{{Path: "live.parquet", Size: 4, DataChange: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		var err error
+		out := captureStdout(t, func() {
+			root := rootCmd()
+			root.SetArgs(append([]string{"table", "vacuum", dir}, args...))
+			err = root.Execute()
+		})
+		return out, err
+	}
+	exists := func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	out, err := run()
+	if err != nil || !strings.Contains(out, "would delete orphan.parquet\n") || strings.Contains(out, "live.parquet") ||
+		!strings.Contains(out, "1 files (4 B) would be deleted") || !exists("orphan.parquet") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	out, err = run("--json")
+	var report VacuumReport
+	if err != nil || json.Unmarshal([]byte(out), &report) != nil || !report.DryRun || report.NumFiles != 1 || report.Bytes != 4 ||
+		report.Files[0].Path != "orphan.parquet" || report.Retention != "168h0m0s" {
+		t.Fatalf("dry run --json: %v\n%s", err, out)
+	}
+	if out, err := run("--retention", "1h"); err == nil || !strings.Contains(err.Error(), "shorter than delta.deletedFileRetentionDuration") {
+		t.Fatalf("--retention 1h without --force: %v\n%s", err, out)
+	}
+	out, err = run("--yes")
+	if err != nil || !strings.Contains(out, "deleted orphan.parquet\n") || !strings.Contains(out, "1 files (4 B) deleted") {
+		t.Fatalf("--yes: %v\n%s", err, out)
+	}
+	if exists("orphan.parquet") || !exists("live.parquet") || !exists("_SUCCESS") {
+		t.Fatalf("after --yes: orphan %v, live %v, _SUCCESS %v", exists("orphan.parquet"), exists("live.parquet"), exists("_SUCCESS"))
+	}
+	if out, err := run("--yes", "--retention", "0s", "--force"); err != nil || !strings.Contains(out, "0 files (0 B) deleted") {
+		t.Fatalf("second vacuum: %v\n%s", err, out)
+	}
+}
