@@ -194,3 +194,58 @@ func (m Metadata) MaxColumnID() int64 {
 	n, _ := strconv.ParseInt(m.Configuration[maxColumnIDKey], 10, 64)
 	return n
 }
+
+// checkColumnMapping refuses new metadata for a column-mapped table that breaks the
+// mapping: a field, at any depth, without a physical name or id, two fields with one
+// id, or a delta.columnMapping.maxColumnId below an id in use or below the table's.
+// Readers would resolve such columns wrongly, so nothing is written.
+func checkColumnMapping(s *Snapshot, meta *Metadata, schema *StructType) error {
+	if columnMappingMode(s.protocol, meta) == ColumnMappingNone {
+		return nil
+	}
+	refuse := func(why string) error {
+		return &UnsupportedFeatureError{Table: s.uri, Feature: "a schema change that breaks column mapping: " + why, Write: true}
+	}
+	ids := map[int]string{}
+	var walk func(t DataType, prefix string) error
+	walk = func(t DataType, prefix string) error {
+		switch t := t.(type) {
+		case *StructType:
+			for _, f := range t.Fields {
+				id, ok := f.ColumnID()
+				m := f.mapping()
+				switch {
+				case !ok || m.PhysicalName == "":
+					return refuse(fmt.Sprintf("column %s%s has no physical name or id", prefix, f.Name))
+				case ids[id] != "":
+					return refuse(fmt.Sprintf("columns %s and %s%s share id %d", ids[id], prefix, f.Name, id))
+				}
+				ids[id] = prefix + f.Name
+				if err := walk(f.Type, prefix+f.Name+"."); err != nil {
+					return err
+				}
+			}
+		case *ArrayType:
+			return walk(t.ElementType, prefix)
+		case *MapType:
+			if err := walk(t.KeyType, prefix); err != nil {
+				return err
+			}
+			return walk(t.ValueType, prefix)
+		}
+		return nil
+	}
+	if err := walk(schema, ""); err != nil {
+		return err
+	}
+	maxID := meta.MaxColumnID()
+	if maxID < s.metadata.MaxColumnID() {
+		return refuse(fmt.Sprintf("delta.columnMapping.maxColumnId goes back from %d to %d", s.metadata.MaxColumnID(), maxID))
+	}
+	for id, name := range ids {
+		if int64(id) > maxID {
+			return refuse(fmt.Sprintf("column %s has id %d, above delta.columnMapping.maxColumnId %d", name, id, maxID))
+		}
+	}
+	return nil
+}

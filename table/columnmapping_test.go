@@ -86,3 +86,48 @@ func TestClusteringColumnsByPhysicalName(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A schema change to a column-mapped table that leaves a column without its physical
+// name or id, reuses an id, or moves maxColumnId back is refused before anything is
+// written.
+func TestCommitRefusesBrokenColumnMapping(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		change func(m *Metadata, s *StructType)
+		want   string
+	}{
+		{"no id", func(m *Metadata, s *StructType) {
+			s.Fields = append(s.Fields, &StructField{Name: "new", Type: String, Nullable: true})
+		}, "column new has no physical name or id"},
+		{"shared id", func(m *Metadata, s *StructType) {
+			f := &StructField{Name: "new", Type: String, Nullable: true, Metadata: s.Fields[0].Metadata}
+			s.Fields = append(s.Fields, f)
+		}, "share id"},
+		{"max id back", func(m *Metadata, s *StructType) {
+			m.Configuration = map[string]string{"delta.columnMapping.mode": "name", "delta.columnMapping.maxColumnId": "1"}
+		}, "maxColumnId goes back"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := storage.NewMemory(t.Name())
+			tbl := New(store)
+			schema := &StructType{Fields: []*StructField{{Name: "a", Type: Long, Nullable: true}, {Name: "b", Type: String, Nullable: true}}}
+			snap, err := tbl.Create(ctx, CreateOptions{Schema: schema, Configuration: map[string]string{"delta.columnMapping.mode": "name"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := snap.Metadata()
+			s := snap.Schema().Clone()
+			c.change(&meta, s)
+			meta.SchemaString = s.SchemaString()
+			_, err = tbl.Commit(ctx, &Transaction{Metadata: &meta, BaseSchemaString: snap.Metadata().SchemaString})
+			var ue *UnsupportedFeatureError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want a refusal saying %q", err, c.want)
+			}
+			if _, err := store.Get(ctx, CommitKey(1)); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatal("a refused commit was written")
+			}
+		})
+	}
+}

@@ -200,6 +200,9 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 		if target, err = tx.Metadata.Schema(); err != nil {
 			return err
 		}
+		if err := checkColumnMapping(s, tx.Metadata, target); err != nil {
+			return err
+		}
 		// The rows already in the table must read as the new schema: a type changes
 		// only by a widening, and only while the table enables it (PROTOCOL.md, "Writer
 		// Requirements for Type Widening").

@@ -64,7 +64,7 @@ func ParseDecimal(text []byte, scale int) (unscaled int64, ok bool) {
 		return parseDecimalExp(b, neg, scale)
 	}
 	var v int64
-	fracDigits := -1
+	fracDigits, digits := -1, 0
 	for _, c := range b {
 		switch {
 		case c == '.' && fracDigits < 0:
@@ -79,6 +79,7 @@ func ParseDecimal(text []byte, scale int) (unscaled int64, ok bool) {
 				}
 				fracDigits++
 			}
+			digits++
 			if v > (math.MaxInt64-int64(c-'0'))/10 {
 				return 0, false
 			}
@@ -86,6 +87,9 @@ func ParseDecimal(text []byte, scale int) (unscaled int64, ok bool) {
 		default:
 			return 0, false
 		}
+	}
+	if digits == 0 {
+		return 0, false // "." or "-."
 	}
 	for range scale - max(fracDigits, 0) {
 		if v > math.MaxInt64/10 {
@@ -101,6 +105,9 @@ func ParseDecimal(text []byte, scale int) (unscaled int64, ok bool) {
 
 // parseDecimalExp handles numbers with an exponent exactly (rare: it allocates).
 func parseDecimalExp(b []byte, neg bool, scale int) (int64, bool) {
+	if !isDecimalText(b) {
+		return 0, false
+	}
 	r, ok := new(big.Rat).SetString(string(b))
 	if !ok {
 		return 0, false
@@ -175,6 +182,9 @@ func NewWideDecimal(t *table.DecimalType) *WideDecimal {
 // digits than the scale or more digits than the precision. Text is anything big.Rat
 // reads. It allocates; wide decimals are rare.
 func (w *WideDecimal) Parse(text []byte) (unscaled []byte, ok bool) {
+	if !isDecimalText(bytes.TrimPrefix(text, []byte("-"))) {
+		return nil, false
+	}
 	r, ok := new(big.Rat).SetString(string(text))
 	if !ok {
 		return nil, false
@@ -344,4 +354,35 @@ func placePoint(s string, scale int) string {
 		s = "-" + s
 	}
 	return s
+}
+
+// isDecimalText reports whether b, without its sign, is decimal text: digits with an
+// optional point (at least one digit), then an optional exponent. big.Rat alone would
+// also take "0x1e", "1/4" or a second sign.
+func isDecimalText(b []byte) bool {
+	i, digits := 0, 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(b) && b[i] == '.' {
+		for i++; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(b)
 }

@@ -52,6 +52,11 @@ func TestParseDecimal(t *testing.T) {
 		{"-0.05", 2, -5, true}, {"1.230", 2, 123, true}, {"1.234", 2, 0, false},
 		{"1e5", 0, 100000, true}, {"1.5e1", 0, 15, true}, {"1e-3", 2, 0, false}, {"", 0, 0, false}, {"99999999999999999999", 0, 0, false},
 
+		// not decimal text: refused, never read as something else
+		{".", 0, 0, false}, {"-.", 0, 0, false}, {"--1e5", 0, 0, false}, {"0x1e", 0, 0, false},
+		{"1/4", 2, 0, false}, {"1e", 0, 0, false}, {"1e+", 0, 0, false}, {"1.2.3", 2, 0, false},
+		{"+1", 0, 0, false}, {" 1", 0, 0, false}, {"1.", 0, 1, true}, {".5", 1, 5, true}, {"1E+2", 0, 100, true},
+
 		// no rounding, either way
 		{"1.235", 2, 0, false},
 		{"-1.235", 2, 0, false},
@@ -114,6 +119,10 @@ func TestWideDecimalParse(t *testing.T) {
 		{dec38, "1e-11", ""},
 		{dec38, "abc", ""},
 		{dec38, "", ""},
+		{dec38, "1/4", ""}, // big.Rat would read these
+		{dec38, "0x10", ""},
+		{dec38, "--1", ""},
+		{dec38, ".", ""},
 		{dec20, "99999999999999999999", "99999999999999999999"},
 		{dec20, "-99999999999999999999", "-99999999999999999999"},
 		{dec20, "100000000000000000000", ""},
