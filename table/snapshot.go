@@ -36,7 +36,6 @@ type Snapshot struct {
 	// tombstones are removed files, kept for checkpoints until their retention ends.
 	tombstones map[fileKey]*Remove
 	domains    map[string]*DomainMetadata
-	dvFiles    int // live files with a deletion vector
 	// inCommitTimestamp is the inCommitTimestamp of the commit at version, 0 when that
 	// commit has none or was not replayed (the snapshot came from a checkpoint).
 	inCommitTimestamp int64
@@ -44,7 +43,7 @@ type Snapshot struct {
 	// or that its Table last wrote; -1 when it was replayed from commits only.
 	checkpointVersion int64
 	// noFiles is set for the state of a ForAppending handle: add and remove actions are
-	// not kept, so files, tombstones and dvFiles stay empty.
+	// not kept, so files and tombstones stay empty.
 	noFiles bool
 }
 
@@ -312,9 +311,6 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 			if a.Add.PartitionValues == nil {
 				a.Add.PartitionValues = map[string]*string{}
 			}
-			if _, dup := s.files[k]; !dup && k.dv != "" {
-				s.dvFiles++
-			}
 			s.files[k] = a.Add
 			delete(s.tombstones, k)
 		case a.Remove != nil:
@@ -324,9 +320,6 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 			k, err := addKey(a.Remove.Path, a.Remove.DeletionVector)
 			if err != nil {
 				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
-			}
-			if _, live := s.files[k]; live && k.dv != "" {
-				s.dvFiles--
 			}
 			delete(s.files, k)
 			s.tombstones[k] = a.Remove
