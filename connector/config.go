@@ -142,6 +142,23 @@ type ColumnConfig struct {
 	Type string `yaml:"type"`
 	// Nullable defaults to true.
 	Nullable *bool `yaml:"nullable"`
+	// Source is where the value comes from: empty for the message's field of the same
+	// name, "message" for the whole message as JSON text (a variant or string column,
+	// format json only; at most one column). Defaults to empty.
+	Source string `yaml:"source"`
+}
+
+// SourceMessage is ColumnConfig.Source for a column that takes the whole message.
+const SourceMessage = "message"
+
+// messageColumn names the declared column that takes the whole message, if any.
+func (t *TableConfig) messageColumn() string {
+	for _, c := range t.Schema {
+		if c.Source == SourceMessage {
+			return c.Name
+		}
+	}
+	return ""
 }
 
 // FlushConfig says when buffered rows become a commit.

@@ -73,6 +73,10 @@ tables:
 		{"same location", base + "  - {name: u, topics: [b], location: /tmp/t, schema: [{name: id, type: long}]}\n", `writes to the same location as "t"`},
 		{"bad compression", base + "    file: {compression: lz4}\n", `unknown compression "lz4"`},
 		{"bad log level", base + "logging: {level: loud}\n", `"loud": want debug`},
+		{"source of a long", strings.Replace(base, "type: long}", "type: long, source: message}", 1), `its type must be variant or string, not long`},
+		{"unknown source", strings.Replace(base, "type: long}", "type: variant, source: key}", 1), `unknown source "key"`},
+		{"two message columns", base + "      - {name: a, type: variant, source: message}\n      - {name: b, type: string, source: message}\n", `only one column can take the whole message`},
+		{"source with avro", base + "      - {name: a, type: variant, source: message}\n    format: avro\nschema_registry: {url: http://r}\n", `source message works with format json`},
 		{"missing env", strings.Replace(base, "b:9092", "${NO_SUCH_VAR_SLUICE}", 1), `${NO_SUCH_VAR_SLUICE} is not set`},
 	}
 	for _, c := range cases {

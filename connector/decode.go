@@ -42,7 +42,7 @@ func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDe
 	if t.cfg.Format != FormatAvro {
 		var err error
 		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit,
-			TypeWidening: t.cfg.Evolution == EvolutionAddColumns && spec.evolveOptions().TypeWidening})
+			TypeWidening: t.cfg.Evolution == EvolutionAddColumns && spec.evolveOptions().TypeWidening, MessageColumn: t.cfg.messageColumn()})
 		if err != nil {
 			return nil, err
 		}

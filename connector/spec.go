@@ -70,7 +70,12 @@ func isKafkaColumn(name string) bool {
 func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()
 	wc.ReuseBytes = min(wc.ReuseBytes, reuseBytes)
-	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived, ColumnMapping: s.mapped}, wc)
+	rules, err := table.Rules(&s.meta, s.full)
+	if err != nil {
+		return nil, err
+	}
+	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived,
+		ColumnMapping: s.mapped, Rules: rules}, wc)
 }
 
 // evolvedMetadata is the table metadata once the message schema has evolved to

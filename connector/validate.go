@@ -209,10 +209,27 @@ func (t *TableConfig) validateFile(v *validator, path string) {
 // validateColumns checks the declared, derived and partition columns by building the
 // table schema they make.
 func (t *TableConfig) validateColumns(v *validator, path string) {
+	whole := 0
 	for i, c := range t.Schema {
-		if _, err := table.ParsePrimitive(c.Type); err != nil {
+		typ, err := table.ParsePrimitive(c.Type)
+		if err != nil {
 			v.errorf(fmt.Sprintf("%s.schema[%d].type", path, i), "column %q: %v", c.Name, err)
 			return
+		}
+		switch c.Source {
+		case "":
+		case SourceMessage:
+			if whole++; whole > 1 {
+				v.errorf(fmt.Sprintf("%s.schema[%d].source", path, i), "column %q: only one column can take the whole message", c.Name)
+			}
+			if typ != table.Variant && typ != table.String {
+				v.errorf(fmt.Sprintf("%s.schema[%d].source", path, i), "column %q takes the whole message, so its type must be variant or string, not %s", c.Name, typ)
+			}
+			if t.Format != FormatJSON {
+				v.errorf(fmt.Sprintf("%s.schema[%d].source", path, i), "column %q: source message works with format json", c.Name)
+			}
+		default:
+			v.errorf(fmt.Sprintf("%s.schema[%d].source", path, i), "column %q: unknown source %q (want message, or leave it out for the field of the same name)", c.Name, c.Source)
 		}
 	}
 	if len(t.Schema) > 0 {

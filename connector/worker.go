@@ -273,7 +273,12 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 			b.SetNull(k.key)
 		}
 	}
-	return "decode", b.EndRow()
+	err = b.EndRow()
+	var re *writer.RuleError
+	if errors.As(err, &re) {
+		return "constraint", err
+	}
+	return "decode", err
 }
 
 // holdForSchema parks the message and asks the committer for a schema change (or for

@@ -208,23 +208,7 @@ func appendRows(t *testing.T, tbl *table.Table, store storage.Storage, fill func
 		t.Fatal(err)
 	}
 	fill(buf)
-	var adds []table.Add
-	for _, p := range buf.Take() {
-		for !p.Done() {
-			key := path.Join(p.Dir, uuid.NewString()+".parquet")
-			var data bytes.Buffer
-			info, err := p.Encode(&data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := store.Put(ctx, key, &data, int64(data.Len())); err != nil {
-				t.Fatal(err)
-			}
-			adds = append(adds, table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
-				ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats})
-		}
-	}
-	if _, err := tbl.Commit(ctx, &table.Transaction{Adds: adds, SchemaString: snap.Metadata().SchemaString}); err != nil {
+	if _, err := commitBuffer(ctx, tbl, store, buf, snap); err != nil {
 		t.Fatal(err)
 	}
 	after, err := tbl.Snapshot(ctx)
@@ -232,6 +216,28 @@ func appendRows(t *testing.T, tbl *table.Table, store storage.Storage, fill func
 		t.Fatal(err)
 	}
 	return after
+}
+
+// commitBuffer writes the buffer's files into store and commits them to tbl, whose
+// latest snapshot is snap.
+func commitBuffer(ctx context.Context, tbl *table.Table, store storage.Storage, buf *writer.Buffer, snap *table.Snapshot) (table.CommitResult, error) {
+	var adds []table.Add
+	for _, p := range buf.Take() {
+		for !p.Done() {
+			key := path.Join(p.Dir, uuid.NewString()+".parquet")
+			var data bytes.Buffer
+			info, err := p.Encode(&data)
+			if err != nil {
+				return table.CommitResult{}, err
+			}
+			if err := store.Put(ctx, key, &data, int64(data.Len())); err != nil {
+				return table.CommitResult{}, err
+			}
+			adds = append(adds, table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
+				ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats})
+		}
+	}
+	return tbl.Commit(ctx, &table.Transaction{Adds: adds, SchemaString: snap.Metadata().SchemaString})
 }
 
 func queryStrings(t *testing.T, db *sql.DB, q string) []string {

@@ -138,6 +138,9 @@ func selectColumns(ctx context.Context, db *sql.DB, schema *table.StructType, is
 			cols = append(cols, fmt.Sprintf("CAST(f.%s AS %s) AS %s", quoteIdent(f.Name), typ, quoteIdent(f.Name)))
 		case !present[phys]:
 			cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", typ, quoteIdent(f.Name)))
+		case f.Type == table.Variant:
+			col := "d." + quoteIdent(phys)
+			cols = append(cols, fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE CAST(%s AS JSON) END AS %s", col, col, quoteIdent(f.Name)))
 		default:
 			expr, _ := logicalExpr("d."+quoteIdent(phys), f.Type, 0)
 			if widened(f) {
@@ -320,6 +323,10 @@ func duckType(t table.DataType) (string, error) {
 			return "TIMESTAMPTZ", nil
 		case table.TimestampNTZ:
 			return "TIMESTAMP", nil
+		case table.Variant:
+			// DuckDB reads Parquet variants as VARIANT; the view shows them as JSON,
+			// which its JSON functions and SQL clients (the Go driver) understand.
+			return "JSON", nil
 		case table.Void:
 			// DuckDB's own type of a NULL literal: a void column reads as NULL of it,
 			// never from the files, which hold no column for it (as Spark writes them).

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"math"
@@ -39,6 +40,7 @@ type JSONDecoder struct {
 	newFields []NewField
 	widened   []NewField
 	path      []string
+	msgCol    int // the column that takes the whole message (JSONOptions.MessageColumn), or -1
 }
 
 // NewJSONDecoder builds a decoder filling the given columns of buf from the top-level
@@ -61,8 +63,15 @@ func NewJSONDecoder(buf *writer.Buffer, columns []*writer.Column, opts JSONOptio
 	default:
 		return nil, fmt.Errorf("json: epoch unit %q: want s, ms, us or ns", opts.EpochUnit)
 	}
-	d := &JSONDecoder{buf: buf, opts: opts, fields: make(map[string]*jsonField, len(columns))}
+	d := &JSONDecoder{buf: buf, opts: opts, fields: make(map[string]*jsonField, len(columns)), msgCol: -1}
 	for _, c := range columns {
+		if c.Name == opts.MessageColumn {
+			if c.Type != table.Variant && c.Type != table.String {
+				return nil, fmt.Errorf("json: column %q takes the whole message, so it must be a variant or string column, not %s", c.Name, c.Type)
+			}
+			d.msgCol = c.Index
+			continue
+		}
 		n, err := planJSON(c.Name, c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("json: column %q: %w", c.Name, err)
@@ -131,6 +140,9 @@ func (d *JSONDecoder) Decode(msg []byte) error {
 func (d *JSONDecoder) end() error {
 	if d.sc.peek() != 0 {
 		return d.sc.errorf("data after the JSON object")
+	}
+	if d.msgCol >= 0 {
+		d.buf.SetBytes(d.msgCol, bytes.TrimSpace(d.sc.data))
 	}
 	if len(d.newFields) > 0 || len(d.widened) > 0 {
 		return &NewFieldsError{Fields: slices.Clone(d.newFields), Widened: slices.Clone(d.widened)}
@@ -253,6 +265,14 @@ func (d *JSONDecoder) value(t target, n *jsonNode, nullable bool) error {
 	case convVoid:
 		// Dropping the value would lose it silently: the column holds only null.
 		return d.fail(at, "a JSON %s cannot be stored in a void field (it holds only null)", kindOf(c))
+	case convVariant:
+		// The value's text as it is; a JSON null never gets here (it is the column's
+		// SQL NULL, as for every other type).
+		raw, err := s.skipValue(len(d.path))
+		if err != nil {
+			return err
+		}
+		t.bytes(raw)
 	case convInt:
 		if !isNumberStart(c) {
 			return d.wrongType(n, at)

@@ -47,7 +47,8 @@ const (
 	convStruct
 	convArray
 	convMap
-	convVoid // only null: any other value is refused, not dropped
+	convVoid    // only null: any other value is refused, not dropped
+	convVariant // any JSON value, as its text: the writer encodes it (writer/variant.go)
 )
 
 // planJSON compiles the plan for values of type t; a type no JSON value converts to is
@@ -79,6 +80,8 @@ func planJSON(name string, t table.DataType) (*jsonNode, error) {
 			n.conv = convTimestamp
 		case table.Void:
 			n.conv = convVoid
+		case table.Variant:
+			n.conv = convVariant
 		}
 	case *table.StructType:
 		n.conv = convStruct

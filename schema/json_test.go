@@ -268,3 +268,35 @@ func TestJSONSchemaTableSchema(t *testing.T) {
 		t.Fatalf("recursive schema: %v", err)
 	}
 }
+
+// MessageColumn takes the whole message text (here in the string column user, with
+// the message's own "user" field not read into it); a column of another type cannot.
+func TestJSONMessageColumn(t *testing.T) {
+	buf, dec := newTestDecoder(t, JSONOptions{MessageColumn: "user"})
+	msg := ` {"id": 7, "user": "ignored", "amount": 1.5} `
+	if err := dec.Decode([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := buf.EndRow(); err != nil {
+		t.Fatal(err)
+	}
+	p := buf.Take()[0]
+	var out strings.Builder
+	info, err := p.Encode(&nopWriter{&out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The statistics hold the first 32 characters of the one value.
+	if want := `"user":"{\"id\": 7, \"user\": \"ignored\", \"am"`; !strings.Contains(info.Stats, want) {
+		t.Fatalf("stats %s: want user to hold the whole message (%s)", info.Stats, want)
+	}
+	schema := &table.StructType{Fields: []*table.StructField{{Name: "id", Type: table.Long}}}
+	b2, _ := writer.NewBuffer(writer.Spec{Schema: schema}, writer.DefaultConfig())
+	if _, err := NewJSONDecoder(b2, b2.Columns(), JSONOptions{MessageColumn: "id"}); err == nil || !strings.Contains(err.Error(), "variant or string") {
+		t.Fatalf("a long message column: %v", err)
+	}
+}
+
+type nopWriter struct{ b *strings.Builder }
+
+func (w *nopWriter) Write(p []byte) (int, error) { return w.b.Write(p) }

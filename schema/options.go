@@ -37,6 +37,10 @@ type JSONOptions struct {
 	// digits than its column's (the narrowest wider decimal that holds it). Defaults to
 	// false.
 	TypeWidening bool
+	// MessageColumn names a variant or string column that takes the whole message, as
+	// its JSON text, instead of a field of that name; the other columns are decoded from
+	// the message's fields as usual. Defaults to none.
+	MessageColumn string
 }
 
 // AvroOptions configure an AvroDecoder.

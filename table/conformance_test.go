@@ -227,7 +227,7 @@ func TestWriteGating(t *testing.T) {
 		{"delta-rs-data/simple_table", ""},
 		{"kernel-rs-golden/v2-checkpoint-json/delta", ""},
 		{"kernel-rs-golden/v2-checkpoint-parquet/delta", ""},
-		{"delta-rs-data/checkpoint-v2-table", "writer feature identityColumns"},
+		{"delta-rs-data/checkpoint-v2-table", "identityColumns (an identity column"},
 	}
 	for _, c := range cases {
 		for _, appending := range []bool{false, true} {

@@ -22,16 +22,19 @@ var readerFeaturesSupported = []string{
 	"typeWidening-preview",
 	"typeWidening",
 	"v2Checkpoint", // loading reads UUID-named and V2-spec checkpoints and their sidecars
+	"variantType",  // query reads the Parquet variant group; the log needs nothing more
+	"variantType-preview",
 }
 
 // writerFeaturesSupported are writer table features an appending writer can honour.
 // Some are conditional; checkWrite enforces the conditions.
 var writerFeaturesSupported = []string{
 	"appendOnly",          // appends only: always honoured
-	"invariants",          // only when no column declares one (checked)
-	"checkConstraints",    // only when no constraint is declared (checked)
+	"invariants",          // enforced by the writer; expressions in table/expr's subset (checked)
+	"checkConstraints",    // enforced by the writer; expressions in table/expr's subset (checked)
 	"changeDataFeed",      // inserts need no cdc files
-	"generatedColumns",    // only when no column is generated (checked)
+	"generatedColumns",    // computed by the writer; top-level, expressions in table/expr's subset (checked)
+	"identityColumns",     // only when no column is an identity column (checked)
 	"timestampNtz",        // the writer supports the type
 	"vacuumProtocolCheck", // affects vacuum only; ours honours the protocol
 	"domainMetadata",      // appends do not touch domains
@@ -43,11 +46,17 @@ var writerFeaturesSupported = []string{
 	"typeWidening",        // files keep a widened column's older type; changes are recorded (typewidening.go)
 	"liquid",              // the preview name of clustering that Databricks wrote
 	"v2Checkpoint",        // checkpoints are V2 spec with sidecars (checkpoint_v2.go)
+	"variantType",         // the writer encodes variant columns unshredded (writer/variant.go)
+	"variantType-preview", // the name Spark 4.0 previews wrote
 }
 
 // NewTableProtocol is the protocol of tables Sluice creates: readable by every Delta
 // reader. A schema with timestamp_ntz needs reader 3 / writer 7 with that feature.
 func NewTableProtocol(schema *StructType) Protocol {
+	if usesType(schema, Variant) {
+		p, _ := protocolFor(Protocol{MinReaderVersion: 1, MinWriterVersion: 2}, schema)
+		return p
+	}
 	if usesType(schema, TimestampNTZ) {
 		return Protocol{MinReaderVersion: 3, MinWriterVersion: 7,
 			ReaderFeatures: []string{"timestampNtz"}, WriterFeatures: []string{"timestampNtz"}}
@@ -86,6 +95,9 @@ func protocolFor(p Protocol, schema *StructType, features ...string) (Protocol, 
 	need := slices.Clone(features)
 	if usesType(schema, TimestampNTZ) {
 		need = append(need, "timestampNtz")
+	}
+	if usesType(schema, Variant) && !slices.Contains(p.ReaderFeatures, "variantType-preview") {
+		need = append(need, "variantType")
 	}
 	if !supportsTypeWidening(&p) && schemaHasMetadataKey(schema, typeChangesKey) {
 		need = append(need, "typeWidening")
@@ -196,19 +208,18 @@ func checkWrite(uri string, p *Protocol, m *Metadata, schema *StructType) error 
 			features = append(features, "generatedColumns")
 		}
 		if p.MinWriterVersion >= 6 {
-			return refuse("identity columns (writer version 6)")
+			features = append(features, "identityColumns")
 		}
 	}
-	if slices.Contains(features, "invariants") && schemaHasMetadataKey(schema, "delta.invariants") {
-		return refuse("column invariants (delta.invariants)")
+	if slices.Contains(features, "identityColumns") && schemaHasMetadataKey(schema, "delta.identity.start") {
+		// Values must be generated above a high-water mark kept in the schema, which
+		// every commit would move: see table/testdata/conformance/README.md.
+		return refuse("identityColumns (an identity column: delta.identity.*)")
 	}
-	if slices.Contains(features, "generatedColumns") && schemaHasMetadataKey(schema, "delta.generationExpression") {
-		return refuse("generated columns")
-	}
-	for k := range m.Configuration {
-		if strings.HasPrefix(k, "delta.constraints.") {
-			return refuse("CHECK constraints (" + k + ")")
-		}
+	// Invariants, CHECK constraints and generated columns are enforced by the writer
+	// (writer/rules.go) when their expressions are in table/expr's subset.
+	if err := checkRules(m, schema); err != nil {
+		return refuse(err.Error())
 	}
 	return nil
 }

@@ -37,8 +37,13 @@ func TestEvolutionUpgradesProtocol(t *testing.T) {
 		// no mapping mode, so appends are allowed).
 		{"legacy 2,5", Protocol{MinReaderVersion: 2, MinWriterVersion: 5}, TimestampNTZ,
 			Protocol{3, 7, []string{"columnMapping", "timestampNtz"}, []string{"appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns", "columnMapping", "timestampNtz"}}},
-		// Writer 6 implies identity columns, which Sluice cannot honour.
-		{"legacy 1,6", Protocol{MinReaderVersion: 1, MinWriterVersion: 6}, TimestampNTZ, Protocol{}},
+		// Writer 6 implies identity columns, listed then; the table has none, so appends
+		// are allowed (TestConformance's checkpoint-v2-table has one and is refused).
+		{"legacy 1,6", Protocol{MinReaderVersion: 1, MinWriterVersion: 6}, TimestampNTZ,
+			Protocol{3, 7, []string{"timestampNtz"}, []string{"appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns", "columnMapping", "identityColumns", "timestampNtz"}}},
+		// Variant columns bring variantType, a reader-writer feature.
+		{"variant", Protocol{MinReaderVersion: 1, MinWriterVersion: 2}, Variant,
+			Protocol{3, 7, []string{"variantType"}, []string{"appendOnly", "invariants", "variantType"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -335,6 +335,10 @@ func (s *Snapshot) apply(version int64, actions []Action) error {
 			s.protocol = a.Protocol
 		case a.MetaData != nil:
 			schema, err := a.MetaData.Schema()
+			var ute *UnknownTypeError
+			if errors.As(err, &ute) {
+				return &UnsupportedFeatureError{Table: s.uri, Feature: fmt.Sprintf("data type %s (version %d)", ute.Name, version)}
+			}
 			if err != nil {
 				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("version %d: %v", version, err)}
 			}
@@ -504,4 +508,11 @@ func (s *Snapshot) checkReadable() error {
 		return err
 	}
 	return checkTypeChanges(s.uri, s.schema, false)
+}
+
+// Writable reports why a writer could not commit to the table at this version (an
+// *UnsupportedFeatureError naming the feature it cannot honour), or nil: what Commit
+// checks first, for callers that would otherwise do expensive work before committing.
+func (s *Snapshot) Writable() error {
+	return checkWrite(s.uri, s.protocol, s.metadata, s.schema)
 }

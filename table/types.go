@@ -39,12 +39,17 @@ const (
 	// Parquet column for it and readers return NULL, so a void column is nullable
 	// whatever its field says.
 	Void PrimitiveType = "void"
+	// Variant is semi-structured data (feature variantType): any JSON-like value,
+	// stored in Parquet as a group of two binaries, metadata and value, in the Parquet
+	// Variant binary encoding (PROTOCOL.md, "Variant Data Type"). It is not comparable:
+	// no partition or clustering column, no min/max statistics.
+	Variant PrimitiveType = "variant"
 )
 
 var primitives = map[string]PrimitiveType{
 	"string": String, "long": Long, "integer": Integer, "short": Short, "byte": Byte,
 	"float": Float, "double": Double, "boolean": Boolean, "binary": Binary, "date": Date,
-	"timestamp": Timestamp, "timestamp_ntz": TimestampNTZ, "void": Void,
+	"timestamp": Timestamp, "timestamp_ntz": TimestampNTZ, "void": Void, "variant": Variant,
 }
 
 func (p PrimitiveType) String() string { return string(p) }
@@ -182,8 +187,14 @@ func ParsePrimitive(name string) (DataType, error) {
 		}
 		return nil, fmt.Errorf("invalid decimal type %q: want decimal(p,s) with 1 <= p <= 38 and 0 <= s <= p", name)
 	}
-	return nil, fmt.Errorf("unsupported data type %q", name)
+	return nil, &UnknownTypeError{Name: name}
 }
+
+// UnknownTypeError is a type name this package does not know (geometry, say, or a
+// type of a future protocol): a feature it cannot read, not a corrupt schema.
+type UnknownTypeError struct{ Name string }
+
+func (e *UnknownTypeError) Error() string { return fmt.Sprintf("unsupported data type %q", e.Name) }
 
 // MarshalJSON renders a struct type as Spark does: {"type":"struct","fields":[…]}.
 func (s *StructType) MarshalJSON() ([]byte, error) {

@@ -2,6 +2,7 @@ package table
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,5 +72,24 @@ func TestVoidPartitionColumnRefused(t *testing.T) {
 	_, err = New(storage.NewMemory(t.Name())).Create(context.Background(), CreateOptions{Name: "t", Schema: s, PartitionColumns: []string{"x"}})
 	if err == nil || !strings.Contains(err.Error(), "void") {
 		t.Fatalf("got %v, want a void partition column refused", err)
+	}
+}
+
+// A type this package does not know (Databricks' geometry, say) is an unsupported
+// feature naming the type, not a corrupt log.
+func TestUnknownTypeIsUnsupportedFeature(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory(t.Name())
+	schema := `{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},{"name":"shape","type":"geometry(OGC:CRS84)","nullable":true,"metadata":{}}]}`
+	v0 := `{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}
+{"metaData":{"id":"6b1c3a4e-2f3d-4c7e-9a61-0c2b8f1d5e78","format":{"provider":"parquet","options":{}},"schemaString":` + strconv.Quote(schema) + `,"partitionColumns":[],"configuration":{},"createdTime":1700000000000}}
+`
+	if err := store.PutIfAbsent(ctx, CommitKey(0), []byte(v0)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(ctx, store)
+	var ue *UnsupportedFeatureError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "geometry(OGC:CRS84)") {
+		t.Fatalf("got %v, want an UnsupportedFeatureError naming the type", err)
 	}
 }

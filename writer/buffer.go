@@ -22,6 +22,8 @@ import (
 	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/expr"
+	"github.com/sluicelake/sluice/table/variant"
 )
 
 // Spec describes the rows a Buffer accepts.
@@ -39,6 +41,12 @@ type Spec struct {
 	// still addressed by their display names (Columns, decoders, partition
 	// directories). Defaults to false: files and keys use the display names.
 	ColumnMapping bool
+	// Rules are the CHECK constraints and column invariants every row must satisfy
+	// (table.Rules); a row that breaks one is refused with *RuleError. Generated
+	// columns (delta.generationExpression in a top-level field's metadata) need no
+	// entry: a row without a value (or with NULL) for one gets the expression's, a row
+	// with another value is refused with *RuleError.
+	Rules []table.Rule
 }
 
 // ValueError is a row the Buffer refuses: a missing or null value for a non-nullable
@@ -78,8 +86,11 @@ type Buffer struct {
 
 	stage     []staged // the row being built: primitive columns
 	nest      Nest     // the row being built: nested columns
-	nodeStage staged   // scratch for shredding one nested value
-	err       error    // first error of the row being built
+	variant   variant.Encoder
+	exprKinds []expr.Kind    // per column: its kind in expressions (0: expressions cannot read it)
+	rules     []compiledRule // generated columns, then Spec.Rules
+	nodeStage staged         // scratch for shredding one nested value
+	err       error          // first error of the row being built
 
 	keyBuf []byte
 	parts  map[string]*part
@@ -100,6 +111,8 @@ type staged struct {
 	f     float64
 	b     []byte
 	root  int32 // nested: the root node of the value tree
+	// vmeta and vvalue are a variant column's value, encoded from the JSON text in b.
+	vmeta, vvalue []byte
 }
 
 const (
@@ -200,6 +213,9 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	}
 	b.stage = make([]staged, len(b.cols))
 	b.nest.b = b
+	if err := b.compileRules(); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -280,7 +296,9 @@ func (b *Buffer) EndRow() error {
 	for j, i := range b.dataIdx {
 		s := &b.stage[i]
 		n := b.roots[j]
-		if n.leaf != nil {
+		if n.variant {
+			b.bytes += b.appendVariant(p, n, s)
+		} else if n.leaf != nil {
 			l := n.leaf
 			if s.state == stateSet {
 				b.bytes += p.leaves[l.index].appendValue(l, 0, n.def, s)
@@ -326,6 +344,11 @@ func (b *Buffer) validateRow() error {
 		}
 		b.stage[i].state, b.stage[i].i = stateSet, c.Derived.eval(b.cols[c.Derived.source].Type, src.i)
 	}
+	if len(b.rules) > 0 {
+		if err := b.applyRules(); err != nil {
+			return err
+		}
+	}
 	for i := range b.stage {
 		s := &b.stage[i]
 		c := b.cols[i]
@@ -334,6 +357,12 @@ func (b *Buffer) validateRow() error {
 			if c.node.void {
 				return &ValueError{Path: c.Name, Msg: "a void column holds only null"}
 			}
+			if c.node.variant {
+				if err := b.encodeVariant(c, s); err != nil {
+					return err
+				}
+				continue
+			}
 			if c.node.leaf == nil {
 				return &ValueError{Path: c.Name, Msg: fmt.Sprintf("a %s column needs a nested value", c.Type)}
 			}
@@ -341,7 +370,7 @@ func (b *Buffer) validateRow() error {
 				return err
 			}
 		case stateNested:
-			if c.node.leaf != nil {
+			if c.node.leaf != nil || c.node.variant {
 				return &ValueError{Path: c.Name, Msg: fmt.Sprintf("a %s column cannot hold a nested value", c.Type)}
 			}
 		default:

@@ -37,9 +37,9 @@ type Column struct {
 }
 
 // Primitive reports whether the column holds a primitive (or decimal) value, set with
-// SetInt/SetFloat/SetBool/SetBytes, or is void and takes only SetNull (or nothing);
-// other columns are built with Nested.
-func (c *Column) Primitive() bool { return c.node.leaf != nil || c.node.void }
+// SetInt/SetFloat/SetBool/SetBytes, is a variant and takes JSON text with SetBytes, or
+// is void and takes only SetNull (or nothing); other columns are built with Nested.
+func (c *Column) Primitive() bool { return c.node.leaf != nil || c.node.void || c.node.variant }
 
 // snode mirrors one node of the table schema with what shredding needs: the
 // definition level when the value is present, the repetition level of lists and maps,
@@ -57,6 +57,7 @@ type snode struct {
 	key, val *snode   // map
 	leaf     *leaf    // primitive
 	void     bool     // void: always null, in no Parquet column (leafLo == leafHi)
+	variant  bool     // variant: a group of two binary leaves, metadata and value (variant.go)
 	// name is the field's name inside its parent in the data files and in the stats
 	// objects (its physical name under column mapping); stats are kept only for fields
 	// reachable through structs (not inside lists or maps). id is its Parquet field id,
@@ -86,6 +87,7 @@ type leaf struct {
 type schemaTree struct {
 	leaves  []*leaf
 	mapping bool // Spec.ColumnMapping
+	inside  int  // depth of the struct being built; 0 at the top level
 }
 
 // buildField builds the node of a struct field (or of a top-level column) at path.
@@ -121,6 +123,13 @@ func (st *schemaTree) build(path string, t table.DataType, nullable bool, parent
 	}
 	switch t := t.(type) {
 	case table.PrimitiveType, *table.DecimalType:
+		if t == table.Variant {
+			if inRepeat || st.inside > 0 {
+				return nil, fmt.Errorf("column %s: a variant inside a struct, list or map is not supported by the writer (top-level variant columns are)", path)
+			}
+			st.buildVariant(n, path)
+			break
+		}
 		if t == table.Void {
 			// Every value is null: no Parquet column, no leaf, no statistics (as Spark
 			// writes it), and a null is all it accepts, whatever the field says.
@@ -146,6 +155,8 @@ func (st *schemaTree) build(path string, t table.DataType, nullable bool, parent
 		if len(t.Fields) == 0 {
 			return nil, fmt.Errorf("column %s: a struct needs at least one field", path)
 		}
+		st.inside++
+		defer func() { st.inside-- }()
 		for _, f := range t.Fields {
 			c, err := st.buildField(path+"."+f.Name, f, n.def, parentRep, inRepeat)
 			if err != nil {
@@ -242,6 +253,8 @@ func (n *snode) parquetNode(dict bool) parquet.Node {
 	switch t := n.typ.(type) {
 	case table.PrimitiveType:
 		switch t {
+		case table.Variant:
+			node = variantNode()
 		case table.String:
 			node = parquet.String()
 			if dict {

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	// Time zone names in timestamps and in constraint expressions resolve without the
+	// system's database (the container image has none).
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 
