@@ -81,20 +81,7 @@ tables:
 	}
 	// Copy the table out of S3 and read it with DuckDB.
 	local := filepath.Join(t.TempDir(), "events")
-	for o, err := range store.List(context.Background(), "", "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := store.Get(context.Background(), o.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(local, filepath.FromSlash(o.Key))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyInto(t, store, local)
 	var rows, pairs int
 	if err := duck(t, local).QueryRow(`SELECT count(*), count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events`).Scan(&rows, &pairs); err != nil {
 		t.Fatal(err)
@@ -107,6 +94,39 @@ tables:
 	if strings.Contains(fmt.Sprint(runErr), srv.SecretAccessKey) {
 		t.Fatal("an error printed the S3 secret")
 	}
+}
+
+// copyInto copies every object of store into the directory dir.
+func copyInto(t *testing.T, store storage.Storage, dir string) {
+	t.Helper()
+	for o, err := range store.List(context.Background(), "", "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := store.Get(context.Background(), o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(o.Key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// copyOut copies store into a new temporary directory and returns a store over it.
+func copyOut(t *testing.T, store storage.Storage) storage.Storage {
+	t.Helper()
+	dir := t.TempDir()
+	copyInto(t, store, dir)
+	local, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return local
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {

@@ -24,9 +24,11 @@ type AppTxn struct {
 
 // Transaction is one atomic append.
 type Transaction struct {
-	// Operation and Parameters go to commitInfo. Operation defaults to "STREAMING UPDATE".
+	// Operation, Parameters and Metrics go to commitInfo (operation,
+	// operationParameters, operationMetrics). Operation defaults to "STREAMING UPDATE".
 	Operation  string
 	Parameters map[string]string
+	Metrics    map[string]string
 	// Adds are the data files, already uploaded.
 	Adds []Add
 	// Removes are files the commit takes out of the table (or re-adds with a new deletion
@@ -341,6 +343,11 @@ func (t *Table) commitActions(s *Snapshot, tx *Transaction, op string, ict int64
 	now := t.opts.now().UnixMilli()
 	actions := make([]Action, 0, 4+len(tx.AppTxns)+len(tx.Removes)+len(tx.Adds))
 	ci := t.commitInfo(now, op, tx.Parameters, s.version)
+	ci.OperationMetrics = tx.Metrics
+	if len(tx.Removes) > 0 {
+		blind := false // it read the files it removes
+		ci.IsBlindAppend = &blind
+	}
 	if ict != 0 {
 		ci.Timestamp, ci.InCommitTimestamp = ict, &ict
 	}

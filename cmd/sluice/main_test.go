@@ -280,3 +280,109 @@ func TestVacuum(t *testing.T) {
 		t.Fatalf("second vacuum: %v\n%s", err, out)
 	}
 }
+
+// sluice table optimize on the demo's table, as a user types it: --dry-run changes
+// nothing, the run compacts every partition's files into one, the rows stay, and
+// history shows the OPTIMIZE commit with Spark's metrics.
+func TestOptimizeCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	captureStdout(t, func() {
+		if err := runDemo(context.Background(), dir, 2000, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	events := filepath.Join(dir, "events")
+	run := func(args ...string) string {
+		t.Helper()
+		var err error
+		out := captureStdout(t, func() {
+			root := rootCmd()
+			root.SetArgs(args)
+			err = root.Execute()
+		})
+		if err != nil {
+			t.Fatalf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	count := func() string {
+		out := run("query", events, "SELECT count(*) || '/' || count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events")
+		return strings.TrimSpace(strings.Split(out, "\n")[1])
+	}
+	// The demo commits once; three more commits add copies of its files, as a
+	// connector's frequent commits would add small files.
+	store := mustLocal(t, events)
+	tbl := table.New(store)
+	first, err := tbl.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		var adds []table.Add
+		for _, f := range first.Files() {
+			key, _ := table.DecodePath(f.Path)
+			data, err := os.ReadFile(filepath.Join(events, key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			copyKey := fmt.Sprintf("%s.copy%d.parquet", key, i)
+			if err := os.WriteFile(filepath.Join(events, copyKey), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			a := *f
+			a.Path = table.EncodePath(copyKey)
+			adds = append(adds, a)
+		}
+		if _, err := tbl.Commit(context.Background(), &table.Transaction{Adds: adds}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := table.Load(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := count()
+	var plan OptimizeReport
+	if err := json.Unmarshal([]byte(run("table", "optimize", events, "--dry-run", "--json")), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if !plan.DryRun || len(plan.Bins) == 0 || plan.Version != -1 {
+		t.Fatalf("dry run: %+v", plan)
+	}
+	if after, _ := table.Load(context.Background(), mustLocal(t, events)); after.Version() != before.Version() {
+		t.Fatal("--dry-run committed")
+	}
+	out := run("table", "optimize", events)
+	if !strings.Contains(out, fmt.Sprintf("at version %d", before.Version()+1)) || !strings.Contains(out, "compacted into") {
+		t.Fatalf("optimize:\n%s", out)
+	}
+	after, err := table.Load(context.Background(), mustLocal(t, events))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.NumFiles() >= before.NumFiles() {
+		t.Fatalf("%d files after optimize, %d before", after.NumFiles(), before.NumFiles())
+	}
+	if got := count(); got != rows || !strings.HasPrefix(rows, "8000/2000") {
+		t.Fatalf("rows %s after optimize, %s before", got, rows)
+	}
+	var history []HistoryEntry
+	if err := json.Unmarshal([]byte(run("table", "history", events, "--json", "--limit", "1")), &history); err != nil {
+		t.Fatal(err)
+	}
+	if h := history[0]; h.Operation != "OPTIMIZE" || h.OperationMetrics["numRemovedFiles"] != fmt.Sprint(before.NumFiles()) || h.OperationParameters["predicate"] != "[]" {
+		t.Fatalf("history: %+v", h)
+	}
+	if out := run("table", "optimize", events); !strings.Contains(out, "nothing committed") {
+		t.Fatalf("second optimize:\n%s", out)
+	}
+}
+
+func mustLocal(t *testing.T, dir string) storage.Storage {
+	t.Helper()
+	s, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -17,7 +17,7 @@ import (
 
 func tableCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "table", Short: "Inspect and maintain Delta tables"}
-	cmd.AddCommand(inspectCmd(), historyCmd(), checkpointCmd(), vacuumCmd())
+	cmd.AddCommand(inspectCmd(), historyCmd(), checkpointCmd(), optimizeCmd(), vacuumCmd())
 	return cmd
 }
 

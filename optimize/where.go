@@ -1,0 +1,111 @@
+package optimize
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/expr"
+	"github.com/sluicelake/sluice/writer"
+)
+
+// partitionFilter is a compiled Options.Where: a predicate on partition columns.
+type partitionFilter struct {
+	prog *expr.Program
+	cols []*table.StructField // the partition columns, in the order the program indexes them
+}
+
+// compileWhere compiles a predicate on snap's partition columns; "" accepts every
+// partition. A predicate that names another column is refused: optimize picks whole
+// files, which only partition values describe exactly.
+func compileWhere(snap *table.Snapshot, where string) (*partitionFilter, error) {
+	if strings.TrimSpace(where) == "" {
+		return nil, nil
+	}
+	f := &partitionFilter{}
+	parts := &table.StructType{}
+	for _, name := range snap.PartitionColumns() {
+		c := snap.Schema().Field(name)
+		if c == nil {
+			return nil, fmt.Errorf("optimize: partition column %s is not in the schema", name)
+		}
+		f.cols = append(f.cols, c)
+		parts.Fields = append(parts.Fields, c)
+	}
+	if len(f.cols) == 0 {
+		return nil, fmt.Errorf("optimize: --where %q: the table has no partition columns", where)
+	}
+	p, err := table.CompileExpr(parts, where)
+	if err != nil {
+		return nil, fmt.Errorf("optimize: --where (on partition columns %s): %w", strings.Join(snap.PartitionColumns(), ", "), err)
+	}
+	if k := p.Type().Kind; k != expr.Boolean && k != expr.Null {
+		return nil, fmt.Errorf("optimize: --where %q is a %s, not a condition", where, p.Type())
+	}
+	f.prog = p
+	return f, nil
+}
+
+// accepts reports whether the partition with these values (keyed as the log keys
+// them: by physical name) matches; NULL is no match.
+func (w *partitionFilter) accepts(values map[string]*string) (bool, error) {
+	if w == nil {
+		return true, nil
+	}
+	row := make(expr.Values, len(w.cols))
+	for i, c := range w.cols {
+		v, err := partitionExprValue(c, values[c.PhysicalName()])
+		if err != nil {
+			return false, fmt.Errorf("optimize: %w", err)
+		}
+		row[i] = v
+	}
+	v, err := w.prog.Eval(row)
+	if err != nil {
+		return false, fmt.Errorf("optimize: --where: %w", err)
+	}
+	return !v.Null && v.I != 0, nil
+}
+
+// partitionExprValue converts a serialized partition value to an expression value.
+func partitionExprValue(c *table.StructField, raw *string) (expr.Value, error) {
+	t, _ := table.ExprType(c.Type)
+	v, err := table.ParsePartitionValue(c.Type, raw)
+	if err != nil || v == nil {
+		return expr.Value{Null: true, Kind: t.Kind}, err
+	}
+	out := expr.Value{Kind: t.Kind}
+	switch v := v.(type) {
+	case string:
+		out.B = []byte(v)
+	case []byte:
+		out.B = v
+	case int64:
+		out.I = v
+	case float64:
+		out.F = v
+	case bool:
+		if v {
+			out.I = 1
+		}
+	case time.Time:
+		out.I = v.UnixMicro()
+		if c.Type == table.Date {
+			out.I = writer.FloorDiv(v.Unix(), 86400)
+		}
+	case *big.Rat:
+		unscaled := new(big.Rat).Mul(v, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)))
+		if !unscaled.IsInt() {
+			return expr.Value{}, fmt.Errorf("partition value %s of %s has more digits than its scale", *raw, c.Name)
+		}
+		n := unscaled.Num()
+		if t.Precision <= writer.MaxInt64DecimalPrecision {
+			out.I = n.Int64()
+		} else {
+			out.B = writer.TwosComplement(n)
+		}
+	}
+	return out, nil
+}
