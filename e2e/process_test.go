@@ -28,7 +28,7 @@ var (
 )
 
 // sluiceBinary builds cmd/sluice once per test run.
-func sluiceBinary(t *testing.T) string {
+func sluiceBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "sluice-e2e-bin")
@@ -226,13 +226,19 @@ loop:
 }
 
 // vmRSS returns a process's resident set size in bytes (0 if unknown).
-func vmRSS(pid int) float64 {
+func vmRSS(pid int) float64 { return procStatus(pid, "VmRSS:") }
+
+// vmHWM is a process's peak resident set size in bytes so far.
+func vmHWM(pid int) float64 { return procStatus(pid, "VmHWM:") }
+
+// procStatus reads one size field of /proc/PID/status, in bytes; 0 when unknown.
+func procStatus(pid int, field string) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kb * 1024
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
@@ -305,4 +306,41 @@ func TestOptimizeWhereTypedPartitions(t *testing.T) {
 			t.Errorf("%s: %d files considered, want %d", c.where, plan.Considered, c.want)
 		}
 	}
+}
+
+// With a small buffer and target size, a bin's rows stream through several row
+// groups into several files (none held whole in memory); the rows stay the same.
+func TestOptimizeStreamsSmallRowGroups(t *testing.T) {
+	ctx := context.Background()
+	store, tbl := smallTable(t, 40)
+	before, _ := table.Load(ctx, store)
+	var binBytes int64
+	for _, f := range before.Files() {
+		binBytes += f.Size
+	}
+	res, err := Run(ctx, tbl, Options{TargetSize: binBytes, MinFileSize: binBytes, BufferBytes: 2 << 10}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := table.Load(ctx, store)
+	if len(res.Plan.Bins) != 2 || res.FilesRemoved != 80 {
+		t.Fatalf("%d bins, %d files removed", len(res.Plan.Bins), res.FilesRemoved)
+	}
+	groups := 0
+	for _, f := range after.Files() {
+		key, _ := table.DecodePath(f.Path)
+		data, err := store.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups += len(pf.RowGroups())
+	}
+	if groups < 2*after.NumFiles() {
+		t.Errorf("%d row groups in %d files: the rows were not streamed in small row groups", groups, after.NumFiles())
+	}
+	sameRows(t, store, before, after)
 }

@@ -60,6 +60,7 @@ func Run(ctx context.Context, tbl *table.Table, opts Options, progress Progress)
 	opts, _ = opts.withDefaults(snap)
 	cfg := writer.DefaultConfig()
 	cfg.TargetFileSize, cfg.Compression, cfg.ZstdLevel = opts.TargetSize, opts.Compression, "default"
+	cfg.RowGroupSize = opts.BufferBytes
 	if n := snap.Property("delta.dataSkippingNumIndexedCols", ""); n != "" {
 		if cfg.NumIndexedCols, err = strconv.Atoi(n); err != nil {
 			return nil, fmt.Errorf("optimize: table property delta.dataSkippingNumIndexedCols %q: %w", n, err)

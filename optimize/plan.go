@@ -32,6 +32,9 @@ type Options struct {
 	// Compression of the new files: "zstd" (default, at zstd's default level, denser
 	// than ingestion's), "snappy", "gzip" or "none".
 	Compression string
+	// BufferBytes bounds the rows held in memory: when the copied rows reach it they are
+	// encoded as a row group of the file being written. Defaults to 64 MiB.
+	BufferBytes int64
 
 	beforeCommit func() // tests: runs between the rewrite and the commit
 }
@@ -95,8 +98,11 @@ func (o Options) withDefaults(snap *table.Snapshot) (Options, error) {
 	if o.Compression == "" {
 		o.Compression = "zstd"
 	}
-	if o.TargetSize < 0 || o.MinFileSize < 0 || o.MinFiles < 1 {
-		return o, fmt.Errorf("optimize: target size, minimum file size and minimum files must be positive")
+	if o.BufferBytes == 0 {
+		o.BufferBytes = 64 << 20
+	}
+	if o.TargetSize < 0 || o.MinFileSize < 0 || o.MinFiles < 1 || o.BufferBytes < 0 {
+		return o, fmt.Errorf("optimize: target size, minimum file size, buffer bytes and minimum files must be positive")
 	}
 	return o, nil
 }

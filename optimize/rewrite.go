@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"time"
@@ -40,8 +41,10 @@ func dataSchema(snap *table.Snapshot) *table.StructType {
 }
 
 // rewriteBin copies the rows of the bin's files into new files of about the target
-// size, uploads them under the partition's directory and returns them with the
-// removes of the old files. On error, files it uploaded are deleted again.
+// size, streamed: rows are encoded a row group (Config.RowGroupSize of buffered
+// values) at a time into a file that uploads as it is written, so memory holds one row
+// group and one input file, not a whole bin. It returns the new files with the removes
+// of the old ones. On error, files it uploaded are deleted again.
 func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot, bin *Bin, cfg writer.Config) (_ *rewritten, err error) {
 	buf, err := writer.NewBuffer(writer.Spec{Schema: dataSchema(snap),
 		ColumnMapping: snap.ColumnMappingMode() != table.ColumnMappingNone}, cfg)
@@ -49,8 +52,12 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 		return nil, fmt.Errorf("optimize: %w", err)
 	}
 	out := &rewritten{bin: bin}
+	var sink *upload
 	defer func() {
 		if err != nil {
+			if sink != nil {
+				sink.abort(err)
+			}
 			for _, a := range out.adds {
 				if key, kerr := table.DecodePath(a.Path); kerr == nil {
 					store.Delete(context.WithoutCancel(ctx), key)
@@ -58,33 +65,46 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 			}
 		}
 	}()
+	dir := dirOf(bin.Files[0].Path)
+	// flush moves the buffered rows into the current file, and closes it once it has
+	// reached the target size (or at the end of the bin).
+	flush := func(last bool) error {
+		for _, p := range buf.Take() {
+			if sink == nil {
+				sink = startUpload(ctx, store, buf, path.Join(dir, fileName(cfg.Compression)))
+			}
+			if err := sink.fw.Write(p); err != nil {
+				return fmt.Errorf("optimize: encode: %w", err)
+			}
+		}
+		if sink != nil && (last || sink.fw.Size() >= cfg.TargetFileSize) {
+			info, err := sink.finish()
+			key := sink.key
+			sink = nil
+			if err != nil {
+				return fmt.Errorf("optimize: upload %s: %w", key, err)
+			}
+			out.adds = append(out.adds, table.Add{Path: table.EncodePath(key), PartitionValues: bin.Partition, Size: info.Size,
+				ModificationTime: time.Now().UnixMilli(), DataChange: false, Stats: info.Stats})
+		}
+		return nil
+	}
 	layouts := map[string]*writer.Layout{}
 	for _, f := range bin.Files {
-		n, deleted, err := appendFile(ctx, store, buf, f, layouts)
+		n, deleted, err := appendFile(ctx, store, buf, f, layouts, func() error {
+			if buf.Bytes() < cfg.RowGroupSize {
+				return nil
+			}
+			return flush(false)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("optimize: file %s: %w", f.Path, err)
 		}
 		out.rows += int64(n)
 		out.deleted += deleted
 	}
-	dir := dirOf(bin.Files[0].Path)
-	for _, p := range buf.Take() {
-		for !p.Done() {
-			var data bytes.Buffer
-			info, err := p.Encode(&data)
-			if err != nil {
-				p.Release()
-				return nil, fmt.Errorf("optimize: encode: %w", err)
-			}
-			key := path.Join(dir, fileName(cfg.Compression))
-			if err := store.Put(ctx, key, &data, int64(data.Len())); err != nil {
-				p.Release()
-				return nil, fmt.Errorf("optimize: upload %s: %w", key, err)
-			}
-			out.adds = append(out.adds, table.Add{Path: table.EncodePath(key), PartitionValues: bin.Partition, Size: info.Size,
-				ModificationTime: time.Now().UnixMilli(), DataChange: false, Stats: info.Stats})
-		}
-		p.Release()
+	if err := flush(true); err != nil {
+		return nil, err
 	}
 	extended := true
 	for _, f := range bin.Files {
@@ -96,9 +116,47 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 	return out, nil
 }
 
-// appendFile copies the live rows of one data file into buf and returns how many it
-// copied and how many its deletion vector left out.
-func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, f *table.Add, layouts map[string]*writer.Layout) (int, int64, error) {
+// upload is a new data file being written and uploaded at once: the encoder writes
+// into a pipe that Storage.Put reads (S3 uploads it in parts).
+type upload struct {
+	key  string
+	fw   *writer.FileWriter
+	pipe *io.PipeWriter
+	done chan error
+}
+
+func startUpload(ctx context.Context, store storage.Storage, buf *writer.Buffer, key string) *upload {
+	pr, pw := io.Pipe()
+	u := &upload{key: key, pipe: pw, done: make(chan error, 1)}
+	go func() {
+		err := store.Put(ctx, key, pr, -1)
+		pr.CloseWithError(err) // unblocks the encoder if Put gave up early
+		u.done <- err
+	}()
+	u.fw = buf.NewFileWriter(pw)
+	return u
+}
+
+// finish closes the file and waits for its upload.
+func (u *upload) finish() (writer.FileInfo, error) {
+	info, err := u.fw.Close()
+	u.pipe.CloseWithError(err) // nil: the body ends
+	if perr := <-u.done; err == nil {
+		err = perr
+	}
+	return info, err
+}
+
+// abort stops the upload; an object it may have stored is left to vacuum.
+func (u *upload) abort(cause error) {
+	u.pipe.CloseWithError(cause)
+	<-u.done
+}
+
+// appendFile copies the live rows of one data file into buf, calling afterRowGroup
+// after each row group, and returns how many rows it copied and how many its deletion
+// vector left out.
+func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, f *table.Add, layouts map[string]*writer.Layout, afterRowGroup func() error) (int, int64, error) {
 	key, err := table.DecodePath(f.Path)
 	if err != nil {
 		return 0, 0, err
@@ -134,6 +192,9 @@ func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, 
 		}
 		copied += n
 		first += rg.NumRows()
+		if err := afterRowGroup(); err != nil {
+			return 0, 0, err
+		}
 	}
 	if deleted != nil && int64(deleted.GetCardinality())+int64(copied) != first {
 		return 0, 0, errors.New("the deletion vector marks rows past the file's end")

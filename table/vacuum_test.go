@@ -46,7 +46,8 @@ func (m *vacuumModel) keep(cutoff int64) map[string]bool {
 }
 
 // TestVacuumHistories runs random histories (appends, uploads never committed, removes,
-// row deletes that write deletion vector files, hidden files, time passing) with vacuums
+// row deletes that write deletion vector files, optimize's rewrites (removes and an add
+// with dataChange false), hidden files, time passing) with vacuums
 // in between, and checks each vacuum against a model of what the table references: it
 // deletes exactly the files no live file or unexpired tombstone names that are older
 // than the retention, orphans included, and nothing in _delta_log or hidden.
@@ -82,7 +83,7 @@ func vacuumHistory(t *testing.T, seed uint64) {
 	}
 	liveKeys := func() []string { return slices.Sorted(maps.Keys(m.live)) }
 	for step := range 40 {
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(11); {
 		case op < 3: // append
 			var adds []Add
 			for range 1 + rng.IntN(2) {
@@ -131,6 +132,24 @@ func vacuumHistory(t *testing.T, seed uint64) {
 			}
 		case op < 9: // time passes
 			clock = clock.Add(time.Duration(rng.IntN(36*60)) * time.Minute)
+		case op == 9 && len(m.live) >= 2: // optimize: live files (deletion vectors included) into a new one
+			keys := liveKeys()
+			rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+			keys = keys[:2+rng.IntN(min(3, len(keys)-1))]
+			key := fmt.Sprintf("_p=a/part-%05d-optimized.parquet", n)
+			upload(key)
+			p := "a"
+			tx := &Transaction{Operation: "OPTIMIZE", Adds: []Add{{Path: key, PartitionValues: map[string]*string{"_p": &p}, Size: 1, Stats: `{"numRecords":10}`}}}
+			for _, k := range keys {
+				f := liveAdd(t, tbl, k)
+				tx.Removes = append(tx.Removes, Remove{Path: f.Path, DeletionVector: f.DeletionVector, PartitionValues: f.PartitionValues})
+				m.tombstones = append(m.tombstones, vacuumTombstone{k, m.live[k], clock.UnixMilli()})
+				delete(m.live, k)
+			}
+			if _, err := tbl.Commit(ctx, tx); err != nil {
+				t.Fatalf("step %d: optimize: %v", step, err)
+			}
+			m.live[key] = ""
 		default:
 			var retention *time.Duration
 			if rng.IntN(2) == 0 {

@@ -89,8 +89,12 @@ type Buffer struct {
 	variant   variant.Encoder
 	exprKinds []expr.Kind    // per column: its kind in expressions (0: expressions cannot read it)
 	rules     []compiledRule // generated columns, then Spec.Rules
-	nodeStage staged         // scratch for shredding one nested value
-	err       error          // first error of the row being built
+	// statNodeList and statIndex are the fields that get statistics (statNodes), built
+	// by NewBuffer and read-only after.
+	statNodeList []*snode
+	statIndex    map[*snode]int
+	nodeStage    staged // scratch for shredding one nested value
+	err          error  // first error of the row being built
 
 	keyBuf []byte
 	parts  map[string]*part
@@ -216,6 +220,7 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 	if err := b.compileRules(); err != nil {
 		return nil, err
 	}
+	b.statNodes() // built now: files may be encoded on other goroutines
 	return b, nil
 }
 

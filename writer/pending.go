@@ -82,7 +82,26 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	}()
 	b := p.buf
 	cw := &countingWriter{w: w}
+	pw := b.newParquetWriter(cw)
+	start := slices.Clone(p.cursors)
+	firstRow := p.done
+	enc := encoder{vals: make([]parquet.Value, 0, chunkValues)}
+	if err := p.writeRowGroups(pw, &enc, func() bool { return cw.n >= b.cfg.TargetFileSize }); err != nil {
+		return FileInfo{}, err
+	}
+	if err := pw.Close(); err != nil {
+		return FileInfo{}, fmt.Errorf("writer: close file: %w", err)
+	}
+	rows := p.done - firstRow
+	fs := b.newFileStats()
+	fs.gather(p, start, p.cursors)
+	return FileInfo{Size: cw.n, Rows: rows, Stats: fs.render(rows)}, nil
+}
+
+// newParquetWriter opens a data file on w with the buffer's schema and settings.
+func (b *Buffer) newParquetWriter(w io.Writer) *parquet.Writer {
 	opts := []parquet.WriterOption{
+		b.fileSchema,
 		parquet.Compression(b.codec),
 		parquet.PageBufferSize(b.cfg.PageSize),
 		parquet.CreatedBy("sluice", "", ""),
@@ -90,35 +109,33 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	if b.cfg.Dictionary {
 		opts = append(opts, parquet.DictionaryMaxBytes(b.cfg.DictionaryMaxBytes))
 	}
-	pw := parquet.NewWriter(cw, append([]parquet.WriterOption{b.fileSchema}, opts...)...)
+	return parquet.NewWriter(w, opts...)
+}
+
+// writeRowGroups writes the remaining rows as row groups of about
+// Config.RowGroupSize, stopping early when full reports true after a row group.
+func (p *Pending) writeRowGroups(pw *parquet.Writer, enc *encoder, full func() bool) error {
+	b := p.buf
 	rowsPerGroup := p.Rows
 	if est := p.estimatedBytes(); est > b.cfg.RowGroupSize {
 		rowsPerGroup = max(1, int(int64(p.Rows)*b.cfg.RowGroupSize/est))
 	}
-	start := make([]cursor, len(p.cursors))
-	copy(start, p.cursors)
-	firstRow := p.done
-	enc := encoder{vals: make([]parquet.Value, 0, chunkValues)}
 	for !p.Done() {
 		n := min(rowsPerGroup, p.Rows-p.done)
 		for li, l := range b.leaves {
 			if err := enc.writeLeaf(pw.ColumnWriters()[li], l, &p.part.leaves[li], &p.cursors[li], n); err != nil {
-				return FileInfo{}, fmt.Errorf("writer: column %q: %w", l.path, err)
+				return fmt.Errorf("writer: column %q: %w", l.path, err)
 			}
 		}
 		if err := pw.Flush(); err != nil {
-			return FileInfo{}, fmt.Errorf("writer: flush row group: %w", err)
+			return fmt.Errorf("writer: flush row group: %w", err)
 		}
 		p.done += n
-		if cw.n >= b.cfg.TargetFileSize {
+		if full != nil && full() {
 			break
 		}
 	}
-	if err := pw.Close(); err != nil {
-		return FileInfo{}, fmt.Errorf("writer: close file: %w", err)
-	}
-	rows := p.done - firstRow
-	return FileInfo{Size: cw.n, Rows: rows, Stats: p.stats(rows, start, p.cursors)}, nil
+	return nil
 }
 
 func (p *Pending) estimatedBytes() int64 {

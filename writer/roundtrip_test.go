@@ -357,7 +357,9 @@ func field(name string, typ table.DataType, nullable bool) *table.StructField {
 // TestRoundTripEveryType writes every Delta type, nested at every level, with nulls at
 // every level, extreme values, empty strings and lists, and unicode, and reads it back
 // with DuckDB.
-func TestRoundTripEveryType(t *testing.T) {
+// everyType is a schema of every type, nested ones included, and rows with edge
+// values, nulls and absent values of each.
+func everyType() (*table.StructType, [][]any) {
 	dec38 := &table.DecimalType{Precision: 38, Scale: 10}
 	item := &table.StructType{Fields: []*table.StructField{
 		field("sku", table.String, false),
@@ -413,6 +415,11 @@ func TestRoundTripEveryType(t *testing.T) {
 			listV{structV{"only", absent, absent}}, mapV{{"😀", int64(5)}},
 			structV{structV{math.Inf(-1), nil}, listV{nil}, mapV{}}, structV{int64(2)}},
 	}
+	return schema, rows
+}
+
+func TestRoundTripEveryType(t *testing.T) {
+	schema, rows := everyType()
 	paths, infos := checkRoundTrip(t, schema, rows, writer.DefaultConfig())
 	if len(paths) != 1 || infos[0].Rows != len(rows) {
 		t.Fatalf("files %v infos %+v", paths, infos)

@@ -10,25 +10,221 @@ import (
 	"github.com/sluicelake/sluice/table"
 )
 
-// stats renders the add.stats JSON of one file, whose entries of each leaf lie
-// between start and end: numRecords, and minValues, maxValues and nullCount for the
-// first NumIndexedCols fields in depth-first order, as Spark computes them:
+// fileStats accumulates the add.stats of one data file over the segments of rows it
+// holds (one Pending's rows, or, through a FileWriter, several Pendings'), and renders
+// them: numRecords, and minValues, maxValues and nullCount for the first
+// NumIndexedCols fields in depth-first order, as Spark computes them:
 //   - structs are nested objects;
 //   - primitive fields outside lists and maps get nullCount, and min/max unless they
 //     are boolean or binary or have no non-null value;
-//   - a list or map field counts as one field and gets only nullCount (null lists);
+//   - a list, map or variant field counts as one field and gets only nullCount;
 //   - fields inside lists and maps get nothing;
 //   - timestamps are truncated to milliseconds, strings to StringPrefixLength
 //     characters (the max rounded up so it still bounds the values).
-func (p *Pending) stats(rows int, start, end []cursor) string {
-	w := statsWriter{p: p, start: start, end: end, budget: p.buf.cfg.NumIndexedCols}
-	if w.budget < 0 {
-		w.budget = math.MaxInt
+type fileStats struct {
+	b    *Buffer
+	aggs []statAgg // parallel to b.statNodes
+}
+
+// statAgg is one field's statistics so far.
+type statAgg struct {
+	nulls    int64
+	seen     bool // lo and hi hold a value
+	lo, hi   int64
+	flo, fhi float64
+	blo, bhi []byte
+}
+
+// statNodes lists the fields that get statistics, in depth-first order, at most
+// NumIndexedCols of them: leaves, and lists, maps and variants as one field each. The
+// first call (NewBuffer's) builds the list.
+func (b *Buffer) statNodes() []*snode {
+	if b.statNodeList != nil {
+		return b.statNodeList
 	}
+	budget := b.cfg.NumIndexedCols
+	if budget < 0 {
+		budget = math.MaxInt
+	}
+	list := []*snode{}
+	var walk func(sn *snode)
+	walk = func(sn *snode) {
+		if budget <= 0 || sn.inRepeat || sn.void {
+			return
+		}
+		if sn.fields != nil {
+			for _, f := range sn.fields {
+				walk(f)
+			}
+			return
+		}
+		budget--
+		list = append(list, sn)
+	}
+	for _, sn := range b.roots {
+		walk(sn)
+	}
+	b.statNodeList = list
+	b.statIndex = make(map[*snode]int, len(list))
+	for i, sn := range list {
+		b.statIndex[sn] = i
+	}
+	return list
+}
+
+func (b *Buffer) newFileStats() *fileStats {
+	return &fileStats{b: b, aggs: make([]statAgg, len(b.statNodes()))}
+}
+
+// gather adds the rows of p whose entries of each leaf lie between start and end.
+func (fs *fileStats) gather(p *Pending, start, end []cursor) {
+	for i, sn := range fs.b.statNodes() {
+		a := &fs.aggs[i]
+		if sn.leaf == nil { // list, map or variant: its null count, from its first leaf
+			l := fs.b.leaves[sn.leafLo]
+			d := &p.part.leaves[l.index]
+			for j := start[l.index].entry; j < end[l.index].entry; j++ {
+				if d.rep(l, j) == 0 && d.def(l, j) < sn.def {
+					a.nulls++
+				}
+			}
+			continue
+		}
+		l := sn.leaf
+		d := &p.part.leaves[l.index]
+		s, e := start[l.index], end[l.index]
+		a.nulls += int64(d.nulls(l, s.entry, e.entry))
+		a.add(l, d, s.val, e.val)
+	}
+}
+
+// add takes values [from, to) of a leaf into the min and max.
+func (a *statAgg) add(l *leaf, d *leafData, from, to int) {
+	if from >= to {
+		return
+	}
+	switch l.kind {
+	case kindInt32:
+		lo, hi := sliceRange(d.i32[from:to])
+		a.addInt(int64(lo))
+		a.addInt(int64(hi))
+	case kindInt64:
+		lo, hi := sliceRange(d.i64[from:to])
+		a.addInt(lo)
+		a.addInt(hi)
+	case kindFloat:
+		if lo, hi, ok := floatRange(d.f32[from:to]); ok {
+			a.addFloat(lo)
+			a.addFloat(hi)
+		}
+	case kindDouble:
+		if lo, hi, ok := floatRange(d.f64[from:to]); ok {
+			a.addFloat(lo)
+			a.addFloat(hi)
+		}
+	case kindBytes:
+		cmp := bytes.Compare
+		switch {
+		case l.fixedLen > 0:
+			cmp = compareTwosComplement
+		case l.typ != table.String:
+			return // binary: no min/max
+		}
+		lo, hi := d.bytesAt(from), d.bytesAt(from)
+		for j := from + 1; j < to; j++ {
+			v := d.bytesAt(j)
+			if cmp(v, lo) < 0 {
+				lo = v
+			}
+			if cmp(v, hi) > 0 {
+				hi = v
+			}
+		}
+		if !a.seen || cmp(lo, a.blo) < 0 {
+			a.blo = append(a.blo[:0], lo...)
+		}
+		if !a.seen || cmp(hi, a.bhi) > 0 {
+			a.bhi = append(a.bhi[:0], hi...)
+		}
+		a.seen = true
+	}
+}
+
+// sliceRange is the min and max of a non-empty slice.
+func sliceRange[T int32 | int64](vs []T) (T, T) {
+	lo, hi := vs[0], vs[0]
+	for _, v := range vs[1:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
+}
+
+// floatRange is the min and max of the values that are not NaN; false when none is.
+func floatRange[T float32 | float64](vs []T) (float64, float64, bool) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	seen := false
+	for _, x := range vs {
+		v := float64(x)
+		if v != v { // NaN
+			continue
+		}
+		lo, hi, seen = min(lo, v), max(hi, v), true
+	}
+	return lo, hi, seen
+}
+
+func (a *statAgg) addInt(v int64) {
+	if !a.seen {
+		a.seen, a.lo, a.hi = true, v, v
+		return
+	}
+	a.lo, a.hi = min(a.lo, v), max(a.hi, v)
+}
+
+func (a *statAgg) addFloat(v float64) {
+	if !a.seen {
+		a.seen, a.flo, a.fhi = true, v, v
+		return
+	}
+	a.flo, a.fhi = min(a.flo, v), max(a.fhi, v)
+}
+
+// minMax renders a field's min and max as JSON; false when there is none to report
+// (no value, a type without them, or an infinite bound, which JSON cannot carry and
+// which a reader does without).
+func (a *statAgg) minMax(l *leaf, prefixLen int) (string, string, bool) {
+	if !a.seen {
+		return "", "", false
+	}
+	switch l.kind {
+	case kindInt32, kindInt64:
+		return formatIntStat(l.typ, a.lo), formatIntStat(l.typ, a.hi), true
+	case kindFloat, kindDouble:
+		if math.IsInf(a.flo, 0) || math.IsInf(a.fhi, 0) {
+			return "", "", false
+		}
+		bits := 64
+		if l.kind == kindFloat {
+			bits = 32
+		}
+		return strconv.FormatFloat(a.flo, 'g', -1, bits), strconv.FormatFloat(a.fhi, 'g', -1, bits), true
+	case kindBytes:
+		if l.fixedLen > 0 {
+			scale := l.typ.(*table.DecimalType).Scale
+			return formatBigDecimal(a.blo, scale), formatBigDecimal(a.bhi, scale), true
+		}
+		return string(appendJSONString(nil, truncateMin(a.blo, prefixLen))), string(appendJSONString(nil, truncateMax(a.bhi, prefixLen))), true
+	}
+	return "", "", false
+}
+
+// render is the add.stats JSON of a file of rows rows.
+func (fs *fileStats) render(rows int) string {
+	w := statsWriter{fs: fs}
 	w.min = append(w.min, '{')
 	w.max = append(w.max, '{')
 	w.nulls = append(w.nulls, '{')
-	for _, sn := range p.buf.roots {
+	for _, sn := range fs.b.roots {
 		w.field(sn)
 	}
 	var out bytes.Buffer
@@ -45,18 +241,15 @@ func (p *Pending) stats(rows int, start, end []cursor) string {
 }
 
 type statsWriter struct {
-	p               *Pending
-	start, end      []cursor
-	budget          int
+	fs              *fileStats
 	min, max, nulls []byte
 }
 
 func (w *statsWriter) field(sn *snode) {
-	if w.budget <= 0 || sn.inRepeat || sn.void {
+	if sn.inRepeat || sn.void {
 		return
 	}
-	switch {
-	case sn.fields != nil:
+	if sn.fields != nil {
 		marks := [3]int{len(w.min), len(w.max), len(w.nulls)}
 		w.min = appendKey(w.min, sn.name)
 		w.max = appendKey(w.max, sn.name)
@@ -74,32 +267,20 @@ func (w *statsWriter) field(sn *snode) {
 				*buf = append(*buf, '}')
 			}
 		}
-	case sn.leaf != nil:
-		w.budget--
-		l := sn.leaf
-		d := &w.p.part.leaves[l.index]
-		s, e := w.start[l.index], w.end[l.index]
-		nulls := d.nulls(l, s.entry, e.entry)
-		w.nulls = appendKey(w.nulls, sn.name)
-		w.nulls = strconv.AppendInt(w.nulls, int64(nulls), 10)
-		lo, hi, ok := minMax(l, d, s.val, e.val, w.p.buf.cfg.StringPrefixLength)
-		if ok {
+		return
+	}
+	i, ok := w.fs.b.statIndex[sn]
+	if !ok {
+		return // past NumIndexedCols
+	}
+	a := &w.fs.aggs[i]
+	w.nulls = appendKey(w.nulls, sn.name)
+	w.nulls = strconv.AppendInt(w.nulls, a.nulls, 10)
+	if sn.leaf != nil {
+		if lo, hi, ok := a.minMax(sn.leaf, w.fs.b.cfg.StringPrefixLength); ok {
 			w.min = append(appendKey(w.min, sn.name), lo...)
 			w.max = append(appendKey(w.max, sn.name), hi...)
 		}
-	default: // list or map: null count of the value itself, from its first leaf
-		w.budget--
-		l := w.p.buf.leaves[sn.leafLo]
-		d := &w.p.part.leaves[l.index]
-		s, e := w.start[l.index], w.end[l.index]
-		nulls := 0
-		for i := s.entry; i < e.entry; i++ {
-			if d.rep(l, i) == 0 && d.def(l, i) < sn.def {
-				nulls++
-			}
-		}
-		w.nulls = appendKey(w.nulls, sn.name)
-		w.nulls = strconv.AppendInt(w.nulls, int64(nulls), 10)
 	}
 }
 
@@ -109,89 +290,6 @@ func appendKey(b []byte, name string) []byte {
 	}
 	b = appendJSONString(b, name)
 	return append(b, ':')
-}
-
-// minMax returns the JSON-encoded min and max of values [from, to) of a leaf, and
-// false when there is none to report.
-func minMax(l *leaf, d *leafData, from, to int, prefixLen int) (string, string, bool) {
-	if from >= to {
-		return "", "", false
-	}
-	switch l.kind {
-	case kindInt32:
-		vs := d.i32[from:to]
-		lo, hi := vs[0], vs[0]
-		for _, v := range vs[1:] {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		return formatIntStat(l.typ, int64(lo)), formatIntStat(l.typ, int64(hi)), true
-	case kindInt64:
-		vs := d.i64[from:to]
-		lo, hi := vs[0], vs[0]
-		for _, v := range vs[1:] {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		return formatIntStat(l.typ, lo), formatIntStat(l.typ, hi), true
-	case kindFloat:
-		lo, hi, ok := floatRange(d.f32[from:to])
-		if !ok {
-			return "", "", false
-		}
-		return strconv.FormatFloat(lo, 'g', -1, 32), strconv.FormatFloat(hi, 'g', -1, 32), true
-	case kindDouble:
-		lo, hi, ok := floatRange(d.f64[from:to])
-		if !ok {
-			return "", "", false
-		}
-		return strconv.FormatFloat(lo, 'g', -1, 64), strconv.FormatFloat(hi, 'g', -1, 64), true
-	case kindBytes:
-		if l.fixedLen > 0 {
-			lo, hi := d.bytesAt(from), d.bytesAt(from)
-			for j := from + 1; j < to; j++ {
-				v := d.bytesAt(j)
-				if compareTwosComplement(v, lo) < 0 {
-					lo = v
-				}
-				if compareTwosComplement(v, hi) > 0 {
-					hi = v
-				}
-			}
-			scale := l.typ.(*table.DecimalType).Scale
-			return formatBigDecimal(lo, scale), formatBigDecimal(hi, scale), true
-		}
-		if l.typ != table.String {
-			return "", "", false
-		}
-		lo, hi := d.bytesAt(from), d.bytesAt(from)
-		for j := from + 1; j < to; j++ {
-			v := d.bytesAt(j)
-			if bytes.Compare(v, lo) < 0 {
-				lo = v
-			}
-			if bytes.Compare(v, hi) > 0 {
-				hi = v
-			}
-		}
-		return string(appendJSONString(nil, truncateMin(lo, prefixLen))), string(appendJSONString(nil, truncateMax(hi, prefixLen))), true
-	}
-	return "", "", false
-}
-
-// floatRange skips NaN; it reports no range when a bound is infinite or no value is left,
-// since JSON cannot carry those and a missing bound is safe for readers.
-func floatRange[T float32 | float64](vs []T) (float64, float64, bool) {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, x := range vs {
-		v := float64(x)
-		if v != v { // NaN
-			continue
-		}
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	if math.IsInf(lo, 0) || math.IsInf(hi, 0) {
-		return 0, 0, false
-	}
-	return lo, hi, true
 }
 
 func formatIntStat(t table.DataType, v int64) string {
