@@ -134,6 +134,46 @@ type TableConfig struct {
 	Evolution Evolution `yaml:"evolution"`
 	// File tunes the Parquet files.
 	File FileConfig `yaml:"file"`
+	// Maintenance keeps the table healthy while it ingests: auto-optimize, vacuum.
+	Maintenance MaintenanceConfig `yaml:"maintenance"`
+}
+
+// MaintenanceConfig is what one instance per table (the one holding partition 0 of
+// the table's first topic) does besides ingesting. Checkpoints are always written in
+// the background, by the instance whose commit reached the interval.
+type MaintenanceConfig struct {
+	Optimize AutoOptimizeConfig `yaml:"optimize"`
+	Vacuum   AutoVacuumConfig   `yaml:"vacuum"`
+}
+
+// AutoOptimizeConfig compacts partitions that gathered small files.
+type AutoOptimizeConfig struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// MinFiles is how many files smaller than the target size a partition needs before
+	// they are compacted (Databricks' auto compaction uses 50). Defaults to 50.
+	MinFiles int `yaml:"min_files"`
+	// Interval is how often the table is looked at. Defaults to 1m.
+	Interval Duration `yaml:"interval"`
+	// TargetSize of the new files. Defaults to delta.targetFileSize, else 128MiB.
+	TargetSize ByteSize `yaml:"target_size"`
+	// MaxReadRate bounds the bytes per second a run reads from storage, so that
+	// compaction never takes the bandwidth and CPU ingestion needs. Defaults to 32MiB.
+	MaxReadRate ByteSize `yaml:"max_read_rate"`
+}
+
+// On reports whether auto-optimize runs.
+func (o AutoOptimizeConfig) On() bool { return o.Enabled == nil || *o.Enabled }
+
+// AutoVacuumConfig deletes files the table no longer needs, periodically.
+type AutoVacuumConfig struct {
+	// Enabled defaults to false: vacuum deletes files time travel may still want.
+	Enabled bool `yaml:"enabled"`
+	// Interval between runs. Defaults to 24h.
+	Interval Duration `yaml:"interval"`
+	// Retention keeps files removed or written within it. Defaults to the table's
+	// delta.deletedFileRetentionDuration, else 7 days; shorter than that is refused.
+	Retention Duration `yaml:"retention"`
 }
 
 // ColumnConfig declares one column.
@@ -307,6 +347,11 @@ const (
 	DefaultShutdownTimeout = Duration(30 * time.Second)
 	DefaultStartupTimeout  = Duration(60 * time.Second)
 	DefaultProgress        = Duration(30 * time.Second)
+	// Maintenance.
+	DefaultOptimizeMinFiles = 50
+	DefaultOptimizeInterval = Duration(time.Minute)
+	DefaultOptimizeReadRate = 32 << 20
+	DefaultVacuumInterval   = Duration(24 * time.Hour)
 )
 
 // Format is the encoding of message values.
@@ -397,6 +442,19 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.Evolution == "" {
 		t.Evolution = EvolutionAddColumns
+	}
+	m := &t.Maintenance
+	if m.Optimize.MinFiles == 0 {
+		m.Optimize.MinFiles = DefaultOptimizeMinFiles
+	}
+	if m.Optimize.Interval == 0 {
+		m.Optimize.Interval = DefaultOptimizeInterval
+	}
+	if m.Optimize.MaxReadRate == 0 {
+		m.Optimize.MaxReadRate = DefaultOptimizeReadRate
+	}
+	if m.Vacuum.Interval == 0 {
+		m.Vacuum.Interval = DefaultVacuumInterval
 	}
 }
 

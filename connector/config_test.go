@@ -68,7 +68,7 @@ tables:
 		{"bad regex", strings.Replace(base, "topics: [a]", "topic_pattern: \"([\"", 1), `invalid regular expression`},
 		{"no topics", strings.Replace(base, "    topics: [a]\n", "", 1), `topics or topic_pattern is required`},
 		{"avro without registry", base + "    format: avro\n", `format avro needs schema_registry.url`},
-		{"auto commit", strings.Replace(base, "bootstrap_servers: b:9092", "bootstrap_servers: b:9092\n  properties: {enable.auto.commit: \"true\"}", 1), `enable.auto.commit must stay false`},
+		{"auto commit", strings.Replace(base, "bootstrap_servers: b:9092", "bootstrap_servers: b:9092\n  properties: {enable.auto.commit: \"true\"}", 1), `enable.auto.commit is Sluice's to set`},
 		{"kafka column", base + "    kafka_columns: [topic, headers]\n", `unknown column "headers"`},
 		{"same location", base + "  - {name: u, topics: [b], location: /tmp/t, schema: [{name: id, type: long}]}\n", `writes to the same location as "t"`},
 		{"bad compression", base + "    file: {compression: lz4}\n", `unknown compression "lz4"`},

@@ -225,9 +225,12 @@ func (c *Connector) requestReseek(t *ingestTable) {
 // properties on top.
 func (c *Connector) consumerConfig() *kafka.ConfigMap {
 	cm := kafka.ConfigMap{
-		"bootstrap.servers":             c.cfg.Kafka.BootstrapServers,
-		"group.id":                      c.cfg.Kafka.GroupID,
-		"enable.auto.commit":            false,
+		"bootstrap.servers": c.cfg.Kafka.BootstrapServers,
+		"group.id":          c.cfg.Kafka.GroupID,
+		// Offsets are stored after each table commit (StoreOffsets) and committed by
+		// librdkafka in the background: for lag monitoring only.
+		"enable.auto.commit":            true,
+		"auto.commit.interval.ms":       1000,
 		"enable.auto.offset.store":      false,
 		"auto.offset.reset":             "earliest",
 		"partition.assignment.strategy": "cooperative-sticky",

@@ -26,7 +26,10 @@ type consumer interface {
 	Seek(p kafka.TopicPartition) error
 	Pause(parts []kafka.TopicPartition) error
 	Resume(parts []kafka.TopicPartition) error
-	CommitOffsets(offsets []kafka.TopicPartition) error
+	// StoreOffsets records offsets for the group, to be committed in the background (for
+	// lag monitoring only); it never blocks on the broker, so a rebalance in progress
+	// cannot stall the poll loop.
+	StoreOffsets(offsets []kafka.TopicPartition) error
 	// Watermarks returns the low and high watermarks of a partition: from the broker,
 	// or from the last fetch when cached.
 	Watermarks(topic string, partition int32, cached bool) (low, high int64, err error)
@@ -69,8 +72,8 @@ func (k *kafkaConsumer) Seek(p kafka.TopicPartition) error         { return k.co
 func (k *kafkaConsumer) Pause(parts []kafka.TopicPartition) error  { return k.consumer.Pause(parts) }
 func (k *kafkaConsumer) Resume(parts []kafka.TopicPartition) error { return k.consumer.Resume(parts) }
 
-func (k *kafkaConsumer) CommitOffsets(offsets []kafka.TopicPartition) error {
-	_, err := k.consumer.CommitOffsets(offsets)
+func (k *kafkaConsumer) StoreOffsets(offsets []kafka.TopicPartition) error {
+	_, err := k.consumer.StoreOffsets(offsets)
 	return err
 }
 

@@ -31,6 +31,10 @@ type ingestTable struct {
 	dlq     dlqTarget
 	workers []*worker
 	metrics *tableMetrics
+	maint   *maintainer
+	// patternTopics are the topics matching topic_pattern that this instance has been
+	// assigned partitions of (the poller's goroutine only).
+	patternTopics []string
 
 	mu   sync.Mutex
 	spec *schemaSpec // nil until the table exists
@@ -86,7 +90,8 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", cfg.Name, err)
 	}
-	t.tbl = table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending())
+	t.tbl = table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending(), table.DeferCheckpoints())
+	t.maint = newMaintainer(t)
 	var snap *table.Snapshot
 	err = c.retryStartup(ctx, "table "+cfg.Name+" ("+store.URI()+")", func(ctx context.Context) error {
 		var err error
@@ -170,8 +175,8 @@ func (t *ingestTable) create(ctx context.Context, full *table.StructType) (*tabl
 	return snap, nil
 }
 
-// start runs the workers (until their channels close) and the committer (until ctx
-// ends); the two wait groups let the caller stop the committer before closing the
+// start runs the workers (until their channels close), and the committer and the
+// maintainer (until ctx ends); the two wait groups let the caller stop the committer before closing the
 // channels it sends to.
 func (t *ingestTable) start(ctx context.Context, workers, committers *sync.WaitGroup) {
 	for _, w := range t.workers {
@@ -181,11 +186,15 @@ func (t *ingestTable) start(ctx context.Context, workers, committers *sync.WaitG
 			w.run(ctx)
 		}()
 	}
-	committers.Add(1)
+	committers.Add(2)
 	go func() {
 		defer committers.Done()
 		defer close(t.done)
 		t.run(ctx)
+	}()
+	go func() {
+		defer committers.Done()
+		t.maint.run(ctx)
 	}()
 }
 

@@ -24,6 +24,20 @@ type metrics struct {
 	paused         prometheus.Gauge
 	memory         prometheus.Gauge
 	memoryMax      prometheus.Gauge
+
+	checkpoints          *prometheus.CounterVec
+	checkpointDuration   *prometheus.HistogramVec
+	optimizeRuns         *prometheus.CounterVec
+	optimizeFilesRemoved *prometheus.CounterVec
+	optimizeFilesAdded   *prometheus.CounterVec
+	optimizeBytes        *prometheus.CounterVec
+	vacuumRuns           *prometheus.CounterVec
+	vacuumFiles          *prometheus.CounterVec
+	vacuumBytes          *prometheus.CounterVec
+	tableFiles           *prometheus.GaugeVec
+	tableBytes           *prometheus.GaugeVec
+	smallFiles           *prometheus.GaugeVec
+	maintenanceOwner     *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -56,6 +70,21 @@ func newMetrics() *metrics {
 	m.memory = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes", Help: "Bytes of rows buffered or being written, counted against memory_budget."})
 	m.memoryMax = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes_max", Help: "The largest memory_bytes seen since start."})
 	m.reg.MustRegister(m.paused, m.memory, m.memoryMax, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.checkpoints = counter("checkpoints_total", "Checkpoints written in the background after a commit reached delta.checkpointInterval, by result (ok, error: retried).", "table", "result")
+	m.checkpointDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "checkpoint_duration_seconds",
+		Help: "Time to write one checkpoint.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}, []string{"table"})
+	m.reg.MustRegister(m.checkpointDuration)
+	m.optimizeRuns = counter("optimize_runs_total", "Auto-optimize runs, by result (ok: committed, nothing: every bin given up, error).", "table", "result")
+	m.optimizeFilesRemoved = counter("optimize_files_removed_total", "Small files auto-optimize compacted away.", "table")
+	m.optimizeFilesAdded = counter("optimize_files_added_total", "Files auto-optimize wrote.", "table")
+	m.optimizeBytes = counter("optimize_bytes_rewritten_total", "Bytes of files auto-optimize rewrote.", "table")
+	m.vacuumRuns = counter("vacuum_runs_total", "Periodic vacuum runs, by result.", "table", "result")
+	m.vacuumFiles = counter("vacuum_files_deleted_total", "Files periodic vacuum deleted.", "table")
+	m.vacuumBytes = counter("vacuum_bytes_deleted_total", "Bytes periodic vacuum deleted.", "table")
+	m.tableFiles = gauge("table_files", "Live data files of the table (from the maintenance owner).", "table")
+	m.tableBytes = gauge("table_bytes", "Bytes of the table's live data files (from the maintenance owner).", "table")
+	m.smallFiles = gauge("table_small_files", "Live data files under the optimize target size (from the maintenance owner).", "table")
+	m.maintenanceOwner = gauge("maintenance_owner", "1 while this instance runs the table's auto-optimize and vacuum.", "table")
 	return m
 }
 
@@ -72,6 +101,20 @@ type tableMetrics struct {
 	retries        prometheus.Counter
 	version        prometheus.Gauge
 	bufferBytes    prometheus.Gauge
+
+	checkpoints          *prometheus.CounterVec
+	checkpointDuration   prometheus.Observer
+	optimizeRuns         *prometheus.CounterVec
+	optimizeFilesRemoved prometheus.Counter
+	optimizeFilesAdded   prometheus.Counter
+	optimizeBytes        prometheus.Counter
+	vacuumRuns           *prometheus.CounterVec
+	vacuumFiles          prometheus.Counter
+	vacuumBytes          prometheus.Counter
+	tableFiles           prometheus.Gauge
+	tableBytes           prometheus.Gauge
+	smallFiles           prometheus.Gauge
+	maintenanceOwner     prometheus.Gauge
 }
 
 func (m *metrics) table(name string) *tableMetrics {
@@ -81,5 +124,11 @@ func (m *metrics) table(name string) *tableMetrics {
 		errors: m.errors.MustCurryWith(l), dlq: m.dlq.With(l), commits: m.commits.With(l),
 		commitDuration: m.commitDuration.With(l), conflicts: m.conflicts.MustCurryWith(l), retries: m.retries.With(l),
 		version: m.version.With(l), bufferBytes: m.bufferBytes.With(l),
+		checkpoints: m.checkpoints.MustCurryWith(l), checkpointDuration: m.checkpointDuration.With(l),
+		optimizeRuns: m.optimizeRuns.MustCurryWith(l), optimizeFilesRemoved: m.optimizeFilesRemoved.With(l),
+		optimizeFilesAdded: m.optimizeFilesAdded.With(l), optimizeBytes: m.optimizeBytes.With(l),
+		vacuumRuns: m.vacuumRuns.MustCurryWith(l), vacuumFiles: m.vacuumFiles.With(l), vacuumBytes: m.vacuumBytes.With(l),
+		tableFiles: m.tableFiles.With(l), tableBytes: m.tableBytes.With(l), smallFiles: m.smallFiles.With(l),
+		maintenanceOwner: m.maintenanceOwner.With(l),
 	}
 }

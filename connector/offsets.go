@@ -29,7 +29,11 @@ func (p *poller) committedNext() map[tp]int64 {
 }
 
 // commitKafkaOffsets records in the consumer group what every table has committed, for
-// lag monitoring. The tables remain the source of truth.
+// lag monitoring; librdkafka commits the stored offsets in the background (every
+// auto.commit.interval.ms, and when it leaves the group). The tables remain the source
+// of truth. A synchronous commit here would block the poll loop on the broker: during a
+// rebalance, for as long as the rebalance takes, which can be until this very consumer
+// polls again.
 func (p *poller) commitKafkaOffsets(force bool) {
 	if !force && time.Since(p.lastOffsets) < time.Second {
 		time.AfterFunc(time.Second, p.conn.noteCommitted)
@@ -45,8 +49,8 @@ func (p *poller) commitKafkaOffsets(force bool) {
 	if len(offsets) == 0 {
 		return
 	}
-	if err := p.cons.CommitOffsets(offsets); err != nil {
-		p.log.Debug("kafka offset commit failed (lag metrics only)", "error", err)
+	if err := p.cons.StoreOffsets(offsets); err != nil {
+		p.log.Debug("kafka offsets not stored (lag metrics only)", "error", err)
 	}
 }
 

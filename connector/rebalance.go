@@ -105,6 +105,9 @@ func (p *poller) assign(parts []tp) ([]kafka.TopicPartition, error) {
 		out = append(out, topicPartition(part, s))
 		p.parts[part] = &pollPart{dispatched: max(s, 0), start: s, lastBelow: -1, eof: -1}
 	}
+	for _, t := range p.conn.tables {
+		t.noteAssignment(p.parts)
+	}
 	return out, nil
 }
 
@@ -169,6 +172,7 @@ func (p *poller) revoke(parts []tp, lost bool) {
 		if mine := t.mine(parts); len(mine) > 0 {
 			t.forget(p.hard, mine)
 		}
+		t.noteAssignment(p.parts)
 	}
 }
 

@@ -225,7 +225,7 @@ func (s *simConsumer) Resume(parts []kafka.TopicPartition) error {
 	return nil
 }
 
-func (s *simConsumer) CommitOffsets(offsets []kafka.TopicPartition) error {
+func (s *simConsumer) StoreOffsets(offsets []kafka.TopicPartition) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range offsets {

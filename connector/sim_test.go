@@ -24,6 +24,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/sluicelake/sluice/optimize"
 	"github.com/sluicelake/sluice/schema/registrytest"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
@@ -503,8 +504,10 @@ func (s *sim) step() {
 		s.foreignSchemaChange()
 	case r < 94:
 		s.foreignDelete()
-	case r < 96:
+	case r < 95:
 		s.foreignRewrite()
+	case r < 96:
+		s.foreignOptimize()
 	case r < 98:
 		s.logf("node %d: crash and restart", node)
 		s.crash(node)
@@ -602,6 +605,18 @@ func (s *sim) foreignRewrite() {
 	rm := table.Remove{Path: f.Path, DeletionTimestamp: &now, DataChange: false, DeletionVector: f.DeletionVector}
 	err = commitActions(s.ctx, s.mem, snap.Version(), []table.Action{{Remove: &rm}, {Add: &add}})
 	s.logf("foreign writer rewrites %s: %v", key, err)
+}
+
+// foreignOptimize is `sluice table optimize` (or another instance's auto-optimize)
+// compacting every file, deleted rows purged, while the nodes ingest.
+func (s *sim) foreignOptimize() {
+	res, err := optimize.Run(s.ctx, table.New(s.mem), optimize.Options{MinFileSize: 1 << 40, MinFiles: 2}, nil)
+	if err != nil {
+		s.logf("foreign optimize: %v", err)
+		return
+	}
+	s.logf("foreign optimize: version %d, %d files into %d, %d rows, %d deleted rows purged, %d bins given up",
+		res.Version, res.FilesRemoved, res.FilesAdded, res.Rows, res.RowsPurged, res.BinsDropped)
 }
 
 // foreignDelete is another writer deleting a few rows of one data file (Spark's DELETE

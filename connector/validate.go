@@ -3,6 +3,7 @@ package connector
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -74,7 +75,7 @@ func (k *KafkaConfig) validate(v *validator) {
 	for p := range k.Properties {
 		switch p {
 		case "enable.auto.commit", "enable.auto.offset.store":
-			v.errorf("$.kafka.properties", "%s must stay false: the Delta log, not Kafka, records what was ingested", p)
+			v.errorf("$.kafka.properties", "%s is Sluice's to set: the Delta log, not Kafka, records what was ingested (Sluice stores each table's committed offsets for lag monitoring)", p)
 		case "group.id":
 			v.errorf("$.kafka.properties", "set group.id with kafka.group_id instead")
 		case "bootstrap.servers":
@@ -105,6 +106,28 @@ func (t *TableConfig) validate(v *validator, path string, c *Config) {
 	t.validateEvolution(v, path)
 	t.validateFile(v, path)
 	t.validateColumns(v, path)
+	t.validateMaintenance(v, path)
+}
+
+// validateMaintenance checks the maintenance settings.
+func (t *TableConfig) validateMaintenance(v *validator, path string) {
+	o, vac := t.Maintenance.Optimize, t.Maintenance.Vacuum
+	path += ".maintenance"
+	if o.MinFiles < 2 {
+		v.errorf(path+".optimize.min_files", "must be at least 2")
+	}
+	if o.Interval < Duration(time.Second) || vac.Interval < Duration(time.Second) {
+		v.errorf(path, "intervals must be at least 1s")
+	}
+	if o.TargetSize < 0 || (o.TargetSize > 0 && o.TargetSize < 1<<20) {
+		v.errorf(path+".optimize.target_size", "must be at least 1MiB")
+	}
+	if o.MaxReadRate < 1<<20 {
+		v.errorf(path+".optimize.max_read_rate", "must be at least 1MiB (per second)")
+	}
+	if vac.Retention < 0 {
+		v.errorf(path+".vacuum.retention", "must not be negative")
+	}
 }
 
 // validateSource checks where rows come from and go to: topics and location.

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicelake/sluice/connector"
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
 )
 
 // BenchmarkIngestJSON measures the whole path: librdkafka fetching from kfake, JSON
@@ -96,4 +98,54 @@ func BenchmarkConsumeOnly(b *testing.B) {
 		c.Close()
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkIngestAutoOptimize measures what auto-optimize costs ingestion while it
+// runs: 2,000,000 events ingested into an unpartitioned table with a flush every 8,000
+// rows (250 commits of small files, as a busy low-latency table makes them), with
+// auto-optimize off, then on
+// (every second, at 10 small files, at its default read rate). It reports ingest
+// rows/s and the live files left.
+func BenchmarkIngestAutoOptimize(b *testing.B) {
+	const n = 2_000_000
+	cluster := newCluster(b, "events", 3)
+	produceB(b, cluster, events("events", 0, n))
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("optimize=%v", on), func(b *testing.B) {
+			files := 0
+			for i := 0; b.Loop(); i++ {
+				location := filepath.Join(b.TempDir(), "events")
+				cfg := issueConfig(b, cluster.ListenAddrs()[0], location, 8000)
+				cfg.Name = fmt.Sprintf("bench-opt-%v-%d", on, i)
+				cfg.Kafka.GroupID = cfg.Name
+				cfg.Tables[0].PartitionBy = nil // one partition: the events span 200 days
+				m := &cfg.Tables[0].Maintenance.Optimize
+				m.Enabled, m.MinFiles, m.Interval = &on, 10, connector.Duration(time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sum, err := c.Run(ctx)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if sum.Rows != n {
+					b.Fatalf("rows = %d", sum.Rows)
+				}
+				store, err := storage.NewLocal(location)
+				if err != nil {
+					b.Fatal(err)
+				}
+				snap, err := table.Load(context.Background(), store)
+				if err != nil {
+					b.Fatal(err)
+				}
+				files = snap.NumFiles()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(files), "files_left")
+		})
+	}
 }

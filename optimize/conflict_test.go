@@ -344,3 +344,33 @@ func TestOptimizeStreamsSmallRowGroups(t *testing.T) {
 	}
 	sameRows(t, store, before, after)
 }
+
+// Files an optimize wrote are tagged; with SkipCompacted (auto-optimize) they are left
+// out of later runs, so each row is rewritten once, not once per run.
+func TestOptimizeSkipCompacted(t *testing.T) {
+	ctx := context.Background()
+	store, tbl := smallTable(t, 3)
+	if _, err := Run(ctx, tbl, Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := table.Load(ctx, store)
+	for _, f := range snap.Files() {
+		if f.Tags[TagOptimized] != "true" {
+			t.Fatalf("%s has tags %v", f.Path, f.Tags)
+		}
+	}
+	for k := 3; k < 6; k++ {
+		appendIDs(t, tbl, int64(k*10), int64(k*10+10), nil)
+	}
+	res, err := Run(ctx, tbl, Options{SkipCompacted: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FilesRemoved != 6 || res.Plan.Skipped != 2 {
+		t.Fatalf("removed %d (want the 6 new files), skipped %d (want the 2 compacted)", res.FilesRemoved, res.Plan.Skipped)
+	}
+	res, err = Run(ctx, tbl, Options{}, nil)
+	if err != nil || res.FilesRemoved != 4 {
+		t.Fatalf("without SkipCompacted: %d removed, %v", res.FilesRemoved, err)
+	}
+}

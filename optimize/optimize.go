@@ -68,8 +68,9 @@ func Run(ctx context.Context, tbl *table.Table, opts Options, progress Progress)
 	}
 	var done []*rewritten
 	var total int64
+	pace := newPacer(opts.ReadRate)
 	for i, bin := range plan.Bins {
-		r, err := rewriteBin(ctx, tbl.Store(), snap, bin, cfg)
+		r, err := rewriteBin(ctx, tbl.Store(), snap, bin, cfg, pace)
 		var le *writer.LayoutError
 		if errors.As(err, &le) {
 			res.Unfit = append(res.Unfit, err)

@@ -35,6 +35,14 @@ type Options struct {
 	// BufferBytes bounds the rows held in memory: when the copied rows reach it they are
 	// encoded as a row group of the file being written. Defaults to 64 MiB.
 	BufferBytes int64
+	// ReadRate bounds the bytes per second read from storage (the files compacted), so
+	// that a run beside ingestion leaves it bandwidth and CPU. Defaults to 0: no bound.
+	ReadRate int64
+	// SkipCompacted leaves out files an optimize wrote (tag sluice.optimized), unless
+	// enough of their rows are deleted: auto-optimize compacts each file once, as
+	// Databricks' auto compaction does, instead of rewriting its growing output again
+	// and again. Defaults to false: every small file is a candidate.
+	SkipCompacted bool
 
 	beforeCommit func() // tests: runs between the rewrite and the commit
 }
@@ -108,7 +116,8 @@ func (o Options) withDefaults(snap *table.Snapshot) (Options, error) {
 }
 
 // PlanBins picks the files to rewrite in snap: per partition (those Where accepts),
-// the files smaller than MinFileSize and every file with deleted rows, in the order
+// the files smaller than MinFileSize and the files of which more than 5% of the rows
+// are deleted (deletion vectors), in the order
 // they were added (modification time), packed greedily into bins of at most
 // TargetSize bytes. A bin of fewer than MinFiles files is dropped unless a file in it
 // has deleted rows to purge.
@@ -133,7 +142,7 @@ func PlanBins(snap *table.Snapshot, opts Options) (*Plan, error) {
 			continue
 		}
 		plan.Considered++
-		if f.Size >= opts.MinFileSize && f.DeletionVector == nil {
+		if (f.Size >= opts.MinFileSize || opts.SkipCompacted && f.Tags[TagOptimized] != "") && !purgeable(f) {
 			plan.Skipped++
 			continue
 		}
@@ -154,7 +163,7 @@ func PlanBins(snap *table.Snapshot, opts Options) (*Plan, error) {
 			if bin == nil {
 				return
 			}
-			purges := slices.ContainsFunc(bin.Files, func(f *table.Add) bool { return f.DeletionVector != nil })
+			purges := slices.ContainsFunc(bin.Files, purgeable)
 			if len(bin.Files) >= opts.MinFiles || purges {
 				plan.Bins = append(plan.Bins, bin)
 			} else {
@@ -175,6 +184,23 @@ func PlanBins(snap *table.Snapshot, opts Options) (*Plan, error) {
 		flush()
 	}
 	return plan, nil
+}
+
+// TagOptimized is the add.tags key of the files an optimize wrote.
+const TagOptimized = "sluice.optimized"
+
+// maxDeletedRowsRatio is the share of deleted rows past which a large file is
+// rewritten without them, as Delta's OPTIMIZE does (its maxDeletedRowsRatio).
+const maxDeletedRowsRatio = 0.05
+
+// purgeable reports whether f has enough deleted rows to be worth rewriting without
+// them whatever its size.
+func purgeable(f *table.Add) bool {
+	if f.DeletionVector == nil {
+		return false
+	}
+	st, ok := f.ParseStats()
+	return !ok || st.NumRecords == 0 || float64(f.DeletionVector.Cardinality)/float64(st.NumRecords) > maxDeletedRowsRatio
 }
 
 // partitionKey is a canonical text of partition values (encoding/json sorts keys).

@@ -45,7 +45,7 @@ func dataSchema(snap *table.Snapshot) *table.StructType {
 // values) at a time into a file that uploads as it is written, so memory holds one row
 // group and one input file, not a whole bin. It returns the new files with the removes
 // of the old ones. On error, files it uploaded are deleted again.
-func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot, bin *Bin, cfg writer.Config) (_ *rewritten, err error) {
+func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot, bin *Bin, cfg writer.Config, pace *pacer) (_ *rewritten, err error) {
 	buf, err := writer.NewBuffer(writer.Spec{Schema: dataSchema(snap),
 		ColumnMapping: snap.ColumnMappingMode() != table.ColumnMappingNone}, cfg)
 	if err != nil {
@@ -85,13 +85,13 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 				return fmt.Errorf("optimize: upload %s: %w", key, err)
 			}
 			out.adds = append(out.adds, table.Add{Path: table.EncodePath(key), PartitionValues: bin.Partition, Size: info.Size,
-				ModificationTime: time.Now().UnixMilli(), DataChange: false, Stats: info.Stats})
+				ModificationTime: time.Now().UnixMilli(), DataChange: false, Stats: info.Stats, Tags: map[string]string{TagOptimized: "true"}})
 		}
 		return nil
 	}
 	layouts := map[string]*writer.Layout{}
 	for _, f := range bin.Files {
-		n, deleted, err := appendFile(ctx, store, buf, f, layouts, func() error {
+		n, deleted, err := appendFile(ctx, store, buf, f, layouts, pace, func() error {
 			if buf.Bytes() < cfg.RowGroupSize {
 				return nil
 			}
@@ -156,13 +156,16 @@ func (u *upload) abort(cause error) {
 // appendFile copies the live rows of one data file into buf, calling afterRowGroup
 // after each row group, and returns how many rows it copied and how many its deletion
 // vector left out.
-func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, f *table.Add, layouts map[string]*writer.Layout, afterRowGroup func() error) (int, int64, error) {
+func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, f *table.Add, layouts map[string]*writer.Layout, pace *pacer, afterRowGroup func() error) (int, int64, error) {
 	key, err := table.DecodePath(f.Path)
 	if err != nil {
 		return 0, 0, err
 	}
 	data, err := store.Get(ctx, key)
 	if err != nil {
+		return 0, 0, err
+	}
+	if err := pace.read(ctx, int64(len(data))); err != nil {
 		return 0, 0, err
 	}
 	deleted, err := table.DeletedRows(ctx, store, f)

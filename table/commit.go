@@ -61,6 +61,9 @@ type CommitResult struct {
 	Attempts int // 1 when the first put won
 	// Checkpointed is true when the commit was followed by a checkpoint.
 	Checkpointed bool
+	// CheckpointDue is true when the commit reached a checkpoint interval on a handle
+	// that defers checkpoints (DeferCheckpoints): the caller should write one.
+	CheckpointDue bool
 	// CheckpointErr is a failed checkpoint or log cleanup after the commit. The commit
 	// itself succeeded: a failed checkpoint never fails ingestion.
 	CheckpointErr error
@@ -124,7 +127,11 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 			t.current = start
 			t.advanced(version-1, start)
 			res := CommitResult{Version: version, Attempts: attempt}
-			if version%t.snap.checkpointInterval() == 0 {
+			switch {
+			case version%t.snap.checkpointInterval() != 0:
+			case t.opts.deferCheckpoints:
+				res.CheckpointDue = true
+			default:
 				res.Checkpointed, res.LogFilesDeleted, res.CheckpointErr = t.checkpoint(ctx)
 			}
 			return res, nil

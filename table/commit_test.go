@@ -239,3 +239,33 @@ func TestDecodePath(t *testing.T) {
 		}
 	}
 }
+
+// A handle that defers checkpoints reports the commit that reaches the interval as
+// CheckpointDue and writes none; any handle's Checkpoint then writes it.
+func TestDeferCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory(t.Name())
+	tbl := New(store, ForAppending(), DeferCheckpoints())
+	if _, err := tbl.Create(ctx, CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"},
+		Configuration: map[string]string{"delta.checkpointInterval": "2"}}); err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(1); v <= 2; v++ {
+		res, err := tbl.Commit(ctx, &Transaction{Adds: []Add{add(fmt.Sprintf("day=2024-01-01/%d.parquet", v))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.CheckpointDue != (v == 2) || res.Checkpointed {
+			t.Fatalf("version %d: due %v, checkpointed %v", v, res.CheckpointDue, res.Checkpointed)
+		}
+	}
+	if snap, _ := Load(ctx, store); snap.CheckpointVersion() != -1 {
+		t.Fatalf("a checkpoint at %d was written", snap.CheckpointVersion())
+	}
+	if v, _, err := New(store).Checkpoint(ctx); err != nil || v != 2 {
+		t.Fatalf("checkpoint: %d, %v", v, err)
+	}
+	if snap, _ := Load(ctx, store); snap.CheckpointVersion() != 2 {
+		t.Fatalf("checkpoint at %d, want 2", snap.CheckpointVersion())
+	}
+}

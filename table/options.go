@@ -6,11 +6,12 @@ import "time"
 type Option interface{ apply(*options) }
 
 type options struct {
-	engineInfo   string
-	maxAttempts  int
-	retryBackoff time.Duration
-	clock        func() time.Time
-	appending    bool
+	engineInfo       string
+	maxAttempts      int
+	retryBackoff     time.Duration
+	clock            func() time.Time
+	appending        bool
+	deferCheckpoints bool
 }
 
 func (o *options) now() time.Time {
@@ -55,3 +56,10 @@ func Clock(now func() time.Time) Option { return optionFunc(func(o *options) { o
 //
 // Defaults to off: snapshots list every live file.
 func ForAppending() Option { return optionFunc(func(o *options) { o.appending = true }) }
+
+// DeferCheckpoints leaves checkpoints to the caller: a commit that reaches a
+// delta.checkpointInterval-th version sets CommitResult.CheckpointDue instead of
+// writing the checkpoint itself, so that a checkpoint (a full read of the table) never
+// delays the next commit. The caller then writes one, from any handle, with
+// Checkpoint. Defaults to off: Commit writes the checkpoint after such a commit.
+func DeferCheckpoints() Option { return optionFunc(func(o *options) { o.deferCheckpoints = true }) }

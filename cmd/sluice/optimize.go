@@ -109,7 +109,7 @@ func optimizeCmd() *cobra.Command {
 			return nil
 		})
 	cmd.Long = `Optimize compacts the table's small files: per partition, the files smaller than
---min-file-size (and every file with deleted rows, which are left out) are packed
+--min-file-size (and files with more than 5% of their rows deleted, which are left out) are packed
 into new files of about --target-size, in the order they were written. One commit
 removes the old files and adds the new ones, both with dataChange false, so streaming
 readers skip it; appends that land meanwhile (sluice run's) do not conflict with it.
