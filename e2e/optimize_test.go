@@ -98,7 +98,9 @@ kafka: {bootstrap_servers: %s}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if optimized < 2 || res.Version != before.Version()+1 || after.NumFiles() >= before.NumFiles() {
+	// The events span 3 days: one file per day partition is what optimize leaves (the
+	// last run has nothing to do when the one before already compacted everything).
+	if optimized < 2 || after.NumFiles() > 3 || (res.Version >= 0 && after.NumFiles() >= before.NumFiles()) {
 		t.Fatalf("%d optimize commits during the run; the last one at %d: %d files, %d before", optimized, res.Version, after.NumFiles(), before.NumFiles())
 	}
 	rows, pairs := checkCovered(t, store, after)
