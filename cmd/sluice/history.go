@@ -88,14 +88,31 @@ func keyValues(m map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
+// CheckpointReport is the JSON form of `sluice table checkpoint --json`.
+type CheckpointReport struct {
+	Location        string  `json:"location"`
+	Version         int64   `json:"version"`
+	LogFilesDeleted int     `json:"logFilesDeleted"`
+	Seconds         float64 `json:"seconds"`
+}
+
 func checkpointCmd() *cobra.Command {
-	return locationCmd("checkpoint LOCATION", "Write a checkpoint of the latest version now, then clean up expired log files",
+	var asJSON bool
+	cmd := locationCmd("checkpoint LOCATION", "Write a checkpoint of the latest version now, then clean up expired log files",
 		func(cmd *cobra.Command, store storage.Storage) error {
+			start := time.Now()
 			version, deleted, err := table.New(store).Checkpoint(cmd.Context())
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(CheckpointReport{Location: store.URI(), Version: version, LogFilesDeleted: deleted, Seconds: time.Since(start).Seconds()})
+			}
 			fmt.Printf("checkpoint written at version %d; %d expired log files deleted\n", version, deleted)
 			return nil
 		})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

@@ -209,6 +209,10 @@ func TestHistoryAndTimeTravel(t *testing.T) {
 	if out := run("table", "checkpoint", events); !strings.Contains(out, fmt.Sprintf("checkpoint written at version %d", latest.Version)) {
 		t.Fatalf("checkpoint: %s", out)
 	}
+	var cp CheckpointReport
+	if err := json.Unmarshal([]byte(run("table", "checkpoint", events, "--json")), &cp); err != nil || cp.Version != latest.Version {
+		t.Fatalf("checkpoint --json: %+v, %v", cp, err)
+	}
 	root := rootCmd()
 	root.SetArgs([]string{"query", events, "--version", "99", "SELECT 1"})
 	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "version 99 does not exist") {
