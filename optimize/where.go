@@ -2,13 +2,10 @@ package optimize
 
 import (
 	"fmt"
-	"math/big"
 	"strings"
-	"time"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/expr"
-	"github.com/sluicelake/sluice/writer"
 )
 
 // partitionFilter is a compiled Options.Where: a predicate on partition columns.
@@ -56,7 +53,7 @@ func (w *partitionFilter) accepts(values map[string]*string) (bool, error) {
 	}
 	row := make(expr.Values, len(w.cols))
 	for i, c := range w.cols {
-		v, err := partitionExprValue(c, values[c.PhysicalName()])
+		v, err := table.PartitionExprValue(c, values[c.PhysicalName()])
 		if err != nil {
 			return false, fmt.Errorf("optimize: %w", err)
 		}
@@ -67,45 +64,4 @@ func (w *partitionFilter) accepts(values map[string]*string) (bool, error) {
 		return false, fmt.Errorf("optimize: --where: %w", err)
 	}
 	return !v.Null && v.I != 0, nil
-}
-
-// partitionExprValue converts a serialized partition value to an expression value.
-func partitionExprValue(c *table.StructField, raw *string) (expr.Value, error) {
-	t, _ := table.ExprType(c.Type)
-	v, err := table.ParsePartitionValue(c.Type, raw)
-	if err != nil || v == nil {
-		return expr.Value{Null: true, Kind: t.Kind}, err
-	}
-	out := expr.Value{Kind: t.Kind}
-	switch v := v.(type) {
-	case string:
-		out.B = []byte(v)
-	case []byte:
-		out.B = v
-	case int64:
-		out.I = v
-	case float64:
-		out.F = v
-	case bool:
-		if v {
-			out.I = 1
-		}
-	case time.Time:
-		out.I = v.UnixMicro()
-		if c.Type == table.Date {
-			out.I = writer.FloorDiv(v.Unix(), 86400)
-		}
-	case *big.Rat:
-		unscaled := new(big.Rat).Mul(v, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(t.Scale)), nil)))
-		if !unscaled.IsInt() {
-			return expr.Value{}, fmt.Errorf("partition value %s of %s has more digits than its scale", *raw, c.Name)
-		}
-		n := unscaled.Num()
-		if t.Precision <= writer.MaxInt64DecimalPrecision {
-			out.I = n.Int64()
-		} else {
-			out.B = writer.TwosComplement(n)
-		}
-	}
-	return out, nil
 }

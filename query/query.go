@@ -29,11 +29,33 @@ func OpenDB() (*sql.DB, error) {
 	return db, nil
 }
 
-// Register creates (or replaces) view name in db over the snapshot of a local table.
+// Register creates (or replaces) view name in db over the snapshot of a table on local
+// disk.
 func Register(ctx context.Context, db *sql.DB, name string, store storage.Storage, snap *table.Snapshot) error {
-	local, ok := store.(*storage.Local)
-	if !ok {
-		return fmt.Errorf("query: %s: only local tables can be queried (DuckDB's S3 support is not available)", store.URI())
+	return RegisterWith(ctx, db, name, store, snap, Options{})
+}
+
+// Options say which files a view reads and how they become local.
+type Options struct {
+	// Files are the snapshot's files the view reads (Prune's). Defaults to every live
+	// file of the snapshot.
+	Files []*table.Add
+	// Where filters the view's rows: a SQL predicate (DuckDB's dialect) over its
+	// columns. Defaults to none.
+	Where string
+	// Cache holds local copies of the files of a table not on local disk; required for
+	// one.
+	Cache *Cache
+	// Progress reports the files made local through Cache.
+	Progress Progress
+}
+
+// RegisterWith creates (or replaces) view name in db over the snapshot: a table on
+// local disk is read in place, any other through opts.Cache.
+func RegisterWith(ctx context.Context, db *sql.DB, name string, store storage.Storage, snap *table.Snapshot, opts Options) error {
+	local, isLocal := store.(*storage.Local)
+	if !isLocal && opts.Cache == nil {
+		return fmt.Errorf("query: %s: a table not on local disk is read through a local cache (Options.Cache)", store.URI())
 	}
 	schema := snap.Schema()
 	partCols := snap.PartitionColumns()
@@ -41,7 +63,10 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 	for _, p := range partCols {
 		isPart[p] = true
 	}
-	files := snap.Files()
+	files := opts.Files
+	if files == nil {
+		files = snap.Files()
+	}
 	view := quoteIdent(name)
 	if len(files) == 0 {
 		var cols []string
@@ -56,6 +81,8 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		return err
 	}
 	paths := make([]string, len(files))
+	var remote []string // keys fetched through the cache
+	var remoteIdx []int
 	for i, f := range files {
 		key, err := table.DecodePath(f.Path)
 		if err != nil {
@@ -65,9 +92,20 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		case strings.HasPrefix(key, "file://"):
 			paths[i] = filepath.FromSlash(strings.TrimPrefix(key, "file://"))
 		case strings.Contains(key, "://"):
-			return fmt.Errorf("query: file %s is not local", key)
-		default:
+			return fmt.Errorf("query: file %s is in another store than the table", key)
+		case isLocal:
 			paths[i] = filepath.Join(local.Root(), filepath.FromSlash(key))
+		default:
+			remote, remoteIdx = append(remote, key), append(remoteIdx, i)
+		}
+	}
+	if len(remote) > 0 {
+		got, err := opts.Cache.fetch(ctx, store, remote, opts.Progress)
+		if err != nil {
+			return err
+		}
+		for j, i := range remoteIdx {
+			paths[i] = got[j]
 		}
 	}
 	fileList := "[" + joinQuoted(paths) + "]"
@@ -79,14 +117,14 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 	if err != nil {
 		return err
 	}
-	opts := "union_by_name=true"
+	readOpts := "union_by_name=true"
 	if len(partCols) > 0 || deleted != "" {
-		opts += ", filename=true"
+		readOpts += ", filename=true"
 	}
 	if deleted != "" {
-		opts += ", file_row_number=true"
+		readOpts += ", file_row_number=true"
 	}
-	from := fmt.Sprintf("read_parquet(%s, %s) d", fileList, opts)
+	from := fmt.Sprintf("read_parquet(%s, %s) d", fileList, readOpts)
 	if deleted != "" {
 		from += fmt.Sprintf(" ANTI JOIN %s x ON d.filename = x.filename AND d.file_row_number = x.row", deleted)
 	}
@@ -97,7 +135,11 @@ func Register(ctx context.Context, db *sql.DB, name string, store storage.Storag
 		}
 		from += fmt.Sprintf(" JOIN %s f ON d.filename = f.filename", filesTable)
 	}
-	_, err = db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s", view, strings.Join(selectCols, ", "), from))
+	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(selectCols, ", "), from)
+	if opts.Where != "" {
+		q = fmt.Sprintf("SELECT * FROM (%s) WHERE %s", q, opts.Where)
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", view, q))
 	return err
 }
 

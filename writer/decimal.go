@@ -212,25 +212,7 @@ func (w *WideDecimal) Fits(unscaled []byte) bool {
 
 // TwosComplement renders v as a minimal big-endian two's complement integer, the form
 // SetBytes and Nest.Bytes take for a wide decimal's unscaled value.
-func TwosComplement(v *big.Int) []byte {
-	if v.Sign() >= 0 {
-		b := v.Bytes()
-		if len(b) == 0 || b[0]&0x80 != 0 {
-			b = append([]byte{0}, b...)
-		}
-		return b
-	}
-	m := new(big.Int).Neg(v)
-	m.Sub(m, big.NewInt(1))
-	b := m.Bytes()
-	if len(b) == 0 || b[0]&0x80 != 0 {
-		b = append([]byte{0}, b...)
-	}
-	for i := range b {
-		b[i] = ^b[i]
-	}
-	return b
-}
+func TwosComplement(v *big.Int) []byte { return table.TwosComplement(v) }
 
 // ScaleTwosComplement multiplies a big-endian two's complement integer (no bytes is
 // zero) by 10^k: the unscaled value of a decimal read into a column whose scale is k

@@ -390,3 +390,41 @@ func mustLocal(t *testing.T, dir string) storage.Storage {
 	}
 	return s
 }
+
+// sluice query --format and --limit, and --where on a local table.
+func TestQueryFormats(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	captureStdout(t, func() {
+		if err := runDemo(context.Background(), dir, 300, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	events := filepath.Join(dir, "events")
+	run := func(args ...string) string {
+		t.Helper()
+		var err error
+		out := captureStdout(t, func() {
+			root := rootCmd()
+			root.SetArgs(append([]string{"query", events}, args...))
+			err = root.Execute()
+		})
+		if err != nil {
+			t.Fatalf("sluice query %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	const q = "SELECT _kafka_partition AS p, count(*) AS n FROM events GROUP BY 1 ORDER BY 1"
+	if out := run("--format", "csv", q); !strings.HasPrefix(out, "p,n\n0,") || strings.Count(out, "\n") != 4 {
+		t.Errorf("csv:\n%s", out)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(run("--format", "json", q)), &rows); err != nil || len(rows) != 3 || rows[0]["p"] != float64(0) {
+		t.Errorf("json: %v %v", rows, err)
+	}
+	if out := run("--format", "markdown", "--limit", "2", q); !strings.HasPrefix(out, "| p | n |\n|---|---|\n| 0 |") || strings.Count(out, "\n") != 4 {
+		t.Errorf("markdown --limit 2:\n%s", out)
+	}
+	if out := run("--where", "_kafka_partition = 1", "--format", "csv", "SELECT DISTINCT _kafka_partition FROM events"); out != "_kafka_partition\n1\n" {
+		t.Errorf("--where:\n%s", out)
+	}
+}
