@@ -154,9 +154,22 @@ type loadConfig struct {
 	checkpointKey string
 }
 
-// load reads the snapshot cfg asks for: from a checkpoint named by cfg or by
-// _last_checkpoint when one is usable, else from a listing of the whole log.
+// load reads the snapshot cfg asks for. A log file that vanished between the listing
+// and the read is another writer's log cleanup, run after it wrote a newer checkpoint
+// (more likely the shorter delta.logRetentionDuration is): the load starts again from
+// a new listing, which finds that checkpoint, up to three times.
 func load(ctx context.Context, store storage.Storage, cfg loadConfig) (*Snapshot, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := loadOnce(ctx, store, cfg)
+		if err == nil || !errors.Is(err, storage.ErrNotFound) || attempt == 3 || ctx.Err() != nil {
+			return s, err
+		}
+	}
+}
+
+// loadOnce reads the snapshot cfg asks for: from a checkpoint named by cfg or by
+// _last_checkpoint when one is usable, else from a listing of the whole log.
+func loadOnce(ctx context.Context, store storage.Storage, cfg loadConfig) (*Snapshot, error) {
 	from := func(checkpoint int64) (*Snapshot, error) {
 		startAfter := ""
 		if checkpoint > 0 {

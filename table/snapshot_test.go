@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"reflect"
 	"testing"
@@ -247,4 +248,71 @@ func withColumn(t *testing.T, s *StructType, name string, typ DataType) *StructT
 	out := s.Clone()
 	out.Fields = append(out.Fields, &StructField{Name: name, Type: typ, Nullable: true})
 	return out
+}
+
+// staleOnce is a store whose first listing and _last_checkpoint read are from before
+// another writer's checkpoint and log cleanup: the listing names commits that are gone.
+type staleOnce struct {
+	storage.Storage
+	stale  []storage.ObjectInfo
+	served bool
+}
+
+func (s *staleOnce) List(ctx context.Context, prefix, startAfter string) iter.Seq2[storage.ObjectInfo, error] {
+	if s.served || prefix != LogDir {
+		return s.Storage.List(ctx, prefix, startAfter)
+	}
+	s.served = true
+	return func(yield func(storage.ObjectInfo, error) bool) {
+		for _, o := range s.stale {
+			if o.Key > startAfter && !yield(o, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *staleOnce) Get(ctx context.Context, key string) ([]byte, error) {
+	if key == LastCheckpointKey && !s.served {
+		return nil, storage.ErrNotFound
+	}
+	return s.Storage.Get(ctx, key)
+}
+
+// A load that listed the log just before another writer's checkpoint and log cleanup
+// finds commits gone: it lists again and loads from the new checkpoint.
+func TestLoadRelistsAfterConcurrentCleanup(t *testing.T) {
+	ctx := context.Background()
+	mem := storage.NewMemory(t.Name())
+	tbl := New(mem)
+	if _, err := tbl.Create(ctx, CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"}}); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 4; v++ {
+		if _, err := tbl.Commit(ctx, &Transaction{Adds: []Add{add(fmt.Sprintf("day=2024-01-01/%d.parquet", v))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stale []storage.ObjectInfo
+	for o, err := range mem.List(ctx, LogDir, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, o)
+	}
+	if _, _, err := tbl.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(0); v < 4; v++ { // the cleanup after the checkpoint
+		if err := mem.Delete(ctx, CommitKey(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := Load(ctx, &staleOnce{Storage: mem, stale: stale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version() != 4 || snap.NumFiles() != 4 {
+		t.Fatalf("version %d, %d files", snap.Version(), snap.NumFiles())
+	}
 }

@@ -169,19 +169,7 @@ func TestHistoryAndTimeTravel(t *testing.T) {
 		}
 	})
 	events := filepath.Join(dir, "events")
-	run := func(args ...string) string {
-		t.Helper()
-		var err error
-		out := captureStdout(t, func() {
-			root := rootCmd()
-			root.SetArgs(args)
-			err = root.Execute()
-		})
-		if err != nil {
-			t.Fatalf("sluice %s: %v", strings.Join(args, " "), err)
-		}
-		return out
-	}
+	run := func(args ...string) string { return sluice(t, args...) }
 	var history []HistoryEntry
 	if err := json.Unmarshal([]byte(run("table", "history", events, "--json")), &history); err != nil {
 		t.Fatal(err)
@@ -296,19 +284,7 @@ func TestOptimizeCLI(t *testing.T) {
 		}
 	})
 	events := filepath.Join(dir, "events")
-	run := func(args ...string) string {
-		t.Helper()
-		var err error
-		out := captureStdout(t, func() {
-			root := rootCmd()
-			root.SetArgs(args)
-			err = root.Execute()
-		})
-		if err != nil {
-			t.Fatalf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	run := func(args ...string) string { return sluice(t, args...) }
 	count := func() string {
 		out := run("query", events, "SELECT count(*) || '/' || count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events")
 		return strings.TrimSpace(strings.Split(out, "\n")[1])
@@ -400,19 +376,7 @@ func TestQueryFormats(t *testing.T) {
 		}
 	})
 	events := filepath.Join(dir, "events")
-	run := func(args ...string) string {
-		t.Helper()
-		var err error
-		out := captureStdout(t, func() {
-			root := rootCmd()
-			root.SetArgs(append([]string{"query", events}, args...))
-			err = root.Execute()
-		})
-		if err != nil {
-			t.Fatalf("sluice query %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	run := func(args ...string) string { return sluice(t, append([]string{"query", events}, args...)...) }
 	const q = "SELECT _kafka_partition AS p, count(*) AS n FROM events GROUP BY 1 ORDER BY 1"
 	if out := run("--format", "csv", q); !strings.HasPrefix(out, "p,n\n0,") || strings.Count(out, "\n") != 4 {
 		t.Errorf("csv:\n%s", out)
@@ -427,4 +391,20 @@ func TestQueryFormats(t *testing.T) {
 	if out := run("--where", "_kafka_partition = 1", "--format", "csv", "SELECT DISTINCT _kafka_partition FROM events"); out != "_kafka_partition\n1\n" {
 		t.Errorf("--where:\n%s", out)
 	}
+}
+
+// sluice runs the command line as a user types it and returns what it printed; an
+// error fails the test.
+func sluice(t *testing.T, args ...string) string {
+	t.Helper()
+	var err error
+	out := captureStdout(t, func() {
+		root := rootCmd()
+		root.SetArgs(args)
+		err = root.Execute()
+	})
+	if err != nil {
+		t.Fatalf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
 }
