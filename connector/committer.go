@@ -285,6 +285,11 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 	t.metrics.rows.Add(float64(b.rows))
 	t.metrics.commits.Inc()
 	t.metrics.version.Set(float64(res.Version))
+	t.metrics.lastCommit.SetToCurrentTime()
+	if b.newest > t.metrics.newestEvent.Load() {
+		t.metrics.newestEvent.Store(b.newest)
+		t.metrics.newestEventTime.Set(float64(b.newest) / 1e6)
+	}
 	t.log.Info("committed", "version", res.Version, "rows", b.rows, "files", len(adds), "bytes", bytesOut,
 		"partitions", len(tx.AppTxns), "dead_letters", len(b.dlq), "attempts", res.Attempts, "took", time.Since(start).Round(time.Millisecond))
 	t.conn.noteCommitted()

@@ -50,6 +50,11 @@ type KafkaConfig struct {
 	BootstrapServers string `yaml:"bootstrap_servers"`
 	// GroupID is the consumer group. Defaults to the connector name.
 	GroupID string `yaml:"group_id"`
+	// InstanceID makes the instance a static member of the group (librdkafka's
+	// group.instance.id; ${HOSTNAME} in a StatefulSet): restarted within
+	// session.timeout.ms (45s by default), it takes its partitions back without a
+	// rebalance. Unique per instance. Defaults to none: dynamic membership.
+	InstanceID string `yaml:"instance_id"`
 	// Properties are passed to librdkafka as they are (security.protocol, sasl.*, ssl.*…)
 	// and override Sluice's defaults.
 	Properties map[string]string `yaml:"properties"`
@@ -485,7 +490,7 @@ func LoadConfig(path string) (*Config, error) {
 // ParseConfig interpolates ${VAR} and ${VAR:-default}, parses strictly and validates;
 // name is used in messages.
 func ParseConfig(name string, data []byte) (*Config, error) {
-	data, err := interpolate(name, data, os.LookupEnv)
+	data, err := interpolate(name, data, os.LookupEnv, os.ReadFile)
 	if err != nil {
 		return nil, err
 	}

@@ -138,8 +138,17 @@ f: ${N}
 g: $${HOST}
 h: x-${HOST}-y # ${NOT_SET}
 i: ${EMPTY:-fallback}
+j: ${file:/run/secrets/kafka}
+k: "${file:/run/secrets/kafka}"
 `
-	out, err := interpolate("f.yaml", []byte(in), lookup)
+	files := map[string]string{"/run/secrets/kafka": "s3cr#t: 'x'\n"}
+	readFile := func(p string) ([]byte, error) {
+		if v, ok := files[p]; ok {
+			return []byte(v), nil
+		}
+		return nil, &os.PathError{Op: "open", Path: p, Err: os.ErrNotExist}
+	}
+	out, err := interpolate("f.yaml", []byte(in), lookup, readFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,14 +157,35 @@ i: ${EMPTY:-fallback}
 		t.Fatalf("%s\n%v", out, err)
 	}
 	want := map[string]string{"a": "kafka:9092", "b": env["SECRET"], "c": env["SECRET"], "d": env["SECRET"], "e": "5s", "f": "4",
-		"g": "${HOST}", "h": "x-kafka:9092-y", "i": "fallback"}
+		"g": "${HOST}", "h": "x-kafka:9092-y", "i": "fallback", "j": "s3cr#t: 'x'", "k": "s3cr#t: 'x'"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q (text:\n%s)", k, got[k], v, out)
 		}
 	}
-	_, err = interpolate("f.yaml", []byte("a: 1\nb: ${NOPE}\n"), lookup)
+	_, err = interpolate("f.yaml", []byte("a: 1\nb: ${NOPE}\n"), lookup, readFile)
 	if err == nil || !strings.Contains(err.Error(), "f.yaml:2:") || !strings.Contains(err.Error(), "${NOPE} is not set") {
 		t.Fatalf("missing variable: %v", err)
+	}
+	_, err = interpolate("f.yaml", []byte("a: 1\nb: ${file:/nope}\n"), lookup, readFile)
+	if err == nil || !strings.Contains(err.Error(), "f.yaml:2:") || !strings.Contains(err.Error(), "${file:/nope}: cannot read the file: file does not exist") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// kafka.instance_id becomes librdkafka's group.instance.id (static membership), and
+// cannot be set through properties as well.
+func TestInstanceID(t *testing.T) {
+	cfg, err := ParseConfig("test.yaml", []byte("name: x\nkafka: {bootstrap_servers: b, instance_id: pod-0}\ntables: [{name: t, topics: [a], location: /tmp/t, schema: [{name: id, type: long}]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := newConnector(cfg, Options{}).consumerConfig()
+	if v, _ := cm.Get("group.instance.id", nil); v != "pod-0" {
+		t.Fatalf("group.instance.id = %v", v)
+	}
+	_, err = ParseConfig("test.yaml", []byte("name: x\nkafka: {bootstrap_servers: b, properties: {group.instance.id: p}}\ntables: [{name: t, topics: [a], location: /tmp/t, schema: [{name: id, type: long}]}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "kafka.instance_id") {
+		t.Fatalf("group.instance.id in properties: %v", err)
 	}
 }

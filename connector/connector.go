@@ -243,6 +243,9 @@ func (c *Connector) consumerConfig() *kafka.ConfigMap {
 		"go.logs.channel.enable":     true,
 		"client.id":                  "sluice-" + c.cfg.Name,
 	}
+	if c.cfg.Kafka.InstanceID != "" {
+		cm["group.instance.id"] = c.cfg.Kafka.InstanceID
+	}
 	for k, v := range c.cfg.Kafka.Properties {
 		cm[k] = v
 	}

@@ -9,14 +9,15 @@ import (
 	"strings"
 )
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+var envRef = regexp.MustCompile(`\$\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?)\}`)
 
-// interpolate replaces ${VAR} and ${VAR:-default} with environment values before the
-// YAML is parsed; "$${" escapes a literal "${". Values are quoted as their position
-// needs, so a secret containing ": ", "#" or quotes cannot change the document's
-// structure. An unset variable without a default is an error naming the line, never
-// the value of anything.
-func interpolate(file string, data []byte, lookup func(string) (string, bool)) ([]byte, error) {
+// interpolate replaces ${VAR} and ${VAR:-default} with environment values, and
+// ${file:/path} with a file's content (a mounted secret; one trailing newline dropped),
+// before the YAML is parsed; "$${" escapes a literal "${". Values are quoted as their
+// position needs, so a secret containing ": ", "#" or quotes cannot change the
+// document's structure. An unset variable without a default, or a file that cannot be
+// read, is an error naming the line (and the path), never the value of anything.
+func interpolate(file string, data []byte, lookup func(string) (string, bool), readFile func(string) ([]byte, error)) ([]byte, error) {
 	var out bytes.Buffer
 	var missing []error
 	line := 1
@@ -42,10 +43,21 @@ func interpolate(file string, data []byte, lookup func(string) (string, bool)) (
 		}
 		out.Write(data[last:start])
 		last = end
-		name := string(data[m[2]:m[3]])
+		if m[2] >= 0 { // ${file:/path}
+			path := string(data[m[2]:m[3]])
+			content, err := readFile(path)
+			if err != nil {
+				missing = append(missing, &ConfigError{File: file, Line: line,
+					Msg: fmt.Sprintf("${file:%s}: cannot read the file: %v", path, errors.Unwrap(err))})
+				continue
+			}
+			out.WriteString(quoteFor(ctx, strings.TrimSuffix(strings.TrimSuffix(string(content), "\n"), "\r")))
+			continue
+		}
+		name := string(data[m[4]:m[5]])
 		value, ok := lookup(name)
-		if (!ok || value == "") && m[4] >= 0 { // as in the shell, ":-" also replaces an empty value
-			value, ok = string(data[m[6]:m[7]]), true
+		if (!ok || value == "") && m[6] >= 0 { // as in the shell, ":-" also replaces an empty value
+			value, ok = string(data[m[8]:m[9]]), true
 		}
 		if !ok {
 			missing = append(missing, &ConfigError{File: file, Line: line,

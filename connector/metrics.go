@@ -1,6 +1,10 @@
 package connector
 
 import (
+	"runtime"
+	"sync/atomic"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -38,6 +42,8 @@ type metrics struct {
 	tableBytes           *prometheus.GaugeVec
 	smallFiles           *prometheus.GaugeVec
 	maintenanceOwner     *prometheus.GaugeVec
+	lastCommit           *prometheus.GaugeVec
+	newestEventTime      *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -65,7 +71,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.commitDuration)
 	m.version = gauge("table_version", "The latest table version this connector committed or read.", "table")
 	m.bufferBytes = gauge("buffer_bytes", "Bytes of rows buffered in memory, not yet committed.", "table")
-	m.lag = gauge("consumer_lag", "Messages between the table's position and the partition's high watermark.", "topic", "partition")
+	m.lag = gauge("consumer_lag", "Messages between the table's position and the partition's high watermark.", "table", "topic", "partition")
 	m.paused = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "fetch_paused", Help: "1 while fetching is paused because the memory budget is exhausted."})
 	m.memory = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes", Help: "Bytes of rows buffered or being written, counted against memory_budget."})
 	m.memoryMax = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes_max", Help: "The largest memory_bytes seen since start."})
@@ -85,6 +91,10 @@ func newMetrics() *metrics {
 	m.tableBytes = gauge("table_bytes", "Bytes of the table's live data files (from the maintenance owner).", "table")
 	m.smallFiles = gauge("table_small_files", "Live data files under the optimize target size (from the maintenance owner).", "table")
 	m.maintenanceOwner = gauge("maintenance_owner", "1 while this instance runs the table's auto-optimize and vacuum.", "table")
+	m.lastCommit = gauge("last_commit_timestamp_seconds", "When this instance last committed to the table (unix seconds).", "table")
+	m.newestEventTime = gauge("newest_event_timestamp_seconds", "The newest Kafka timestamp (_kafka_timestamp) of the rows this instance committed (unix seconds).", "table")
+	build := gauge("build_info", "1, with the version of Sluice and of Go as labels.", "version", "go_version")
+	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	return m
 }
 
@@ -115,11 +125,14 @@ type tableMetrics struct {
 	tableBytes           prometheus.Gauge
 	smallFiles           prometheus.Gauge
 	maintenanceOwner     prometheus.Gauge
+	lastCommit           prometheus.Gauge
+	newestEventTime      prometheus.Gauge
+	newestEvent          atomic.Int64 // unix micros, for freshness
 }
 
 func (m *metrics) table(name string) *tableMetrics {
 	l := prometheus.Labels{"table": name}
-	return &tableMetrics{
+	t := &tableMetrics{
 		messages: m.messages.With(l), messageBytes: m.messageBytes.With(l), rows: m.rows.With(l),
 		errors: m.errors.MustCurryWith(l), dlq: m.dlq.With(l), commits: m.commits.With(l),
 		commitDuration: m.commitDuration.With(l), conflicts: m.conflicts.MustCurryWith(l), retries: m.retries.With(l),
@@ -129,6 +142,18 @@ func (m *metrics) table(name string) *tableMetrics {
 		optimizeFilesAdded: m.optimizeFilesAdded.With(l), optimizeBytes: m.optimizeBytes.With(l),
 		vacuumRuns: m.vacuumRuns.MustCurryWith(l), vacuumFiles: m.vacuumFiles.With(l), vacuumBytes: m.vacuumBytes.With(l),
 		tableFiles: m.tableFiles.With(l), tableBytes: m.tableBytes.With(l), smallFiles: m.smallFiles.With(l),
-		maintenanceOwner: m.maintenanceOwner.With(l),
+		maintenanceOwner: m.maintenanceOwner.With(l), lastCommit: m.lastCommit.With(l), newestEventTime: m.newestEventTime.With(l),
 	}
+	// Freshness is now minus the newest committed event time, computed when scraped.
+	tm := t
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sluice", Name: "freshness_seconds",
+		Help: "Seconds between now and the newest Kafka timestamp this instance committed to the table (0 before its first commit).", ConstLabels: l},
+		func() float64 {
+			n := tm.newestEvent.Load()
+			if n == 0 {
+				return 0
+			}
+			return time.Since(time.UnixMicro(n)).Seconds()
+		}))
+	return t
 }

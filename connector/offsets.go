@@ -54,8 +54,9 @@ func (p *poller) commitKafkaOffsets(force bool) {
 	}
 }
 
-// updateLag publishes, per partition, the messages between the tables' position and the
-// high watermark the consumer last saw, and returns their sum.
+// updateLag publishes, per table and partition, the messages between the table's
+// position and the high watermark the consumer last saw, and returns the sum over
+// partitions of the largest (the least advanced table's).
 func (p *poller) updateLag() int64 {
 	var total int64
 	for part, next := range p.committedNext() {
@@ -63,9 +64,14 @@ func (p *poller) updateLag() int64 {
 		if err != nil || high < 0 {
 			continue
 		}
-		lag := max(high-max(next, 0), 0)
-		p.conn.metrics.lag.WithLabelValues(part.topic, strconv.Itoa(int(part.partition))).Set(float64(lag))
-		total += lag
+		total += max(high-max(next, 0), 0)
+		for _, t := range p.tablesFor(part.topic) {
+			tnext := int64(0)
+			if v, ok := t.book.get(part); ok && v != noTxn {
+				tnext = v + 1
+			}
+			p.conn.metrics.lag.WithLabelValues(t.cfg.Name, part.topic, strconv.Itoa(int(part.partition))).Set(float64(max(high-tnext, 0)))
+		}
 	}
 	return total
 }

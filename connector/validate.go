@@ -78,6 +78,8 @@ func (k *KafkaConfig) validate(v *validator) {
 			v.errorf("$.kafka.properties", "%s is Sluice's to set: the Delta log, not Kafka, records what was ingested (Sluice stores each table's committed offsets for lag monitoring)", p)
 		case "group.id":
 			v.errorf("$.kafka.properties", "set group.id with kafka.group_id instead")
+		case "group.instance.id":
+			v.errorf("$.kafka.properties", "set group.instance.id with kafka.instance_id instead")
 		case "bootstrap.servers":
 			v.errorf("$.kafka.properties", "set bootstrap.servers with kafka.bootstrap_servers instead")
 		}

@@ -48,6 +48,7 @@ type batch struct {
 	dlq     []dlqEntry
 	rows    int
 	bytes   int64
+	newest  int64 // the newest Kafka timestamp of its rows, unix micros; 0 for none
 }
 
 // span is the part of one partition a batch covers: every offset after prev up to
@@ -66,6 +67,7 @@ func (b *batch) add(o *batch) {
 	b.dlq = append(b.dlq, o.dlq...)
 	b.rows += o.rows
 	b.bytes += o.bytes
+	b.newest = max(b.newest, o.newest)
 	for p, s := range o.spans {
 		b.spans[p] = s
 	}
@@ -105,6 +107,7 @@ type worker struct {
 	carry     []*writer.Pending // rows buffered under the previous schema
 	parts     map[tp]*partState
 	dlq       []dlqEntry
+	newest    int64     // the newest Kafka timestamp of the rows since the last seal, unix micros
 	held      []heldMsg // messages waiting for a schema change, in order
 	heldBytes int64
 	waiting   bool
@@ -227,6 +230,9 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 	switch {
 	case err == nil:
 		w.advance(st, off)
+		if m.TimestampType != kafka.TimestampNotAvailable {
+			w.newest = max(w.newest, m.Timestamp.UnixMicro())
+		}
 	case errors.As(err, &ne):
 		w.buf.AbortRow()
 		w.holdForSchema(ctx, m, ne)
@@ -394,7 +400,8 @@ func (w *worker) account() {
 // sealBatch hands over everything buffered and every partition's span; the next batch
 // of each partition continues from this one's last offset.
 func (w *worker) sealBatch() *batch {
-	b := &batch{spans: map[tp]span{}, dlq: w.dlq}
+	b := &batch{spans: map[tp]span{}, dlq: w.dlq, newest: w.newest}
+	w.newest = 0
 	if w.buf != nil {
 		b.rows, b.bytes = w.buf.Rows(), w.buf.Bytes()
 		b.pending = append(w.carry, w.buf.Take()...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +100,27 @@ func TestAutoMaintenanceWhileIngesting(t *testing.T) {
 	removed := sum(`sluice_optimize_files_removed_total{table="events"}`)
 	checkpoints := sum(`sluice_checkpoints_total{result="ok",table="events"}`)
 	vacuums := sum(`sluice_vacuum_runs_total{result="ok",table="events"}`)
+	// Operations metrics: when the last commit was, how fresh the newest committed event
+	// is, and lag per table.
+	committed := 0
+	for name, addr := range addrs {
+		last, _ := metric(addr, `sluice_last_commit_timestamp_seconds{table="events"}`)
+		fresh, _ := metric(addr, `sluice_freshness_seconds{table="events"}`)
+		newest, _ := metric(addr, `sluice_newest_event_timestamp_seconds{table="events"}`)
+		if last == 0 {
+			continue // this instance committed nothing (it joined after the messages)
+		}
+		committed++
+		if last < float64(time.Now().Add(-time.Minute).Unix()) || fresh <= 0 || fresh > 60 || newest == 0 {
+			t.Errorf("%s: last commit %v, freshness %v s, newest event %v", name, last, fresh, newest)
+		}
+		if _, ok := metric(addr, fmt.Sprintf(`sluice_build_info{go_version=%q,version=%q}`, runtime.Version(), connector.Version)); !ok {
+			t.Errorf("%s: no sluice_build_info", name)
+		}
+	}
+	if committed == 0 {
+		t.Error("no instance reports a commit")
+	}
 	stopA()
 	stopB()
 	wgA.Wait()

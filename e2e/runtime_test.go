@@ -420,3 +420,24 @@ func TestMaxLatencyTrickle(t *testing.T) {
 		})
 	}
 }
+
+// A static member (kafka.instance_id) ingests, stops, and started again under the same
+// id goes on from the table's positions: every message once.
+func TestStaticMembership(t *testing.T) {
+	cluster := newCluster(t, "events", 3)
+	location := filepath.Join(t.TempDir(), "events")
+	produce(t, cluster, events("events", 0, 600)...)
+	cfg := issueConfig(t, cluster.ListenAddrs()[0], location, 200)
+	cfg.Kafka.InstanceID = "sluice-0"
+	runUntilCaughtUp(t, cfg)
+	produce(t, cluster, events("events", 600, 400)...)
+	runUntilCaughtUp(t, cfg)
+	if n := countRows(t, location, ""); n != 1000 {
+		t.Fatalf("%d rows, want 1000", n)
+	}
+	db := duck(t, location)
+	var pairs int
+	if err := db.QueryRow(`SELECT count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events`).Scan(&pairs); err != nil || pairs != 1000 {
+		t.Fatalf("%d distinct (partition, offset), %v", pairs, err)
+	}
+}

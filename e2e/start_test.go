@@ -93,7 +93,7 @@ tables:
 	addr := latest.Metrics.Listen
 	waitFor(t, 30*time.Second, "readyz", func() bool { return httpStatus(addr, "/readyz") == 200 })
 	waitFor(t, 30*time.Second, "the partition assignment", func() bool {
-		_, ok := metric(addr, `sluice_consumer_lag{partition="0",topic="other"}`)
+		_, ok := metric(addr, `sluice_consumer_lag{partition="0",table="latest",topic="other"}`)
 		return ok
 	})
 	var more []*kgo.Record

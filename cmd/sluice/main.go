@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,13 +14,43 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicelake/sluice/connector"
+	"github.com/sluicelake/sluice/table"
 )
 
 func main() {
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice: "+err.Error())
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// Exit codes, for orchestrators to act on (documented in docs/config.md).
+const (
+	exitInternal    = 1 // anything else: worth a restart and a look at the logs
+	exitConfig      = 2 // the configuration (or the command line) is wrong: fix it, do not restart
+	exitStartup     = 3 // Kafka, the registry or storage stayed unreachable for startup_timeout
+	exitBadMessage  = 4 // stopped on a message on_error: fail could not ingest
+	exitUnsupported = 5 // a table uses a feature Sluice cannot honour
+)
+
+// exitCode maps an error to the exit code that says what kind of failure it was.
+func exitCode(err error) int {
+	var ce *connector.ConfigError
+	var se *connector.StartupError
+	var me *connector.MessageError
+	var ue *table.UnsupportedFeatureError
+	switch {
+	case errors.As(err, &ce), strings.HasPrefix(err.Error(), "unknown flag"), strings.HasPrefix(err.Error(), "unknown command"),
+		strings.Contains(err.Error(), "required flag"), strings.Contains(err.Error(), "accepts ") && strings.Contains(err.Error(), "arg(s)"):
+		return exitConfig
+	case errors.As(err, &se):
+		return exitStartup
+	case errors.As(err, &me):
+		return exitBadMessage
+	case errors.As(err, &ue):
+		return exitUnsupported
+	}
+	return exitInternal
 }
 
 func rootCmd() *cobra.Command {
