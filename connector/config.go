@@ -234,7 +234,22 @@ type RouteConfig struct {
 type DLQConfig struct {
 	Topic    string `yaml:"topic"`
 	Location string `yaml:"location"`
+	// Headers says which headers a dead letter written to Topic carries besides the
+	// message's own: sluice (sluice.error, sluice.stage, …), connect (Kafka Connect's
+	// __connect.errors.*, what its errors.deadletterqueue.context.headers.enable writes,
+	// for tooling built on Connect) or both. Defaults to sluice.
+	Headers DLQHeaders `yaml:"headers"`
 }
+
+// DLQHeaders selects the dead-letter header convention.
+type DLQHeaders string
+
+// Dead-letter header conventions.
+const (
+	DLQHeadersSluice  DLQHeaders = "sluice"
+	DLQHeadersConnect DLQHeaders = "connect"
+	DLQHeadersBoth    DLQHeaders = "both"
+)
 
 // FileConfig tunes the data files of a table.
 type FileConfig struct {
@@ -447,6 +462,9 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.Evolution == "" {
 		t.Evolution = EvolutionAddColumns
+	}
+	if t.DLQ != nil && t.DLQ.Headers == "" {
+		t.DLQ.Headers = DLQHeadersSluice
 	}
 	m := &t.Maintenance
 	if m.Optimize.MinFiles == 0 {

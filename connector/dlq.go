@@ -38,7 +38,7 @@ func (c *Connector) openDLQ(ctx context.Context, cfg *TableConfig) (dlqTarget, e
 		if err != nil {
 			return nil, err
 		}
-		return &kafkaDLQ{producer: p, topic: cfg.DLQ.Topic}, nil
+		return &kafkaDLQ{producer: p, topic: cfg.DLQ.Topic, headers: cfg.DLQ.Headers, connector: c.cfg.Name}, nil
 	}
 	return c.openTableDLQ(ctx, cfg)
 }
@@ -99,22 +99,65 @@ func isClientProperty(k string) bool {
 // timestamp, plus sluice.* headers saying why. Delivery is at least once: a crash after
 // the produce and before the table commit writes a dead letter again on restart.
 type kafkaDLQ struct {
-	producer *kafka.Producer
-	topic    string
+	producer  *kafka.Producer
+	topic     string
+	headers   DLQHeaders
+	connector string
+}
+
+// Kafka Connect's dead-letter context headers (KIP-298).
+const (
+	connectTopic        = "__connect.errors.topic"
+	connectPartition    = "__connect.errors.partition"
+	connectOffset       = "__connect.errors.offset"
+	connectConnector    = "__connect.errors.connector.name"
+	connectTask         = "__connect.errors.task.id"
+	connectStage        = "__connect.errors.stage"
+	connectClass        = "__connect.errors.class.name"
+	connectExceptionCls = "__connect.errors.exception.class.name"
+	connectMessage      = "__connect.errors.exception.message"
+)
+
+// connectStages maps Sluice's stages to Connect's: decoding and schema lookup are its
+// converter's work, routing a transformation's, constraints the sink's put.
+var connectStages = map[string]string{"decode": "VALUE_CONVERTER", "schema": "VALUE_CONVERTER", "route": "TRANSFORMATION", "constraint": "TASK_PUT"}
+
+// connectHeaders are the Connect headers of a dead letter.
+func (d *kafkaDLQ) connectHeaders(e dlqEntry) []kafka.Header {
+	stage := connectStages[e.stage]
+	if stage == "" {
+		stage = "TASK_PUT"
+	}
+	return []kafka.Header{
+		{Key: connectTopic, Value: []byte(e.topic)},
+		{Key: connectPartition, Value: []byte(strconv.Itoa(int(e.partition)))},
+		{Key: connectOffset, Value: []byte(strconv.FormatInt(e.offset, 10))},
+		{Key: connectConnector, Value: []byte(d.connector)},
+		{Key: connectTask, Value: []byte("0")},
+		{Key: connectStage, Value: []byte(stage)},
+		{Key: connectClass, Value: []byte("sluice." + e.table + "." + e.stage)},
+		{Key: connectExceptionCls, Value: []byte(e.errClass)},
+		{Key: connectMessage, Value: []byte(e.err)},
+	}
 }
 
 func (d *kafkaDLQ) write(ctx context.Context, entries []dlqEntry) error {
 	delivery := make(chan kafka.Event, len(entries))
 	for _, e := range entries {
 		headers := append([]kafka.Header{}, e.headers...)
-		headers = append(headers,
-			kafka.Header{Key: HeaderError, Value: []byte(e.err)},
-			kafka.Header{Key: HeaderStage, Value: []byte(e.stage)},
-			kafka.Header{Key: HeaderTable, Value: []byte(e.table)},
-			kafka.Header{Key: HeaderTopic, Value: []byte(e.topic)},
-			kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(e.partition)))},
-			kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(e.offset, 10))},
-		)
+		if d.headers != DLQHeadersConnect {
+			headers = append(headers,
+				kafka.Header{Key: HeaderError, Value: []byte(e.err)},
+				kafka.Header{Key: HeaderStage, Value: []byte(e.stage)},
+				kafka.Header{Key: HeaderTable, Value: []byte(e.table)},
+				kafka.Header{Key: HeaderTopic, Value: []byte(e.topic)},
+				kafka.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(e.partition)))},
+				kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(e.offset, 10))},
+			)
+		}
+		if d.headers == DLQHeadersConnect || d.headers == DLQHeadersBoth {
+			headers = append(headers, d.connectHeaders(e)...)
+		}
 		msg := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &d.topic, Partition: kafka.PartitionAny},
 			Key: e.key, Value: e.value, Headers: headers}
 		if e.hasTS {

@@ -216,6 +216,16 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 	if t.DLQ != nil && (t.DLQ.Topic == "") == (t.DLQ.Location == "") {
 		v.errorf(path+".dlq", "set exactly one of topic and location")
 	}
+	if t.DLQ != nil {
+		switch t.DLQ.Headers {
+		case DLQHeadersSluice, DLQHeadersConnect, DLQHeadersBoth:
+			if t.DLQ.Location != "" && t.DLQ.Headers != DLQHeadersSluice {
+				v.errorf(path+".dlq.headers", "headers are for a dead-letter topic; a dead-letter table has columns")
+			}
+		default:
+			v.errorf(path+".dlq.headers", "%q: want sluice, connect or both", t.DLQ.Headers)
+		}
+	}
 }
 
 func (t *TableConfig) validateEvolution(v *validator, path string) {

@@ -3,6 +3,8 @@ package connector
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -496,7 +498,20 @@ type dlqEntry struct {
 	hasTS     bool
 	stage     string
 	err       string
+	errClass  string // the error's Go type, for Kafka Connect's exception.class.name
 	failedAt  time.Time
+}
+
+// errorClass names the type of the innermost error that says what went wrong (a
+// *schema.FieldError, say), for readers that expect a Java exception class name.
+func errorClass(err error) string {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return strings.TrimPrefix(fmt.Sprintf("%T", err), "*")
+		}
+		err = inner
+	}
 }
 
 func newDLQEntry(m *kafka.Message, tableName, stage string, err error) dlqEntry {
@@ -504,6 +519,6 @@ func newDLQEntry(m *kafka.Message, tableName, stage string, err error) dlqEntry 
 		table: tableName, topic: *m.TopicPartition.Topic, partition: m.TopicPartition.Partition,
 		offset: int64(m.TopicPartition.Offset), key: m.Key, value: m.Value, headers: m.Headers,
 		timestamp: m.Timestamp, hasTS: m.TimestampType != kafka.TimestampNotAvailable,
-		stage: stage, err: err.Error(), failedAt: time.Now(),
+		stage: stage, err: err.Error(), errClass: errorClass(err), failedAt: time.Now(),
 	}
 }

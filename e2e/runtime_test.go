@@ -441,3 +441,59 @@ func TestStaticMembership(t *testing.T) {
 		t.Fatalf("%d distinct (partition, offset), %v", pairs, err)
 	}
 }
+
+// dlq.headers: connect gives dead letters Kafka Connect's __connect.errors.* headers
+// (and, with both, Sluice's too), so tooling built for Connect's dead-letter queues
+// reads them.
+func TestDLQConnectHeaders(t *testing.T) {
+	for _, mode := range []string{"connect", "both"} {
+		t.Run(mode, func(t *testing.T) {
+			cluster := newCluster(t, "events", 1)
+			createTopic(t, kgoClient(t, cluster), "events-dlq", 1)
+			produce(t, cluster, events("events", 0, 5)...)
+			produce(t, cluster, &kgo.Record{Topic: "events", Key: []byte("k5"), Value: []byte(`{"id":"x"}`)})
+			cfg := parseConfig(t, fmt.Sprintf(`
+name: connect-dlq
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}]
+    on_error: dlq
+    dlq: {topic: events-dlq, headers: %s}
+`, cluster.ListenAddrs()[0], filepath.Join(t.TempDir(), "events"), mode))
+			runUntilCaughtUp(t, cfg)
+			cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics("events-dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var h map[string]string
+			for h == nil && ctx.Err() == nil {
+				cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+					h = map[string]string{}
+					for _, x := range r.Headers {
+						h[x.Key] = string(x.Value)
+					}
+				})
+			}
+			want := map[string]string{"__connect.errors.topic": "events", "__connect.errors.partition": "0", "__connect.errors.offset": "5",
+				"__connect.errors.connector.name": "connect-dlq", "__connect.errors.stage": "VALUE_CONVERTER",
+				"__connect.errors.exception.class.name": "schema.FieldError"}
+			for k, v := range want {
+				if h[k] != v {
+					t.Errorf("%s = %q, want %q (headers %v)", k, h[k], v, h)
+				}
+			}
+			if !strings.Contains(h["__connect.errors.exception.message"], "id") {
+				t.Errorf("exception message %q", h["__connect.errors.exception.message"])
+			}
+			if _, sluice := h["sluice.error"]; sluice != (mode == "both") {
+				t.Errorf("sluice.* headers present: %v, with headers: %s", sluice, mode)
+			}
+		})
+	}
+}
