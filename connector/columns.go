@@ -20,6 +20,7 @@ const (
 	colKafkaOffset    = "_kafka_offset"
 	colKafkaTimestamp = "_kafka_timestamp"
 	colKafkaKey       = "_kafka_key"
+	colKafkaHeaders   = "_kafka_headers"
 )
 
 // tableSchema builds the Delta schema from the declared columns: declared, derived,
@@ -79,7 +80,7 @@ func (t *TableConfig) completeSchema(base *table.StructType) (*table.StructType,
 			return nil, err
 		}
 	}
-	for _, f := range kafkaColumns() {
+	for _, f := range t.kafkaColumns() {
 		if slices.Contains(t.KafkaColumns.Columns, strings.TrimPrefix(f.Name, "_kafka_")) {
 			if err := add(f); err != nil {
 				return nil, err
@@ -95,13 +96,20 @@ func (t *TableConfig) completeSchema(base *table.StructType) (*table.StructType,
 }
 
 // kafkaColumns are the metadata columns kafka_columns can add, in the order they are added.
-func kafkaColumns() []*table.StructField {
+func (t *TableConfig) kafkaColumns() []*table.StructField {
+	headerValue := table.Binary
+	if t.HeadersAs == "string" {
+		headerValue = table.String
+	}
 	return []*table.StructField{
 		{Name: colKafkaTopic, Type: table.String, Nullable: false},
 		{Name: colKafkaPartition, Type: table.Integer, Nullable: false},
 		{Name: colKafkaOffset, Type: table.Long, Nullable: false},
 		{Name: colKafkaTimestamp, Type: table.Timestamp, Nullable: true},
 		{Name: colKafkaKey, Type: table.Binary, Nullable: true},
+		// A header key may repeat in Kafka; the map keeps the last value, as most
+		// clients' header lookups return it.
+		{Name: colKafkaHeaders, Type: &table.MapType{KeyType: table.String, ValueType: headerValue, ValueContainsNull: true}, Nullable: true},
 	}
 }
 

@@ -126,7 +126,10 @@ type TableConfig struct {
 	// _kafka_partition, _kafka_offset and _kafka_timestamp, or a list naming any of
 	// topic, partition, offset, timestamp, key.
 	KafkaColumns KafkaColumnsConfig `yaml:"kafka_columns"`
-	Flush        FlushConfig        `yaml:"flush"`
+	// HeadersAs is the type of the _kafka_headers map's values: binary (the bytes as they
+	// are) or string. Defaults to binary.
+	HeadersAs string      `yaml:"headers_as"`
+	Flush     FlushConfig `yaml:"flush"`
 	// Start is where to begin a partition the table has no txn for.
 	Start StartConfig `yaml:"start"`
 	JSON  JSONConfig  `yaml:"json"`
@@ -261,7 +264,7 @@ type FileConfig struct {
 
 // KafkaColumnsConfig is the set of Kafka metadata columns a table gets.
 type KafkaColumnsConfig struct {
-	Columns []string // of topic, partition, offset, timestamp, key
+	Columns []string // of topic, partition, offset, timestamp, key, headers
 }
 
 // Enabled reports whether any metadata column is on.
@@ -279,13 +282,13 @@ func (k *KafkaColumnsConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	var list []string
 	if err := unmarshal(&list); err != nil {
-		return errors.New("kafka_columns: want true, false, or a list of topic, partition, offset, timestamp, key")
+		return errors.New("kafka_columns: want true, false, or a list of topic, partition, offset, timestamp, key, headers")
 	}
 	for _, c := range list {
 		switch c {
-		case "topic", "partition", "offset", "timestamp", "key":
+		case "topic", "partition", "offset", "timestamp", "key", "headers":
 		default:
-			return fmt.Errorf("kafka_columns: unknown column %q (want topic, partition, offset, timestamp, key)", c)
+			return fmt.Errorf("kafka_columns: unknown column %q (want topic, partition, offset, timestamp, key, headers)", c)
 		}
 	}
 	k.Columns = list
@@ -462,6 +465,9 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.Evolution == "" {
 		t.Evolution = EvolutionAddColumns
+	}
+	if t.HeadersAs == "" {
+		t.HeadersAs = "binary"
 	}
 	if t.DLQ != nil && t.DLQ.Headers == "" {
 		t.DLQ.Headers = DLQHeadersSluice

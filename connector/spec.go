@@ -58,7 +58,7 @@ func (s *schemaSpec) evolveOptions() schema.EvolveOptions {
 
 func isKafkaColumn(name string) bool {
 	switch name {
-	case colKafkaTopic, colKafkaPartition, colKafkaOffset, colKafkaTimestamp, colKafkaKey:
+	case colKafkaTopic, colKafkaPartition, colKafkaOffset, colKafkaTimestamp, colKafkaKey, colKafkaHeaders:
 		return true
 	}
 	return false

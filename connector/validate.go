@@ -216,6 +216,9 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 	if t.DLQ != nil && (t.DLQ.Topic == "") == (t.DLQ.Location == "") {
 		v.errorf(path+".dlq", "set exactly one of topic and location")
 	}
+	if t.HeadersAs != "binary" && t.HeadersAs != "string" {
+		v.errorf(path+".headers_as", "%q: want binary or string", t.HeadersAs)
+	}
 	if t.DLQ != nil {
 		switch t.DLQ.Headers {
 		case DLQHeadersSluice, DLQHeadersConnect, DLQHeadersBoth:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ type worker struct {
 	failed    bool   // on_error: fail was hit; the rest is left for the next run
 	// kafkaCols are the buffer indexes of the Kafka metadata columns, -1 for those the
 	// table does not have.
-	kafkaCols struct{ topic, partition, offset, timestamp, key int }
+	kafkaCols struct{ topic, partition, offset, timestamp, key, headers int }
 	topicName string
 	topicBuf  []byte
 	rows      int
@@ -148,7 +149,7 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 		w.carry = append(w.carry, w.buf.Take()...)
 	}
 	w.spec, w.buf, w.dec = spec, buf, dec
-	w.kafkaCols.topic, w.kafkaCols.partition, w.kafkaCols.offset, w.kafkaCols.timestamp, w.kafkaCols.key = -1, -1, -1, -1, -1
+	w.kafkaCols.topic, w.kafkaCols.partition, w.kafkaCols.offset, w.kafkaCols.timestamp, w.kafkaCols.key, w.kafkaCols.headers = -1, -1, -1, -1, -1, -1
 	if w.dest.cfg.KafkaColumns.Enabled() {
 		for _, c := range buf.Columns() {
 			switch c.Name {
@@ -162,6 +163,8 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 				w.kafkaCols.timestamp = c.Index
 			case colKafkaKey:
 				w.kafkaCols.key = c.Index
+			case colKafkaHeaders:
+				w.kafkaCols.headers = c.Index
 			}
 		}
 	}
@@ -281,12 +284,33 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 			b.SetNull(k.key)
 		}
 	}
+	if k.headers >= 0 {
+		setHeaders(b.Nested(k.headers), m.Headers)
+	}
 	err = b.EndRow()
 	var re *writer.RuleError
 	if errors.As(err, &re) {
 		return "constraint", err
 	}
 	return "decode", err
+}
+
+// setHeaders writes a message's headers as a map, the last value of a repeated key
+// winning (an empty map for none).
+func setHeaders(n *writer.Nest, headers []kafka.Header) {
+	n.BeginMap()
+	for i, h := range headers {
+		if slices.ContainsFunc(headers[i+1:], func(later kafka.Header) bool { return later.Key == h.Key }) {
+			continue
+		}
+		n.Bytes([]byte(h.Key))
+		if h.Value == nil {
+			n.Null()
+		} else {
+			n.Bytes(h.Value)
+		}
+	}
+	n.EndMap()
 }
 
 // holdForSchema parks the message and asks the committer for a schema change (or for

@@ -497,3 +497,47 @@ tables:
 		})
 	}
 }
+
+// kafka_columns: [headers] stores each message's headers as a map (headers_as: string
+// or binary), a repeated key keeping its last value.
+func TestHeadersColumn(t *testing.T) {
+	for _, as := range []string{"string", "binary"} {
+		t.Run(as, func(t *testing.T) {
+			cluster := newCluster(t, "events", 1)
+			produce(t, cluster,
+				&kgo.Record{Topic: "events", Value: []byte(`{"id":1}`), Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("t1")}, {Key: "tenant", Value: []byte("a")}}},
+				&kgo.Record{Topic: "events", Value: []byte(`{"id":2}`), Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("old")}, {Key: "trace", Value: []byte("t2")}}},
+				&kgo.Record{Topic: "events", Value: []byte(`{"id":3}`)})
+			location := filepath.Join(t.TempDir(), "events")
+			cfg := parseConfig(t, fmt.Sprintf(`
+name: headers
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}]
+    kafka_columns: [offset, headers]
+    headers_as: %s
+`, cluster.ListenAddrs()[0], location, as))
+			runUntilCaughtUp(t, cfg)
+			rows, err := duck(t, location).Query(`SELECT id, coalesce(_kafka_headers['trace']::VARCHAR, '-'), coalesce(_kafka_headers['tenant']::VARCHAR, '-'), cardinality(_kafka_headers) FROM events ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var id, n int
+				var trace, tenant string
+				if err := rows.Scan(&id, &trace, &tenant, &n); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d %s %s %d", id, trace, tenant, n))
+			}
+			if want := "1 t1 a 2|2 t2 - 1|3 - - 0"; strings.Join(got, "|") != want {
+				t.Fatalf("rows %q, want %q", strings.Join(got, "|"), want)
+			}
+		})
+	}
+}
