@@ -144,6 +144,11 @@ type TableConfig struct {
 	File FileConfig `yaml:"file"`
 	// Maintenance keeps the table healthy while it ingests: auto-optimize, vacuum.
 	Maintenance MaintenanceConfig `yaml:"maintenance"`
+	// TableProperties are the Delta table properties of a table Sluice creates
+	// (delta.enableDeletionVectors, delta.checkpointInterval, delta.targetFileSize,
+	// delta.columnMapping.mode, …); the features they turn on are in its first protocol.
+	// On an existing table they change nothing: a value that differs is logged.
+	TableProperties map[string]string `yaml:"table_properties"`
 }
 
 // MaintenanceConfig is what one instance per table (the one holding partition 0 of

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,6 +131,7 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 		}
 	}
 	if snap != nil {
+		t.checkProperties(snap)
 		spec, err := newSchemaSpec(cfg, snap.Metadata(), columnMapped(snap))
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", cfg.Name, err)
@@ -154,6 +157,18 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 	return t, nil
 }
 
+// checkProperties logs the configured table properties an existing table does not
+// have: they apply when Sluice creates a table, and Sluice does not change another
+// writer's table properties.
+func (t *ingestTable) checkProperties(snap *table.Snapshot) {
+	for _, k := range slices.Sorted(maps.Keys(t.cfg.TableProperties)) {
+		if have := snap.Property(k, ""); have != t.cfg.TableProperties[k] {
+			t.log.Warn("table property differs from the configuration (table_properties apply when Sluice creates the table)",
+				"property", k, "table", have, "configured", t.cfg.TableProperties[k])
+		}
+	}
+}
+
 // isPermanentTableError says which table errors start-up retries would not fix.
 func isPermanentTableError(err error) bool {
 	var ue *table.UnsupportedFeatureError
@@ -164,7 +179,8 @@ func isPermanentTableError(err error) bool {
 // create writes version 0 with the full schema (message columns plus derived and Kafka
 // columns); another instance creating it first is fine.
 func (t *ingestTable) create(ctx context.Context, full *table.StructType) (*table.Snapshot, error) {
-	snap, err := t.tbl.Create(ctx, table.CreateOptions{Name: t.cfg.Name, Schema: full, PartitionColumns: t.cfg.PartitionBy})
+	snap, err := t.tbl.Create(ctx, table.CreateOptions{Name: t.cfg.Name, Schema: full, PartitionColumns: t.cfg.PartitionBy,
+		Configuration: maps.Clone(t.cfg.TableProperties)})
 	if errors.Is(err, table.ErrTableExists) {
 		snap, err = t.tbl.Snapshot(ctx)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -539,5 +540,35 @@ tables:
 				t.Fatalf("rows %q, want %q", strings.Join(got, "|"), want)
 			}
 		})
+	}
+}
+
+// table_properties go into a table Sluice creates, with the features they turn on in
+// its first protocol.
+func TestTableProperties(t *testing.T) {
+	cluster := newCluster(t, "events", 1)
+	produce(t, cluster, events("events", 0, 50)...)
+	location := filepath.Join(t.TempDir(), "events")
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: props
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}, {name: user, type: string}]
+    table_properties: {delta.enableDeletionVectors: "true", delta.checkpointInterval: "5", delta.columnMapping.mode: name}
+`, cluster.ListenAddrs()[0], location))
+	runUntilCaughtUp(t, cfg)
+	_, snap := loadTable(t, location)
+	conf := snap.Metadata().Configuration
+	if conf["delta.enableDeletionVectors"] != "true" || conf["delta.checkpointInterval"] != "5" || snap.ColumnMappingMode() != "name" {
+		t.Fatalf("configuration %v, column mapping %q", conf, snap.ColumnMappingMode())
+	}
+	if p := snap.Protocol(); !slices.Contains(p.ReaderFeatures, "deletionVectors") || !slices.Contains(p.ReaderFeatures, "columnMapping") {
+		t.Fatalf("protocol %+v", p)
+	}
+	if n := countRows(t, location, ""); n != 50 {
+		t.Fatalf("%d rows", n)
 	}
 }
