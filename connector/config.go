@@ -136,8 +136,11 @@ type TableConfig struct {
 	// RouteBy sends a message to this table only when a field has one of the values.
 	RouteBy *RouteConfig `yaml:"route_by"`
 	// OnError is what a message that cannot be decoded does. Defaults to fail.
-	OnError OnError    `yaml:"on_error"`
-	DLQ     *DLQConfig `yaml:"dlq"`
+	OnError OnError `yaml:"on_error"`
+	// OnTombstone is what a message with no value (a compacted topic's delete) does:
+	// skip, fail, or dlq. Defaults to skip.
+	OnTombstone OnTombstone `yaml:"on_tombstone"`
+	DLQ         *DLQConfig  `yaml:"dlq"`
 	// Evolution says whether message schemas may add columns. Defaults to add_columns.
 	Evolution Evolution `yaml:"evolution"`
 	// File tunes the Parquet files.
@@ -248,6 +251,16 @@ type DLQConfig struct {
 	// for tooling built on Connect) or both. Defaults to sluice.
 	Headers DLQHeaders `yaml:"headers"`
 }
+
+// OnTombstone is what a tombstone does.
+type OnTombstone string
+
+// Tombstone policies.
+const (
+	OnTombstoneSkip OnTombstone = "skip"
+	OnTombstoneFail OnTombstone = "fail"
+	OnTombstoneDLQ  OnTombstone = "dlq"
+)
 
 // DLQHeaders selects the dead-letter header convention.
 type DLQHeaders string
@@ -473,6 +486,9 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.HeadersAs == "" {
 		t.HeadersAs = "binary"
+	}
+	if t.OnTombstone == "" {
+		t.OnTombstone = OnTombstoneSkip
 	}
 	if t.DLQ != nil && t.DLQ.Headers == "" {
 		t.DLQ.Headers = DLQHeadersSluice

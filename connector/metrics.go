@@ -44,6 +44,7 @@ type metrics struct {
 	maintenanceOwner     *prometheus.GaugeVec
 	lastCommit           *prometheus.GaugeVec
 	newestEventTime      *prometheus.GaugeVec
+	tombstones           *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -93,6 +94,7 @@ func newMetrics() *metrics {
 	m.maintenanceOwner = gauge("maintenance_owner", "1 while this instance runs the table's auto-optimize and vacuum.", "table")
 	m.lastCommit = gauge("last_commit_timestamp_seconds", "When this instance last committed to the table (unix seconds).", "table")
 	m.newestEventTime = gauge("newest_event_timestamp_seconds", "The newest Kafka timestamp (_kafka_timestamp) of the rows this instance committed (unix seconds).", "table")
+	m.tombstones = counter("tombstones_total", "Messages with no value (tombstones), handled as on_tombstone says.", "table")
 	build := gauge("build_info", "1, with the version of Sluice and of Go as labels.", "version", "go_version")
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	return m
@@ -127,6 +129,7 @@ type tableMetrics struct {
 	maintenanceOwner     prometheus.Gauge
 	lastCommit           prometheus.Gauge
 	newestEventTime      prometheus.Gauge
+	tombstones           prometheus.Counter
 	newestEvent          atomic.Int64 // unix micros, for freshness
 }
 
@@ -143,6 +146,7 @@ func (m *metrics) table(name string) *tableMetrics {
 		vacuumRuns: m.vacuumRuns.MustCurryWith(l), vacuumFiles: m.vacuumFiles.With(l), vacuumBytes: m.vacuumBytes.With(l),
 		tableFiles: m.tableFiles.With(l), tableBytes: m.tableBytes.With(l), smallFiles: m.smallFiles.With(l),
 		maintenanceOwner: m.maintenanceOwner.With(l), lastCommit: m.lastCommit.With(l), newestEventTime: m.newestEventTime.With(l),
+		tombstones: m.tombstones.With(l),
 	}
 	// Freshness is now minus the newest committed event time, computed when scraped.
 	tm := t

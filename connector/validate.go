@@ -216,6 +216,17 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 	if t.DLQ != nil && (t.DLQ.Topic == "") == (t.DLQ.Location == "") {
 		v.errorf(path+".dlq", "set exactly one of topic and location")
 	}
+	switch t.OnTombstone {
+	case OnTombstoneSkip, OnTombstoneFail:
+	case OnTombstoneDLQ:
+		if t.DLQ == nil {
+			v.errorf(path+".on_tombstone", "dlq needs a dlq: {topic: …} or dlq: {location: …}")
+		}
+	case "delete":
+		v.errorf(path+".on_tombstone", "delete needs a keyed upsert table (mode: upsert), which Sluice does not have yet: use skip, fail or dlq")
+	default:
+		v.errorf(path+".on_tombstone", "%q: want skip, fail or dlq", t.OnTombstone)
+	}
 	if t.HeadersAs != "binary" && t.HeadersAs != "string" {
 		v.errorf(path+".headers_as", "%q: want binary or string", t.HeadersAs)
 	}

@@ -216,6 +216,10 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 		w.hold(heldMsg{m, route})
 		return
 	}
+	if m.Value == nil && route != routeElsewhere { // a tombstone: nothing to route or decode
+		w.tombstone(m, st, p, off)
+		return
+	}
 	switch route {
 	case routeElsewhere: // another table's message: only the offset moves
 		w.advance(st, off)
@@ -252,9 +256,6 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 }
 
 func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int64) (string, error) {
-	if m.Value == nil {
-		return "decode", errors.New("the message has no value (a tombstone)")
-	}
 	stage, err := w.dec.decode(ctx, m.Value)
 	if err != nil {
 		return stage, err
@@ -394,6 +395,25 @@ func (w *worker) onError(m *kafka.Message, st *partState, p tp, off int64, stage
 		w.dest.fatal(me)
 	}
 }
+
+// tombstone handles a message with a key and no value (a compacted topic's delete) as
+// on_tombstone says: skip it, stop, or write it to the dead-letter target.
+func (w *worker) tombstone(m *kafka.Message, st *partState, p tp, off int64) {
+	w.dest.metrics.tombstones.Inc()
+	switch w.dest.cfg.OnTombstone {
+	case OnTombstoneSkip:
+		w.advance(st, off)
+	case OnTombstoneDLQ:
+		w.dlq = append(w.dlq, newDLQEntry(m, w.dest.cfg.Name, "tombstone", errTombstone))
+		w.advance(st, off)
+	default:
+		w.failed = true
+		w.dest.fatal(&MessageError{Table: w.dest.cfg.Name, Topic: p.topic, Partition: p.partition, Offset: off, Stage: "tombstone", Err: errTombstone})
+	}
+}
+
+// errTombstone is the error of a tombstone on_tombstone does not skip.
+var errTombstone = errors.New("the message has no value (a tombstone, on_tombstone: fail)")
 
 func (w *worker) advance(st *partState, off int64) {
 	if st.first < 0 {

@@ -119,8 +119,9 @@ tables:
 }
 
 // TestOnErrorPolicies sends poison messages (malformed JSON, a wrong type, a missing
-// required field, a tombstone) between good ones, under each policy; every offset ends
-// in the table, in the dead-letter target, or the connector stops before it.
+// required field, a tombstone) between good ones, under each policy (on_tombstone set
+// to the same); every offset ends in the table, in the dead-letter target, or the
+// connector stops before it.
 func TestOnErrorPolicies(t *testing.T) {
 	poison := map[int][]byte{7: []byte(`{"id":`), 19: []byte(`{"id":"x"}`), 33: []byte(`{"user":"nobody"}`), 48: nil}
 	for _, policy := range []string{"skip", "dlq-topic", "dlq-table", "fail"} {
@@ -156,8 +157,9 @@ tables:
     schema: [{name: id, type: long, nullable: false}, {name: user, type: string}]
     kafka_columns: true
     on_error: %s
+    on_tombstone: %s
     %s
-`, cluster.ListenAddrs()[0], dir, onError, dlq))
+`, cluster.ListenAddrs()[0], dir, onError, onError, dlq))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: testLogger(t)})
@@ -570,5 +572,26 @@ tables:
 	}
 	if n := countRows(t, location, ""); n != 50 {
 		t.Fatalf("%d rows", n)
+	}
+}
+
+// A tombstone (a compacted topic's delete) is skipped by default, even with
+// on_error: fail, and counted; the partition's txn moves past it.
+func TestTombstonesSkippedByDefault(t *testing.T) {
+	cluster := newCluster(t, "events", 1)
+	produce(t, cluster, events("events", 0, 10)...)
+	produce(t, cluster, &kgo.Record{Topic: "events", Key: []byte("k10")})
+	produce(t, cluster, events("events", 11, 9)...)
+	location := filepath.Join(t.TempDir(), "events")
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: tombstones
+kafka: {bootstrap_servers: %s}
+tables:
+  - {name: events, topics: [events], location: %s, schema: [{name: id, type: long, nullable: false}]}
+`, cluster.ListenAddrs()[0], location))
+	runUntilCaughtUp(t, cfg)
+	_, snap := loadTable(t, location)
+	if txn, _ := snap.Txn("tombstones:events:0"); txn != 19 || countRows(t, location, "") != 19 {
+		t.Fatalf("txn %d, %d rows; want 19 and 19", txn, countRows(t, location, ""))
 	}
 }
