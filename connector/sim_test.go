@@ -207,6 +207,9 @@ type sim struct {
 	ids     []int // registry mode: ids[k] is the schema with fields f1…fk
 	// tableConf are table properties createTable sets besides its own.
 	tableConf map[string]string
+	// autoOptimize runs the nodes' auto-optimize every few milliseconds, at 2 small
+	// files, so that the maintenance owner compacts while the nodes ingest.
+	autoOptimize bool
 }
 
 func newSim(t testing.TB, seed uint64, cfg string) *sim {
@@ -223,6 +226,7 @@ func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
 	if seed%4 == 1 {
 		s.tableConf = map[string]string{"delta.columnMapping.mode": [...]string{"name", "id"}[seed/4%2]}
 	}
+	s.autoOptimize = seed%5 == 2
 	ok := true
 	defer func() {
 		s.shutdown()
@@ -258,6 +262,15 @@ func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
 	}
 	if verbose {
 		t.Logf("steps:\n  %s", strings.Join(s.trace, "\n  "))
+		if h, err := table.History(s.ctx, s.mem, 0); err == nil {
+			ops := map[string]int{}
+			for _, e := range h {
+				if e.CommitInfo != nil {
+					ops[e.CommitInfo.Operation]++
+				}
+			}
+			t.Logf("commits by operation: %v", ops)
+		}
 	}
 	return true
 }
@@ -321,7 +334,12 @@ func (s *sim) startNode(id int) *simNode {
 	n := &simNode{id: id, store: &faultStore{Storage: s.mem}, done: make(chan struct{}), alive: true}
 	opts := s.opts
 	opts.Logger = slog.New(slog.NewTextHandler(s.logs.prefixed(fmt.Sprintf("node%d ", id)), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	n.c = newConnector(simConfig(s.t, s.cfg), opts)
+	cfg := simConfig(s.t, s.cfg)
+	if s.autoOptimize {
+		o := &cfg.Tables[0].Maintenance.Optimize
+		o.Interval, o.MinFiles, o.MaxReadRate = Duration(5*time.Millisecond), 2, 1<<40
+	}
+	n.c = newConnector(cfg, opts)
 	n.c.openStore = func(context.Context, string) (storage.Storage, error) { return n.store, nil }
 	n.c.retryBase = time.Millisecond
 	if err := n.c.open(s.ctx); err != nil {
