@@ -272,3 +272,43 @@ func (r *running) stop() error {
 	}
 	return err
 }
+
+// group runs connectors of one consumer group in the background and collects the
+// errors their Run returns.
+type group struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// start runs a connector with cfg, logging as instance name, until cancel; wait waits
+// for its Run to return.
+func (g *group) start(t *testing.T, ctx context.Context, cfg *connector.Config, name string) (cancel context.CancelFunc, wait *sync.WaitGroup) {
+	t.Helper()
+	ictx, icancel := context.WithCancel(ctx)
+	c, err := connector.New(ictx, cfg, connector.Options{Logger: testLogger(t).With("instance", name)})
+	if err != nil {
+		icancel()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := c.Run(ictx); err != nil {
+			g.mu.Lock()
+			g.errs = append(g.errs, fmt.Errorf("%s: %w", name, err))
+			g.mu.Unlock()
+		}
+	}()
+	return icancel, &wg
+}
+
+// check fails the test with every error an instance's Run returned.
+func (g *group) check(t *testing.T) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, err := range g.errs {
+		t.Error(err)
+	}
+}

@@ -40,8 +40,7 @@ func TestAutoMaintenanceWhileIngesting(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var mu sync.Mutex
-	var runErrs []error
+	var instances group
 	addrs := map[string]string{}
 	start := func(name string) (context.CancelFunc, *sync.WaitGroup) {
 		cfg := issueConfig(t, cluster.ListenAddrs()[0], location, 200)
@@ -55,22 +54,7 @@ func TestAutoMaintenanceWhileIngesting(t *testing.T) {
 		cfg.Kafka.Properties = map[string]string{"session.timeout.ms": "6000", "max.poll.interval.ms": "6000"}
 		addrs[name] = freeAddr(t)
 		cfg.Metrics.Listen = addrs[name]
-		ictx, icancel := context.WithCancel(ctx)
-		c, err := connector.New(ictx, cfg, connector.Options{Logger: testLogger(t).With("instance", name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := c.Run(ictx); err != nil {
-				mu.Lock()
-				runErrs = append(runErrs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-			}
-		}()
-		return icancel, &wg
+		return instances.start(t, ctx, cfg, name)
 	}
 	stopA, wgA := start("a")
 	var last map[int32]int64
@@ -125,9 +109,7 @@ func TestAutoMaintenanceWhileIngesting(t *testing.T) {
 	stopB()
 	wgA.Wait()
 	wgB.Wait()
-	for _, err := range runErrs {
-		t.Error(err)
-	}
+	instances.check(t)
 	if owners != 1 || removed == 0 || checkpoints == 0 || vacuums == 0 {
 		t.Fatalf("owners %v, files compacted %v, background checkpoints %v, vacuum runs %v", owners, removed, checkpoints, vacuums)
 	}

@@ -277,26 +277,8 @@ func TestTwoInstancesShareGroup(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var mu sync.Mutex
-	var runErrs []error
-	start := func(name string) (context.CancelFunc, *sync.WaitGroup) {
-		ictx, icancel := context.WithCancel(ctx)
-		c, err := connector.New(ictx, cfg, connector.Options{Logger: testLogger(t).With("instance", name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := c.Run(ictx); err != nil {
-				mu.Lock()
-				runErrs = append(runErrs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-			}
-		}()
-		return icancel, &wg
-	}
+	var instances group
+	start := func(name string) (context.CancelFunc, *sync.WaitGroup) { return instances.start(t, ctx, cfg, name) }
 
 	produced := make(chan struct{})
 	total := 0
@@ -334,9 +316,7 @@ func TestTwoInstancesShareGroup(t *testing.T) {
 	stopB()
 	wgA.Wait()
 	wgB.Wait()
-	for _, err := range runErrs {
-		t.Error(err)
-	}
+	instances.check(t)
 	db := duck(t, location)
 	var rows, pairs int
 	if err := db.QueryRow(`SELECT count(*), count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events`).Scan(&rows, &pairs); err != nil {
