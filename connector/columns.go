@@ -101,12 +101,19 @@ func (t *TableConfig) kafkaColumns() []*table.StructField {
 	if t.HeadersAs == "string" {
 		headerValue = table.String
 	}
+	key := table.Binary
+	switch t.KeyFormat {
+	case "string":
+		key = table.String
+	case "json":
+		key = table.Variant
+	}
 	return []*table.StructField{
 		{Name: colKafkaTopic, Type: table.String, Nullable: false},
 		{Name: colKafkaPartition, Type: table.Integer, Nullable: false},
 		{Name: colKafkaOffset, Type: table.Long, Nullable: false},
 		{Name: colKafkaTimestamp, Type: table.Timestamp, Nullable: true},
-		{Name: colKafkaKey, Type: table.Binary, Nullable: true},
+		{Name: colKafkaKey, Type: key, Nullable: true},
 		// A header key may repeat in Kafka; the map keeps the last value, as most
 		// clients' header lookups return it.
 		{Name: colKafkaHeaders, Type: &table.MapType{KeyType: table.String, ValueType: headerValue, ValueContainsNull: true}, Nullable: true},

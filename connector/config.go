@@ -128,7 +128,11 @@ type TableConfig struct {
 	KafkaColumns KafkaColumnsConfig `yaml:"kafka_columns"`
 	// HeadersAs is the type of the _kafka_headers map's values: binary (the bytes as they
 	// are) or string. Defaults to binary.
-	HeadersAs string      `yaml:"headers_as"`
+	HeadersAs string `yaml:"headers_as"`
+	// KeyFormat is how the _kafka_key column holds the message key: raw (binary, the
+	// bytes as they are), string, or json (a variant column holding the key's JSON
+	// value). Defaults to raw.
+	KeyFormat string      `yaml:"key_format"`
 	Flush     FlushConfig `yaml:"flush"`
 	// Start is where to begin a partition the table has no txn for.
 	Start StartConfig `yaml:"start"`
@@ -486,6 +490,9 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.HeadersAs == "" {
 		t.HeadersAs = "binary"
+	}
+	if t.KeyFormat == "" {
+		t.KeyFormat = "raw"
 	}
 	if t.OnTombstone == "" {
 		t.OnTombstone = OnTombstoneSkip

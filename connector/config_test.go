@@ -71,6 +71,7 @@ tables:
 		{"auto commit", strings.Replace(base, "bootstrap_servers: b:9092", "bootstrap_servers: b:9092\n  properties: {enable.auto.commit: \"true\"}", 1), `enable.auto.commit is Sluice's to set`},
 		{"kafka column", base + "    kafka_columns: [topic, header]\n", `unknown column "header"`},
 		{"headers as", base + "    headers_as: json\n", `"json": want binary or string`},
+		{"key format", base + "    key_format: avro\n", `avro keys are not decoded yet`},
 		{"same location", base + "  - {name: u, topics: [b], location: /tmp/t, schema: [{name: id, type: long}]}\n", `writes to the same location as "t"`},
 		{"bad compression", base + "    file: {compression: lz4}\n", `unknown compression "lz4"`},
 		{"bad log level", base + "logging: {level: loud}\n", `"loud": want debug`},

@@ -227,6 +227,13 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 	default:
 		v.errorf(path+".on_tombstone", "%q: want skip, fail or dlq", t.OnTombstone)
 	}
+	switch t.KeyFormat {
+	case "raw", "string", "json":
+	case "avro", "json_schema", "protobuf":
+		v.errorf(path+".key_format", "%s keys are not decoded yet: use raw, string or json", t.KeyFormat)
+	default:
+		v.errorf(path+".key_format", "%q: want raw, string or json", t.KeyFormat)
+	}
 	if t.HeadersAs != "binary" && t.HeadersAs != "string" {
 		v.errorf(path+".headers_as", "%q: want binary or string", t.HeadersAs)
 	}

@@ -575,3 +575,53 @@ tables:
 		t.Fatalf("txn %d, %d rows; want 19 and 19", txn, countRows(t, location, ""))
 	}
 }
+
+// key_format: string and json store the message key as a string, or as a variant
+// holding its JSON value (queried as JSON).
+func TestKeyFormats(t *testing.T) {
+	for _, format := range []string{"string", "json"} {
+		t.Run(format, func(t *testing.T) {
+			cluster := newCluster(t, "events", 1)
+			produce(t, cluster,
+				&kgo.Record{Topic: "events", Key: []byte(`{"customer":7,"region":"eu"}`), Value: []byte(`{"id":1}`)},
+				&kgo.Record{Topic: "events", Key: []byte(`"plain"`), Value: []byte(`{"id":2}`)},
+				&kgo.Record{Topic: "events", Value: []byte(`{"id":3}`)})
+			location := filepath.Join(t.TempDir(), "events")
+			cfg := parseConfig(t, fmt.Sprintf(`
+name: keys
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}]
+    kafka_columns: [key]
+    key_format: %s
+`, cluster.ListenAddrs()[0], location, format))
+			runUntilCaughtUp(t, cfg)
+			q := `SELECT id, coalesce(_kafka_key::VARCHAR, '-') FROM events ORDER BY id`
+			want := `1 {"customer":7,"region":"eu"}|2 "plain"|3 -`
+			if format == "json" {
+				q = `SELECT id, coalesce((_kafka_key->>'region') || '/' || (_kafka_key->>'customer'), _kafka_key::VARCHAR, '-') FROM events ORDER BY id`
+				want = `1 eu/7|2 "plain"|3 -`
+			}
+			rows, err := duck(t, location).Query(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var id int
+				var k string
+				if err := rows.Scan(&id, &k); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%d %s", id, k))
+			}
+			if strings.Join(got, "|") != want {
+				t.Fatalf("rows %q, want %q", strings.Join(got, "|"), want)
+			}
+		})
+	}
+}
