@@ -374,3 +374,33 @@ func TestOptimizeSkipCompacted(t *testing.T) {
 		t.Fatalf("without SkipCompacted: %d removed, %v", res.FilesRemoved, err)
 	}
 }
+
+// A bin whose rows are all deleted is removed without writing an empty file.
+func TestOptimizeAllRowsDeleted(t *testing.T) {
+	ctx := context.Background()
+	store, tbl := smallTable(t, 2)
+	snap, _ := tbl.Snapshot(ctx)
+	for _, f := range snap.Files() {
+		if *f.PartitionValues["p"] == "p0" {
+			if _, err := tbl.DeleteRows(ctx, f.Path, []uint64{0, 1, 2, 3, 4}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := Run(ctx, tbl, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := table.Load(ctx, store)
+	for _, f := range after.Files() {
+		if st, ok := f.ParseStats(); !ok || st.NumRecords == 0 {
+			t.Errorf("file %s has %d rows", f.Path, st.NumRecords)
+		}
+		if *f.PartitionValues["p"] == "p0" {
+			t.Errorf("partition p0, every row deleted, still has %s", f.Path)
+		}
+	}
+	if res.FilesRemoved != 4 || res.FilesAdded != 1 || res.RowsPurged != 10 {
+		t.Fatalf("removed %d, added %d, purged %d", res.FilesRemoved, res.FilesAdded, res.RowsPurged)
+	}
+}

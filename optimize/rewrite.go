@@ -70,6 +70,10 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 	// reached the target size (or at the end of the bin).
 	flush := func(last bool) error {
 		for _, p := range buf.Take() {
+			if p.Rows == 0 {
+				p.Release()
+				continue
+			}
 			if sink == nil {
 				sink = startUpload(ctx, store, buf, path.Join(dir, fileName(cfg.Compression)))
 			}

@@ -422,7 +422,6 @@ func (b *Buffer) AppendRowGroup(rg parquet.RowGroup, l *Layout, first int64, del
 	if len(b.partIdx) > 0 {
 		return 0, errors.New("writer: AppendRowGroup needs a buffer without partition columns")
 	}
-	p := b.partition()
 	chunks := rg.ColumnChunks()
 	n := int(rg.NumRows())
 	keep := make([]bool, n)
@@ -433,6 +432,10 @@ func (b *Buffer) AppendRowGroup(rg parquet.RowGroup, l *Layout, first int64, del
 			kept++
 		}
 	}
+	if kept == 0 {
+		return 0, nil // every row deleted: nothing to copy, and no empty part to encode
+	}
+	p := b.partition()
 	vals := make([]parquet.Value, 1024)
 	for i, lf := range b.leaves {
 		d := &p.leaves[lf.index]
