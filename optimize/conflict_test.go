@@ -3,6 +3,7 @@ package optimize
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -402,5 +403,42 @@ func TestOptimizeAllRowsDeleted(t *testing.T) {
 	}
 	if res.FilesRemoved != 4 || res.FilesAdded != 1 || res.RowsPurged != 10 {
 		t.Fatalf("removed %d, added %d, purged %d", res.FilesRemoved, res.FilesAdded, res.RowsPurged)
+	}
+}
+
+// lostCommit is a store whose next commit is written but reported failed (a lost
+// response).
+type lostCommit struct {
+	storage.Storage
+	lose bool
+}
+
+func (s *lostCommit) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	err := s.Storage.PutIfAbsent(ctx, key, data)
+	if err == nil && s.lose && strings.HasSuffix(key, ".json") && strings.HasPrefix(key, "_delta_log/0") {
+		s.lose = false
+		return errors.New("connection reset (the put landed)")
+	}
+	return err
+}
+
+// A commit whose response is lost may have landed: optimize keeps its new files, so
+// the table never names a file that is gone.
+func TestOptimizeKeepsFilesOfAnUnknownCommit(t *testing.T) {
+	ctx := context.Background()
+	store, _ := smallTable(t, 4)
+	lossy := &lostCommit{Storage: store, lose: true}
+	if _, err := Run(ctx, table.New(lossy), Options{}, nil); err == nil || !strings.Contains(err.Error(), "outcome is unknown") {
+		t.Fatalf("got %v, want an error saying the outcome is unknown", err)
+	}
+	after, err := table.Load(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range after.Files() {
+		key, _ := table.DecodePath(f.Path)
+		if _, err := store.Stat(ctx, key); err != nil {
+			t.Fatalf("the table names %s, which is gone: %v", key, err)
+		}
 	}
 }

@@ -107,8 +107,13 @@ func Run(ctx context.Context, tbl *table.Table, opts Options, progress Progress)
 			continue
 		}
 		if err != nil {
-			discard(ctx, tbl, done)
-			return nil, err
+			if refused(err) {
+				discard(ctx, tbl, done)
+				return nil, err
+			}
+			// The commit may have landed (a lost response): its files must stay. If it did
+			// not, they are orphans for vacuum.
+			return nil, fmt.Errorf("%w (the commit's outcome is unknown: its new files are kept; vacuum deletes them if it did not land)", err)
 		}
 		res.Version = cr.Version
 		break
@@ -186,6 +191,18 @@ func transaction(snap *table.Snapshot, opts Options, bins []*rewritten) *table.T
 		"numDeletionVectorsRemoved": strconv.Itoa(dvs),
 	}
 	return tx
+}
+
+// refused reports whether a commit error says the commit was not written: the table
+// refused it before the put. Any other error (a failed or timed-out put) leaves its
+// outcome unknown.
+func refused(err error) bool {
+	var cde *table.ConcurrentDeleteError
+	var mce *table.MetadataChangedError
+	var ufe *table.UnsupportedFeatureError
+	var tce *table.TxnConflictError
+	var ite *table.InvalidTableError
+	return errors.As(err, &cde) || errors.As(err, &mce) || errors.As(err, &ufe) || errors.As(err, &tce) || errors.As(err, &ite)
 }
 
 // discard deletes the uploaded files of bins that will not be committed; a failed
