@@ -40,21 +40,28 @@ func BenchmarkIngestJSON(b *testing.B) {
 		if d := os.Getenv("SLUICE_BENCH_DECODERS"); d != "" {
 			fmt.Sscan(d, &cfg.Decoders)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		sum, err := c.Run(ctx)
-		cancel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if sum.Rows != n {
-			b.Fatalf("rows = %d", sum.Rows)
-		}
+		ingestAll(b, cfg, n)
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// ingestAll runs a connector with cfg until it has caught up, and checks that it
+// committed n rows.
+func ingestAll(b *testing.B, cfg *connector.Config, n int64) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum, err := c.Run(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if sum.Rows != n {
+		b.Fatalf("rows = %d, want %d", sum.Rows, n)
+	}
 }
 
 func produceB(b *testing.B, c interface{ ListenAddrs() []string }, records []*kgo.Record) {
@@ -121,19 +128,7 @@ func BenchmarkIngestAutoOptimize(b *testing.B) {
 				cfg.Tables[0].PartitionBy = nil // one partition: the events span 200 days
 				m := &cfg.Tables[0].Maintenance.Optimize
 				m.Enabled, m.MinFiles, m.Interval = &on, 10, connector.Duration(time.Second)
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-				c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
-				if err != nil {
-					b.Fatal(err)
-				}
-				sum, err := c.Run(ctx)
-				cancel()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if sum.Rows != n {
-					b.Fatalf("rows = %d", sum.Rows)
-				}
+				ingestAll(b, cfg, n)
 				store, err := storage.NewLocal(location)
 				if err != nil {
 					b.Fatal(err)

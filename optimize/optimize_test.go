@@ -3,6 +3,7 @@ package optimize
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,22 +95,10 @@ func optimizeConformanceTable(t *testing.T, name, src string) bool {
 			}
 		}
 	}
-	if !maps(before.AppTransactions(), after.AppTransactions()) {
+	if !maps.Equal(before.AppTransactions(), after.AppTransactions()) {
 		t.Errorf("txns changed: %v, then %v", before.AppTransactions(), after.AppTransactions())
 	}
 	sameRows(t, store, before, after)
-	return true
-}
-
-func maps(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
 	return true
 }
 

@@ -72,7 +72,7 @@ func (c *Cache) fetch(ctx context.Context, store storage.Storage, keys []string,
 	root := filepath.Join(c.dir, hex.EncodeToString(sum[:8]))
 	paths := make([]string, len(keys))
 	for i, k := range keys {
-		if k == "" || strings.HasPrefix(k, "/") || slices.Contains(strings.Split(k, "/"), "..") {
+		if !storage.ValidKey(k) {
 			return nil, fmt.Errorf("query: cache: file %q is not inside the table", k)
 		}
 		paths[i] = filepath.Join(root, filepath.FromSlash(k))

@@ -10,10 +10,9 @@ import (
 // Pruned is the outcome of Prune.
 type Pruned struct {
 	Files []*table.Add // the files that may hold matching rows
-	// Skipped counts the files left out; Pruning is false when the predicate is
-	// outside table/expr's subset and no file could be left out.
+	// Skipped counts the files left out (none when the predicate is outside
+	// table/expr's subset).
 	Skipped int
-	Pruning bool
 }
 
 // Prune leaves out the files of snap that cannot hold a row matching where (a SQL
@@ -40,7 +39,7 @@ func Prune(snap *table.Snapshot, where string) (Pruned, error) {
 	}
 	lo := make(expr.Values, len(schema.Fields))
 	hi := make(expr.Values, len(schema.Fields))
-	out := Pruned{Pruning: true, Files: []*table.Add{}} // empty, not nil: nil means every file to RegisterWith
+	out := Pruned{Files: []*table.Add{}} // empty, not nil: nil means every file to RegisterWith
 	for _, f := range files {
 		var st table.Stats
 		parsed, stats := false, false

@@ -39,7 +39,7 @@ func PartitionExprValue(f *StructField, raw *string) (expr.Value, error) {
 	case time.Time:
 		out.I = v.UnixMicro()
 		if f.Type == Date {
-			out.I = floorDiv(v.Unix(), 86400)
+			out.I = FloorDiv(v.Unix(), 86400)
 		}
 	case *big.Rat:
 		return decimalExprValue(v, t)
@@ -82,7 +82,7 @@ func StatExprValue(f *StructField, raw json.RawMessage, upper bool) (expr.Value,
 		if !str || err != nil {
 			return out, false
 		}
-		out.I = floorDiv(d.Unix(), 86400)
+		out.I = FloorDiv(d.Unix(), 86400)
 	case expr.Timestamp, expr.TimestampNTZ:
 		ts, err := parseStatTimestamp(s)
 		if !str || err != nil {
@@ -150,7 +150,9 @@ func TwosComplement(n *big.Int) []byte {
 	return b
 }
 
-func floorDiv(a, b int64) int64 {
+// FloorDiv divides rounding toward negative infinity, as time arithmetic on pre-1970
+// values needs.
+func FloorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
 		q--

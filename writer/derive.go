@@ -73,10 +73,4 @@ func (d *Derivation) eval(srcType table.DataType, v int64) int64 {
 
 // FloorDiv divides rounding toward negative infinity, as time arithmetic on
 // pre-1970 values needs.
-func FloorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
+func FloorDiv(a, b int64) int64 { return table.FloorDiv(a, b) }

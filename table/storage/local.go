@@ -60,7 +60,7 @@ func (l *Local) URI() string {
 }
 
 func (l *Local) path(key string) (string, error) {
-	if !validKey(key) {
+	if !ValidKey(key) {
 		return "", fmt.Errorf("storage: invalid key %q", key)
 	}
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil

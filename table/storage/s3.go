@@ -186,7 +186,7 @@ func (s *S3) Bucket() string { return s.bucket }
 func (s *S3) Prefix() string { return s.prefix }
 
 func (s *S3) objectKey(key string) (string, error) {
-	if !validKey(key) {
+	if !ValidKey(key) {
 		return "", fmt.Errorf("storage: %s: invalid key %q", s.uri, key)
 	}
 	return s.prefix + key, nil

@@ -24,9 +24,9 @@ import (
 	"time"
 )
 
-// validKey reports whether key is relative and stays inside the store: not empty, no
+// ValidKey reports whether key is relative and stays inside the store: not empty, no
 // leading slash, no ".." segment.
-func validKey(key string) bool {
+func ValidKey(key string) bool {
 	return key != "" && !strings.HasPrefix(key, "/") && !slices.Contains(strings.Split(key, "/"), "..")
 }
 
