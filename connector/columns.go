@@ -23,6 +23,26 @@ const (
 	colKafkaHeaders   = "_kafka_headers"
 )
 
+// Change columns of a changelog table.
+const (
+	colChangeType     = "_change_type"     // insert, update_preimage, update_postimage, update, delete, snapshot, upsert
+	colChangeTS       = "_change_ts"       // when the source committed the change
+	colChangePosition = "_change_position" // where the change is in the source's log
+)
+
+// changeColumns are the columns mode changelog adds, in order.
+func changeColumns() []*table.StructField {
+	return []*table.StructField{
+		{Name: colChangeType, Type: table.String, Nullable: false},
+		{Name: colChangeTS, Type: table.Timestamp, Nullable: true},
+		{Name: colChangePosition, Type: table.String, Nullable: true},
+	}
+}
+
+func isChangeColumn(name string) bool {
+	return name == colChangeType || name == colChangeTS || name == colChangePosition
+}
+
 // tableSchema builds the Delta schema from the declared columns: declared, derived,
 // then Kafka metadata columns.
 func (t *TableConfig) tableSchema() (*table.StructType, error) {
@@ -78,6 +98,13 @@ func (t *TableConfig) completeSchema(base *table.StructType) (*table.StructType,
 		}
 		if err := add(&table.StructField{Name: name, Type: rt, Nullable: true}); err != nil {
 			return nil, err
+		}
+	}
+	if t.Mode == ModeChangelog {
+		for _, f := range changeColumns() {
+			if err := add(f); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, f := range t.kafkaColumns() {

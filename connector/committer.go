@@ -235,7 +235,7 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 	retryUpload := func(op func() error) error { return t.retry(ctx, "write data file", op) }
 	for len(b.pending) > 0 {
 		p := b.pending[0]
-		files, err := writeFiles(ctx, t.tbl.Store(), p, t.cfg.WriterConfig().Compression, retryUpload)
+		files, err := writeFiles(ctx, t.tbl.Store(), p, t.cfg.WriterConfig().Compression, b.dead, retryUpload)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", t.cfg.Name, err)
 		}
@@ -253,13 +253,22 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 		tx.AppTxns = append(tx.AppTxns, table.AppTxn{AppID: t.appID(p), Prev: s.prev, Version: s.last})
 		txns[p] = s.last
 	}
+	if b.keyConflicts > 0 {
+		t.log.Warn("keys changed in two partitions in one batch; the later partition's change won", "keys", b.keyConflicts, "error", keyConflict(t.cfg.Name))
+	}
 	var res table.CommitResult
+	var replaced replacement
 	commitStart := time.Now()
-	err := t.retry(ctx, "commit", func() error {
-		var err error
-		res, err = t.tbl.Commit(ctx, tx)
-		return err
-	})
+	var err error
+	if t.cfg.Mode == ModeUpsert {
+		res, replaced, err = t.commitUpsert(ctx, tx, b)
+	} else {
+		err = t.retry(ctx, "commit", func() error {
+			var err error
+			res, err = t.tbl.Commit(ctx, tx)
+			return err
+		})
+	}
 	var conflict *table.TxnConflictError
 	switch {
 	case errors.As(err, &conflict):
@@ -290,8 +299,17 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 		t.metrics.newestEvent.Store(b.newest)
 		t.metrics.newestEventTime.Set(float64(b.newest) / 1e6)
 	}
-	t.log.Info("committed", "version", res.Version, "rows", b.rows, "files", len(adds), "bytes", bytesOut,
-		"partitions", len(tx.AppTxns), "dead_letters", len(b.dlq), "attempts", res.Attempts, "took", time.Since(start).Round(time.Millisecond))
+	if t.cfg.Mode == ModeUpsert {
+		t.metrics.upsertRowsDeleted.Add(float64(replaced.rows))
+		t.metrics.upsertFilesTouched.Observe(float64(replaced.files))
+		t.log.Info("committed", "version", res.Version, "rows", b.rows, "files", len(adds), "bytes", bytesOut,
+			"partitions", len(tx.AppTxns), "dead_letters", len(b.dlq), "attempts", res.Attempts, "keys", len(b.keys),
+			"rows_replaced", replaced.rows, "files_touched", replaced.files, "key_lookup", replaced.lookup.Round(time.Millisecond),
+			"took", time.Since(start).Round(time.Millisecond))
+	} else {
+		t.log.Info("committed", "version", res.Version, "rows", b.rows, "files", len(adds), "bytes", bytesOut,
+			"partitions", len(tx.AppTxns), "dead_letters", len(b.dlq), "attempts", res.Attempts, "took", time.Since(start).Round(time.Millisecond))
+	}
 	t.conn.noteCommitted()
 	return nil
 }
@@ -323,7 +341,8 @@ func isPermanentCommitError(err error) bool {
 	var ie *table.InvalidTableError
 	var ce *table.TxnConflictError
 	var ev *schema.EvolutionError
-	return errors.As(err, &ue) || errors.As(err, &me) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &ev) ||
+	var cd *table.ConcurrentDeleteError
+	return errors.As(err, &ue) || errors.As(err, &me) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &ev) || errors.As(err, &cd) ||
 		errors.Is(err, errShutdown) || errors.Is(err, table.ErrTableExists)
 }
 

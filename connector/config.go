@@ -142,9 +142,31 @@ type TableConfig struct {
 	// OnError is what a message that cannot be decoded does. Defaults to fail.
 	OnError OnError `yaml:"on_error"`
 	// OnTombstone is what a message with no value (a compacted topic's delete) does:
-	// skip, fail, or dlq. Defaults to skip.
+	// delete (the row of its key, in an upsert table), skip, fail, or dlq. Defaults to
+	// delete in upsert mode, else skip.
 	OnTombstone OnTombstone `yaml:"on_tombstone"`
-	DLQ         *DLQConfig  `yaml:"dlq"`
+	// Mode is how messages become rows: append (every message a row), changelog (every
+	// change a row, with _change_type, _change_ts and _change_position) or upsert (the
+	// table holds the latest row per key). Defaults to append.
+	Mode Mode `yaml:"mode"`
+	// Key lists the key columns of an upsert table: columns the message carries, of
+	// integer, string, binary, date, timestamp or boolean type. Required in upsert mode.
+	// A key's changes must all go to one Kafka partition (key the topic by them), so
+	// that their order is the partition's.
+	Key []string `yaml:"key"`
+	// Envelope is how a message describes a change: none (the message is the row) or
+	// debezium (Debezium's before/after/op envelope, with or without the JSON
+	// converter's schema/payload wrapper, or ExtractNewRecordState's flattened row).
+	// Defaults to none.
+	Envelope Envelope `yaml:"envelope"`
+	// UpsertStrategy is how an upsert replaces rows: merge_on_read (deletion vectors
+	// mark the old rows deleted). Defaults to merge_on_read.
+	UpsertStrategy UpsertStrategy `yaml:"upsert_strategy"`
+	// UpdateImages is what an update writes in changelog mode: both (an
+	// update_preimage row when the event has the old row, and an update_postimage
+	// row) or post (one update row). Defaults to both.
+	UpdateImages string     `yaml:"update_images"`
+	DLQ          *DLQConfig `yaml:"dlq"`
 	// Evolution says whether message schemas may add columns. Defaults to add_columns.
 	Evolution Evolution `yaml:"evolution"`
 	// File tunes the Parquet files.
@@ -261,9 +283,38 @@ type OnTombstone string
 
 // Tombstone policies.
 const (
-	OnTombstoneSkip OnTombstone = "skip"
-	OnTombstoneFail OnTombstone = "fail"
-	OnTombstoneDLQ  OnTombstone = "dlq"
+	OnTombstoneSkip   OnTombstone = "skip"
+	OnTombstoneFail   OnTombstone = "fail"
+	OnTombstoneDLQ    OnTombstone = "dlq"
+	OnTombstoneDelete OnTombstone = "delete"
+)
+
+// Mode is how messages become rows.
+type Mode string
+
+// Table modes.
+const (
+	ModeAppend    Mode = "append"
+	ModeChangelog Mode = "changelog"
+	ModeUpsert    Mode = "upsert"
+)
+
+// Envelope is how a message describes a change.
+type Envelope string
+
+// Envelopes.
+const (
+	EnvelopeNone     Envelope = "none"
+	EnvelopeDebezium Envelope = "debezium"
+)
+
+// UpsertStrategy is how an upsert replaces rows.
+type UpsertStrategy string
+
+// Upsert strategies.
+const (
+	MergeOnRead UpsertStrategy = "merge_on_read"
+	CopyOnWrite UpsertStrategy = "copy_on_write"
 )
 
 // DLQHeaders selects the dead-letter header convention.
@@ -494,8 +545,23 @@ func (t *TableConfig) setDefaults() {
 	if t.KeyFormat == "" {
 		t.KeyFormat = "raw"
 	}
+	if t.Mode == "" {
+		t.Mode = ModeAppend
+	}
+	if t.Envelope == "" {
+		t.Envelope = EnvelopeNone
+	}
+	if t.UpsertStrategy == "" {
+		t.UpsertStrategy = MergeOnRead
+	}
+	if t.UpdateImages == "" {
+		t.UpdateImages = "both"
+	}
 	if t.OnTombstone == "" {
 		t.OnTombstone = OnTombstoneSkip
+		if t.Mode == ModeUpsert {
+			t.OnTombstone = OnTombstoneDelete
+		}
 	}
 	if t.DLQ != nil && t.DLQ.Headers == "" {
 		t.DLQ.Headers = DLQHeadersSluice

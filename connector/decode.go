@@ -27,6 +27,7 @@ type msgDecoder struct {
 	buf    *writer.Buffer
 	cols   []*writer.Column // the columns messages fill
 	json   *schema.JSONDecoder
+	keys   *keyDecoder // the message key's decoder, for deletes by key (mode upsert)
 	avro   map[int32]*schema.AvroDecoder
 	known  map[int32]bool  // json_schema ids already checked for evolution
 	failed map[int32]error // schema ids whose plan cannot be built
@@ -41,9 +42,18 @@ func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDe
 	}
 	if t.cfg.Format != FormatAvro {
 		var err error
-		d.json, err = schema.NewJSONDecoder(buf, d.cols, schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit,
-			TypeWidening: t.cfg.Evolution == EvolutionAddColumns && spec.evolveOptions().TypeWidening, MessageColumn: t.cfg.messageColumn()})
-		if err != nil {
+		opts := schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit,
+			TypeWidening: t.cfg.Evolution == EvolutionAddColumns && spec.evolveOptions().TypeWidening, MessageColumn: t.cfg.messageColumn()}
+		if t.cfg.Envelope == EnvelopeDebezium {
+			opts.IgnorePrefix = "__" // ExtractNewRecordState's fields of a flattened row
+		}
+		if d.json, err = schema.NewJSONDecoder(buf, d.cols, opts); err != nil {
+			return nil, err
+		}
+	}
+	if t.cfg.Mode == ModeUpsert {
+		var err error
+		if d.keys, err = newKeyDecoder(t, spec, buf); err != nil {
 			return nil, err
 		}
 	}
@@ -83,6 +93,28 @@ func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
 	}
 }
 
+// change splits a message value into a change event: a Debezium envelope's, or for
+// envelope none, the message as the row after an upsert.
+func (d *msgDecoder) change(value []byte, c *schema.Change) error {
+	if d.dest.cfg.Envelope != EnvelopeDebezium {
+		*c = schema.Change{Op: schema.OpUpsert, After: value}
+		return nil
+	}
+	if d.dest.cfg.Format == FormatAvro {
+		return errors.New("debezium envelopes in avro are not read yet: use the JsonConverter (format json)")
+	}
+	return schema.ParseDebeziumJSON(value, c)
+}
+
+// row fills the row from one row of a change: the whole message for envelope none,
+// else the JSON object of the envelope's before or after.
+func (d *msgDecoder) row(ctx context.Context, data []byte) (string, error) {
+	if d.dest.cfg.Envelope != EnvelopeDebezium {
+		return d.decode(ctx, data)
+	}
+	return "decode", d.jsonEvolution(d.json.Decode(data))
+}
+
 // jsonEvolution turns new JSON fields, and values that need a wider column type, into
 // an evolution request.
 func (d *msgDecoder) jsonEvolution(err error) error {
@@ -92,6 +124,10 @@ func (d *msgDecoder) jsonEvolution(err error) error {
 	}
 	incoming := d.spec.msg.Clone()
 	for _, f := range nf.Fields {
+		if len(f.Path) == 1 && d.spec.full.Field(f.Path[0]) != nil {
+			// A Kafka, change or derived column's name: the message cannot fill it.
+			return &schema.FieldError{Field: f.Path[0], Msg: "the message has a field named as a column Sluice fills (Kafka metadata, change or derived column)"}
+		}
 		addField(incoming, f.Path, f.Type)
 	}
 	for _, f := range nf.Widened {

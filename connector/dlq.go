@@ -317,7 +317,7 @@ func (d *tableDLQ) writeOnce(ctx context.Context, entries []dlqEntry) error {
 	var adds []table.Add
 	once := func(op func() error) error { return op() } // the caller retries the whole write
 	for _, p := range buf.Take() {
-		files, err := writeFiles(ctx, d.tbl.Store(), p, cfg.Compression, once)
+		files, err := writeFiles(ctx, d.tbl.Store(), p, cfg.Compression, nil, once)
 		if err != nil {
 			return err
 		}

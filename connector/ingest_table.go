@@ -92,7 +92,11 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", cfg.Name, err)
 	}
-	t.tbl = table.New(store, table.EngineInfo("sluice/"+Version), table.ForAppending(), table.DeferCheckpoints())
+	opts := []table.Option{table.EngineInfo("sluice/" + Version), table.DeferCheckpoints()}
+	if cfg.Mode != ModeUpsert {
+		opts = append(opts, table.ForAppending()) // an upsert reads the files it marks deleted
+	}
+	t.tbl = table.New(store, opts...)
 	t.maint = newMaintainer(t)
 	var snap *table.Snapshot
 	err = c.retryStartup(ctx, "table "+cfg.Name+" ("+store.URI()+")", func(ctx context.Context) error {
@@ -127,6 +131,11 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 		}
 	default:
 		if err := checkDeclared(snap, &table.StructType{}, cfg.PartitionBy); err != nil {
+			return nil, fmt.Errorf("table %s (%s): %w", cfg.Name, store.URI(), err)
+		}
+	}
+	if snap != nil && cfg.Mode == ModeUpsert {
+		if err := checkUpsertTable(snap, cfg); err != nil {
 			return nil, fmt.Errorf("table %s (%s): %w", cfg.Name, store.URI(), err)
 		}
 	}
@@ -179,8 +188,17 @@ func isPermanentTableError(err error) bool {
 // create writes version 0 with the full schema (message columns plus derived and Kafka
 // columns); another instance creating it first is fine.
 func (t *ingestTable) create(ctx context.Context, full *table.StructType) (*table.Snapshot, error) {
+	conf := maps.Clone(t.cfg.TableProperties)
+	if t.cfg.Mode == ModeUpsert {
+		if conf == nil {
+			conf = map[string]string{}
+		}
+		if _, set := conf["delta.enableDeletionVectors"]; !set {
+			conf["delta.enableDeletionVectors"] = "true" // upserts mark replaced rows deleted
+		}
+	}
 	snap, err := t.tbl.Create(ctx, table.CreateOptions{Name: t.cfg.Name, Schema: full, PartitionColumns: t.cfg.PartitionBy,
-		Configuration: maps.Clone(t.cfg.TableProperties)})
+		Configuration: conf})
 	if errors.Is(err, table.ErrTableExists) {
 		snap, err = t.tbl.Snapshot(ctx)
 	}
@@ -290,9 +308,17 @@ func fileKey(dir, codec string) string {
 }
 
 // writeFiles uploads the rows of p as data files and returns their add actions. Each
-// upload runs through retry, which calls it until it succeeds or gives up.
-func writeFiles(ctx context.Context, store storage.Storage, p *writer.Pending, codec string, retry func(op func() error) error) ([]table.Add, error) {
+// upload runs through retry, which calls it until it succeeds or gives up. Rows of p
+// among dead are marked deleted by a deletion vector on their file's add; a file
+// whose rows are all dead is not added.
+func writeFiles(ctx context.Context, store storage.Storage, p *writer.Pending, codec string, dead []writer.RowRef, retry func(op func() error) error) ([]table.Add, error) {
 	var adds []table.Add
+	var mine []int // the dead rows of p
+	for _, r := range dead {
+		if p.Holds(r) {
+			mine = append(mine, r.Index())
+		}
+	}
 	for !p.Done() {
 		key := fileKey(p.Dir, codec)
 		var info writer.FileInfo
@@ -304,8 +330,31 @@ func writeFiles(ctx context.Context, store storage.Storage, p *writer.Pending, c
 		if err != nil {
 			return nil, fmt.Errorf("data file %s: %w", key, err)
 		}
-		adds = append(adds, table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
-			ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats})
+		add := table.Add{Path: table.EncodePath(key), PartitionValues: p.PartitionValues, Size: info.Size,
+			ModificationTime: time.Now().UnixMilli(), DataChange: true, Stats: info.Stats}
+		var rows []uint64
+		for _, i := range mine {
+			if i >= info.FirstRow && i < info.FirstRow+info.Rows {
+				rows = append(rows, uint64(i-info.FirstRow))
+			}
+		}
+		if len(rows) > 0 {
+			var changed bool
+			fresh := add
+			err := retry(func() error {
+				var err error
+				_, add, changed, err = table.MarkDeleted(ctx, store, &fresh, rows)
+				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("data file %s: deletion vector: %w", key, err)
+			}
+			if changed && add.DeletionVector.Cardinality == int64(info.Rows) {
+				_ = store.Delete(ctx, key) // every row is dead: the file is not added
+				continue
+			}
+		}
+		adds = append(adds, add)
 	}
 	return adds, nil
 }

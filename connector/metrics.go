@@ -45,6 +45,11 @@ type metrics struct {
 	lastCommit           *prometheus.GaugeVec
 	newestEventTime      *prometheus.GaugeVec
 	tombstones           *prometheus.CounterVec
+	changes              *prometheus.CounterVec
+	upsertRowsDeleted    *prometheus.CounterVec
+	upsertFilesTouched   *prometheus.HistogramVec
+	keyLookup            *prometheus.HistogramVec
+	keyLookupBytes       *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -95,6 +100,14 @@ func newMetrics() *metrics {
 	m.lastCommit = gauge("last_commit_timestamp_seconds", "When this instance last committed to the table (unix seconds).", "table")
 	m.newestEventTime = gauge("newest_event_timestamp_seconds", "The newest Kafka timestamp (_kafka_timestamp) of the rows this instance committed (unix seconds).", "table")
 	m.tombstones = counter("tombstones_total", "Messages with no value (tombstones), handled as on_tombstone says.", "table")
+	m.changes = counter("changes_total", "Change events applied (modes upsert and changelog), by type: insert, update, delete, snapshot, upsert.", "table", "type")
+	m.upsertRowsDeleted = counter("upsert_rows_deleted_total", "Rows of the table an upsert or delete replaced (marked deleted with deletion vectors).", "table")
+	m.upsertFilesTouched = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "upsert_files_touched",
+		Help: "Files of the table one upsert flush gave a new deletion vector.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}, []string{"table"})
+	m.keyLookup = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "key_lookup_duration_seconds",
+		Help: "Time one upsert flush spent finding the table rows of its keys.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"table"})
+	m.reg.MustRegister(m.upsertFilesTouched, m.keyLookup)
+	m.keyLookupBytes = counter("key_lookup_bytes_total", "Bytes of data files read to find the rows of upserted keys.", "table")
 	build := gauge("build_info", "1, with the version of Sluice and of Go as labels.", "version", "go_version")
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
 	return m
@@ -130,6 +143,11 @@ type tableMetrics struct {
 	lastCommit           prometheus.Gauge
 	newestEventTime      prometheus.Gauge
 	tombstones           prometheus.Counter
+	changes              *prometheus.CounterVec
+	upsertRowsDeleted    prometheus.Counter
+	upsertFilesTouched   prometheus.Observer
+	keyLookup            prometheus.Observer
+	keyLookupBytes       prometheus.Counter
 	newestEvent          atomic.Int64 // unix micros, for freshness
 }
 
@@ -146,7 +164,8 @@ func (m *metrics) table(name string) *tableMetrics {
 		vacuumRuns: m.vacuumRuns.MustCurryWith(l), vacuumFiles: m.vacuumFiles.With(l), vacuumBytes: m.vacuumBytes.With(l),
 		tableFiles: m.tableFiles.With(l), tableBytes: m.tableBytes.With(l), smallFiles: m.smallFiles.With(l),
 		maintenanceOwner: m.maintenanceOwner.With(l), lastCommit: m.lastCommit.With(l), newestEventTime: m.newestEventTime.With(l),
-		tombstones: m.tombstones.With(l),
+		tombstones: m.tombstones.With(l), changes: m.changes.MustCurryWith(l), upsertRowsDeleted: m.upsertRowsDeleted.With(l),
+		upsertFilesTouched: m.upsertFilesTouched.With(l), keyLookup: m.keyLookup.With(l), keyLookupBytes: m.keyLookupBytes.With(l),
 	}
 	// Freshness is now minus the newest committed event time, computed when scraped.
 	tm := t

@@ -20,6 +20,7 @@ type simBroker struct {
 
 type simMsg struct {
 	offset int64
+	key    []byte
 	value  []byte
 }
 
@@ -32,9 +33,35 @@ func (b *simBroker) produce(partition int, gap int64, value func(offset int64) [
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	off := b.high[partition] + gap
-	b.logs[partition] = append(b.logs[partition], simMsg{off, value(off)})
+	b.logs[partition] = append(b.logs[partition], simMsg{offset: off, value: value(off)})
 	b.high[partition] = off + 1
 	return off
+}
+
+// produceKeyed appends a keyed message (a nil value is a tombstone) at the partition's
+// high watermark plus gap.
+func (b *simBroker) produceKeyed(partition int, gap int64, msg func(offset int64) (key, value []byte)) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	off := b.high[partition] + gap
+	k, v := msg(off)
+	b.logs[partition] = append(b.logs[partition], simMsg{offset: off, key: k, value: v})
+	b.high[partition] = off + 1
+	return off
+}
+
+// messages returns the messages of a partition up to and including last.
+func (b *simBroker) messages(partition int32, last int64) []simMsg {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []simMsg
+	for _, m := range b.logs[partition] {
+		if m.offset > last {
+			break
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // next returns the first message at or after offset.
@@ -143,7 +170,7 @@ func (s *simConsumer) deliver() kafka.Event {
 		s.pos[p] = m.offset + 1
 		topic := s.b.topic
 		return &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.Offset(m.offset)},
-			Value: m.value, TimestampType: kafka.TimestampNotAvailable}
+			Key: m.key, Value: m.value, TimestampType: kafka.TimestampNotAvailable}
 	}
 	return nil
 }

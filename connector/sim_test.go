@@ -210,6 +210,9 @@ type sim struct {
 	// autoOptimize runs the nodes' auto-optimize every few milliseconds, at 2 small
 	// files, so that the maintenance owner compacts while the nodes ingest.
 	autoOptimize bool
+	// cdc is the change stream of an upsert table (sim_upsert_test.go): "" for an
+	// append table, else the envelope the messages use (none, debezium).
+	cdc string
 }
 
 func newSim(t testing.TB, seed uint64, cfg string) *sim {
@@ -219,8 +222,13 @@ func newSim(t testing.TB, seed uint64, cfg string) *sim {
 }
 
 func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
-	s := newSim(t, seed, simYAML)
-	if seed%3 == 0 {
+	return runSim(t, newSim(t, seed, simYAML), steps, verbose)
+}
+
+// runSim runs one seed's schedule on s.
+func runSim(t *testing.T, s *sim, steps int, verbose bool) bool {
+	seed := s.seed
+	if seed%3 == 0 && s.cdc != "debezium" {
 		s.withRegistry()
 	}
 	if seed%4 == 1 {
@@ -234,8 +242,8 @@ func runSimSeed(t *testing.T, seed uint64, steps int, verbose bool) bool {
 			if r != nil {
 				t.Errorf("seed %d: %v", seed, r)
 			}
-			t.Logf("seed %d failed; replay with: go test ./connector -run TestSimulation -sim.seed %d -sim.steps %d -v\nsteps:\n  %s\nlast connector logs:\n%s\nthe log:\n%s",
-				seed, seed, steps, strings.Join(s.trace, "\n  "), s.logs.String(), s.describeLog())
+			t.Logf("seed %d failed; replay with: go test ./connector -run %s -sim.seed %d -sim.steps %d -v\nsteps:\n  %s\nlast connector logs:\n%s\nthe log:\n%s",
+				seed, "^"+t.Name()+"$", seed, steps, strings.Join(s.trace, "\n  "), s.logs.String(), s.describeLog())
 			ok = false
 		}
 	}()
@@ -455,6 +463,10 @@ func (s *sim) step() {
 			}
 			if s.fields > 0 && s.rng.IntN(3) == 0 {
 				field = fmt.Sprintf(`,"f%d":"x"`, 1+s.rng.IntN(s.fields))
+			}
+			if s.cdc != "" {
+				s.produceChange(p, gap, field)
+				continue
 			}
 			s.broker.produce(p, gap, func(off int64) []byte { return s.message(off, field) })
 		}
@@ -721,7 +733,11 @@ func (s *sim) check() error {
 		}
 		s.txns[p] = txn
 		have := slices.Sorted(slices.Values(got[p]))
-		want := slices.DeleteFunc(s.broker.offsets(p, txn), func(off int64) bool { return s.deleted[[2]int64{int64(p), off}] })
+		want := s.broker.offsets(p, txn)
+		if s.cdc != "" {
+			want = s.liveChanges(p, txn)
+		}
+		want = slices.DeleteFunc(want, func(off int64) bool { return s.deleted[[2]int64{int64(p), off}] })
 		if !slices.Equal(have, want) {
 			extra, missing := offsetDiff(have, want)
 			return fmt.Errorf("partition %d at txn %d (table version %d): rows %s, want %s; extra (duplicated or deleted) %v, missing %v",

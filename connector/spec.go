@@ -45,6 +45,9 @@ func newSchemaSpec(cfg *TableConfig, meta table.Metadata, mapped bool) (*schemaS
 		if cfg.KafkaColumns.Enabled() && isKafkaColumn(f.Name) {
 			continue
 		}
+		if cfg.Mode == ModeChangelog && isChangeColumn(f.Name) {
+			continue
+		}
 		s.msg.Fields = append(s.msg.Fields, f)
 	}
 	return s, nil
@@ -75,7 +78,7 @@ func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64) (*writer.Buff
 		return nil, err
 	}
 	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived,
-		ColumnMapping: s.mapped, Rules: rules}, wc)
+		ColumnMapping: s.mapped, Rules: rules, BloomFilters: cfg.Key}, wc)
 }
 
 // evolvedMetadata is the table metadata once the message schema has evolved to

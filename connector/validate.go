@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/writer"
 )
 
 // validator collects every mistake of a configuration, each located in the file, so
@@ -105,6 +106,7 @@ func (t *TableConfig) validate(v *validator, path string, c *Config) {
 	t.validateFlush(v, path)
 	t.validateJSON(v, path)
 	t.validateErrors(v, path)
+	t.validateChanges(v, path)
 	t.validateEvolution(v, path)
 	t.validateFile(v, path)
 	t.validateColumns(v, path)
@@ -222,10 +224,12 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 		if t.DLQ == nil {
 			v.errorf(path+".on_tombstone", "dlq needs a dlq: {topic: …} or dlq: {location: …}")
 		}
-	case "delete":
-		v.errorf(path+".on_tombstone", "delete needs a keyed upsert table (mode: upsert), which Sluice does not have yet: use skip, fail or dlq")
+	case OnTombstoneDelete:
+		if t.Mode != ModeUpsert {
+			v.errorf(path+".on_tombstone", "delete needs keyed rows (mode: upsert); in an append or changelog table a tombstone has no row to delete (Debezium sends a delete event before its tombstone): use skip, fail or dlq")
+		}
 	default:
-		v.errorf(path+".on_tombstone", "%q: want skip, fail or dlq", t.OnTombstone)
+		v.errorf(path+".on_tombstone", "%q: want delete, skip, fail or dlq", t.OnTombstone)
 	}
 	switch t.KeyFormat {
 	case "raw", "string", "json":
@@ -246,6 +250,75 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 		default:
 			v.errorf(path+".dlq.headers", "%q: want sluice, connect or both", t.DLQ.Headers)
 		}
+	}
+}
+
+// validateChanges checks the change-data-capture settings: mode, key, envelope.
+func (t *TableConfig) validateChanges(v *validator, path string) {
+	switch t.Mode {
+	case ModeAppend, ModeChangelog, ModeUpsert:
+	default:
+		v.errorf(path+".mode", "%q: want append, changelog or upsert", t.Mode)
+	}
+	switch t.Envelope {
+	case EnvelopeNone:
+	case EnvelopeDebezium:
+		if t.Format == FormatJSONSchema {
+			v.errorf(path+".envelope", "debezium envelopes are read from format json or avro")
+		}
+		if t.Mode == ModeAppend {
+			v.errorf(path+".envelope", "a debezium envelope describes changes: set mode: upsert or changelog")
+		}
+		if t.RouteBy != nil {
+			v.errorf(path+".route_by", "route_by does not look inside a debezium envelope")
+		}
+	default:
+		v.errorf(path+".envelope", "%q: want none or debezium", t.Envelope)
+	}
+	switch t.UpsertStrategy {
+	case MergeOnRead:
+	case CopyOnWrite:
+		v.errorf(path+".upsert_strategy", "copy_on_write is not implemented yet: use merge_on_read (deletion vectors)")
+	default:
+		v.errorf(path+".upsert_strategy", "%q: want merge_on_read", t.UpsertStrategy)
+	}
+	if t.UpdateImages != "both" && t.UpdateImages != "post" {
+		v.errorf(path+".update_images", "%q: want both or post", t.UpdateImages)
+	}
+	if len(t.Key) > 0 && t.Mode != ModeUpsert {
+		v.errorf(path+".key", "key applies to mode upsert")
+	}
+	if t.Mode == ModeUpsert && len(t.Key) == 0 {
+		v.errorf(path+".key", "mode upsert needs key: [columns] (the columns that identify a row)")
+	}
+	for i, k := range t.Key {
+		for _, p := range t.PartitionBy {
+			if p == k {
+				v.errorf(fmt.Sprintf("%s.key[%d]", path, i), "key column %q is a partition column: a row whose key stays could then move between partitions; key on data columns", k)
+			}
+		}
+		for _, item := range t.Columns {
+			if fmt.Sprint(item.Key) == k {
+				v.errorf(fmt.Sprintf("%s.key[%d]", path, i), "key column %q is a derived column: key on columns the message carries", k)
+			}
+		}
+		if len(t.Schema) > 0 {
+			found := false
+			for _, c := range t.Schema {
+				if c.Name == k {
+					found = true
+					if typ, err := table.ParsePrimitive(c.Type); err == nil && !writer.KeyType(typ) {
+						v.errorf(fmt.Sprintf("%s.key[%d]", path, i), "key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", k, typ)
+					}
+				}
+			}
+			if !found {
+				v.errorf(fmt.Sprintf("%s.key[%d]", path, i), "key column %q is not a declared column", k)
+			}
+		}
+	}
+	if t.Mode == ModeUpsert && t.TableProperties["delta.appendOnly"] == "true" {
+		v.errorf(path+".table_properties", "delta.appendOnly: true forbids the deletes an upsert table makes")
 	}
 }
 

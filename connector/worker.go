@@ -52,6 +52,13 @@ type batch struct {
 	rows    int
 	bytes   int64
 	newest  int64 // the newest Kafka timestamp of its rows, unix micros; 0 for none
+	// keys are the keys an upsert batch changes, each with its last change; dead are
+	// rows of the batch's files that are not live (a later change replaced them, or
+	// their message failed after they were appended): the commit deletes them with
+	// deletion vectors on the new files.
+	keys         map[string]keySlot
+	dead         []writer.RowRef
+	keyConflicts int
 }
 
 // span is the part of one partition a batch covers: every offset after prev up to
@@ -73,6 +80,17 @@ func (b *batch) add(o *batch) {
 	b.newest = max(b.newest, o.newest)
 	for p, s := range o.spans {
 		b.spans[p] = s
+	}
+	b.dead = append(b.dead, o.dead...)
+	for k, slot := range o.keys {
+		if b.keys == nil {
+			b.keys = map[string]keySlot{}
+		}
+		if old, ok := b.keys[k]; ok && old.live {
+			b.dead = append(b.dead, old.ref) // two partitions, one key: see keyConflict
+			b.keyConflicts++
+		}
+		b.keys[k] = slot
 	}
 }
 
@@ -123,6 +141,14 @@ type worker struct {
 	topicBuf  []byte
 	rows      int
 	bytes     int64
+	// Modes changelog and upsert (changes.go): the buffer indexes of the change
+	// columns (-1 for none), each key's last change and the dead rows since the last
+	// seal, and scratch.
+	changeCols struct{ typ, ts, pos int }
+	keys       map[string]keySlot
+	dead       []writer.RowRef
+	keyBuf     []byte
+	pending    []pendingKey
 }
 
 // workerQueue is how many items (batches of up to batchSize messages, or control
@@ -150,6 +176,18 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 	}
 	w.spec, w.buf, w.dec = spec, buf, dec
 	w.kafkaCols.topic, w.kafkaCols.partition, w.kafkaCols.offset, w.kafkaCols.timestamp, w.kafkaCols.key, w.kafkaCols.headers = -1, -1, -1, -1, -1, -1
+	w.changeCols.typ, w.changeCols.ts, w.changeCols.pos = -1, -1, -1
+	for _, c := range buf.Columns() {
+		switch {
+		case w.dest.cfg.Mode != ModeChangelog:
+		case c.Name == colChangeType:
+			w.changeCols.typ = c.Index
+		case c.Name == colChangeTS:
+			w.changeCols.ts = c.Index
+		case c.Name == colChangePosition:
+			w.changeCols.pos = c.Index
+		}
+	}
 	if w.dest.cfg.KafkaColumns.Enabled() {
 		for _, c := range buf.Columns() {
 			switch c.Name {
@@ -217,7 +255,7 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 		return
 	}
 	if m.Value == nil && route != routeElsewhere { // a tombstone: nothing to route or decode
-		w.tombstone(m, st, p, off)
+		w.tombstone(ctx, m, st, p, off)
 		return
 	}
 	switch route {
@@ -256,10 +294,18 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 }
 
 func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int64) (string, error) {
+	if w.dest.cfg.Mode != ModeAppend {
+		return w.decodeChange(ctx, m, p, off)
+	}
 	stage, err := w.dec.decode(ctx, m.Value)
 	if err != nil {
 		return stage, err
 	}
+	return w.endRow(m, p, off)
+}
+
+// endRow sets the Kafka columns of the decoded row and appends it.
+func (w *worker) endRow(m *kafka.Message, p tp, off int64) (string, error) {
 	b := w.buf
 	k := &w.kafkaCols
 	if k.topic >= 0 {
@@ -288,7 +334,7 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 	if k.headers >= 0 {
 		setHeaders(b.Nested(k.headers), m.Headers)
 	}
-	err = b.EndRow()
+	err := b.EndRow()
 	var re *writer.RuleError
 	if errors.As(err, &re) {
 		return "constraint", err
@@ -397,10 +443,21 @@ func (w *worker) onError(m *kafka.Message, st *partState, p tp, off int64, stage
 }
 
 // tombstone handles a message with a key and no value (a compacted topic's delete) as
-// on_tombstone says: skip it, stop, or write it to the dead-letter target.
-func (w *worker) tombstone(m *kafka.Message, st *partState, p tp, off int64) {
+// on_tombstone says: delete its key's row, skip it, stop, or write it to the
+// dead-letter target.
+func (w *worker) tombstone(ctx context.Context, m *kafka.Message, st *partState, p tp, off int64) {
 	w.dest.metrics.tombstones.Inc()
 	switch w.dest.cfg.OnTombstone {
+	case OnTombstoneDelete:
+		if stage, err := w.tombstoneDelete(ctx, m); err != nil {
+			if errors.Is(err, errShutdown) {
+				w.failed = true
+				return
+			}
+			w.onError(m, st, p, off, stage, err)
+			return
+		}
+		w.advance(st, off)
 	case OnTombstoneSkip:
 		w.advance(st, off)
 	case OnTombstoneDLQ:
@@ -446,8 +503,8 @@ func (w *worker) account() {
 // sealBatch hands over everything buffered and every partition's span; the next batch
 // of each partition continues from this one's last offset.
 func (w *worker) sealBatch() *batch {
-	b := &batch{spans: map[tp]span{}, dlq: w.dlq, newest: w.newest}
-	w.newest = 0
+	b := &batch{spans: map[tp]span{}, dlq: w.dlq, newest: w.newest, keys: w.keys, dead: w.dead}
+	w.newest, w.keys, w.dead = 0, nil, nil
 	if w.buf != nil {
 		b.rows, b.bytes = w.buf.Rows(), w.buf.Bytes()
 		b.pending = append(w.carry, w.buf.Take()...)
@@ -527,6 +584,7 @@ func (w *worker) dropBuffered() {
 		p.Release()
 	}
 	w.carry, w.dlq = nil, nil
+	w.keys, w.dead = nil, nil
 }
 
 // dlqEntry is a message that went to the dead-letter target, with why.

@@ -108,7 +108,13 @@ func (d *JSONDecoder) Decode(msg []byte) error {
 			return err
 		}
 		if f == nil {
-			if err := d.unknown(key, nil); err != nil {
+			var err error
+			if d.opts.IgnorePrefix != "" && bytes.HasPrefix(key, []byte(d.opts.IgnorePrefix)) {
+				_, err = s.skipValue(0)
+			} else {
+				err = d.unknown(key, nil)
+			}
+			if err != nil {
 				return err
 			}
 		} else {

@@ -41,6 +41,10 @@ type JSONOptions struct {
 	// its JSON text, instead of a field of that name; the other columns are decoded from
 	// the message's fields as usual. Defaults to none.
 	MessageColumn string
+	// IgnorePrefix skips top-level fields whose names start with it, whatever
+	// UnknownFields says: the fields Debezium's ExtractNewRecordState adds to a
+	// flattened row (__deleted, __op, __source_ts_ms, …) with "__". Defaults to none.
+	IgnorePrefix string
 }
 
 // AvroOptions configure an AvroDecoder.

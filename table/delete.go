@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
+
+	"github.com/sluicelake/sluice/table/storage"
 )
 
 // DeleteRows marks rows of one live data file deleted, in one commit (merge-on-read,
@@ -46,44 +48,69 @@ func (t *Table) DeleteRows(ctx context.Context, path string, rows []uint64) (Com
 	if f == nil {
 		return CommitResult{}, &ConcurrentDeleteError{Table: t.URI(), Path: path}
 	}
+	rm, add, changed, err := MarkDeleted(ctx, t.store, f, rows)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("table %s: %w", t.URI(), err)
+	}
+	if !changed {
+		return CommitResult{Version: snap.Version()}, nil // every row was deleted already
+	}
+	return t.Commit(ctx, &Transaction{Operation: "DELETE", Removes: []Remove{rm}, Adds: []Add{add},
+		Parameters: map[string]string{"predicate": jsonStringList([]string{fmt.Sprintf("%d rows of %s", len(rows), path)})}})
+}
+
+// MarkDeleted returns the actions that mark more rows of the live file f deleted: f
+// removed with its deletion vector, and added again with one holding the old rows and
+// rows (row indexes within the file). A vector of up to inlineDVRows rows goes inline
+// in the log; a larger one is written to store, the table's root. changed is false
+// when every row was deleted already (then there is nothing to commit).
+func MarkDeleted(ctx context.Context, store storage.Storage, f *Add, rows []uint64) (rm Remove, add Add, changed bool, err error) {
 	stats, ok := f.ParseStats()
 	if !ok {
-		return CommitResult{}, fmt.Errorf("table %s: delete rows of %s: the file has no numRecords statistic, which a deletion vector needs", t.URI(), path)
+		return rm, add, false, fmt.Errorf("delete rows of %s: the file has no numRecords statistic, which a deletion vector needs", f.Path)
 	}
 	deleted := roaring64.New()
-	if old, err := DeletedRows(ctx, t.store, f); err != nil {
-		return CommitResult{}, err
+	if old, err := DeletedRows(ctx, store, f); err != nil {
+		return rm, add, false, err
 	} else if old != nil {
 		deleted.Or(old)
 	}
 	deleted.AddMany(rows)
 	if !deleted.IsEmpty() && deleted.Maximum() >= uint64(stats.NumRecords) {
-		return CommitResult{}, fmt.Errorf("table %s: delete rows of %s: row %d is past the file's %d rows", t.URI(), path, deleted.Maximum(), stats.NumRecords)
+		return rm, add, false, fmt.Errorf("delete rows of %s: row %d is past the file's %d rows", f.Path, deleted.Maximum(), stats.NumRecords)
 	}
 	if f.DeletionVector != nil && deleted.GetCardinality() == uint64(f.DeletionVector.Cardinality) {
-		return CommitResult{Version: snap.Version()}, nil // every row was deleted already
+		return rm, add, false, nil
 	}
-	dv, err := WriteDeletionVector(ctx, t.store, deleted)
-	if err != nil {
-		return CommitResult{}, err
+	var dv *DeletionVector
+	if deleted.GetCardinality() <= inlineDVRows {
+		dv, err = InlineDeletionVector(deleted)
+	} else {
+		dv, err = WriteDeletionVector(ctx, store, deleted)
 	}
-	statsText, err := wideBounds(f.Stats)
 	if err != nil {
-		return CommitResult{}, fmt.Errorf("table %s: delete rows of %s: stats: %w", t.URI(), path, err)
+		return rm, add, false, err
+	}
+	statsText, err := LooseStats(f.Stats)
+	if err != nil {
+		return rm, add, false, fmt.Errorf("delete rows of %s: stats: %w", f.Path, err)
 	}
 	size := f.Size
 	extended := true
-	rm := Remove{Path: f.Path, DataChange: true, ExtendedFileMetadata: &extended, PartitionValues: f.PartitionValues,
+	rm = Remove{Path: f.Path, DataChange: true, ExtendedFileMetadata: &extended, PartitionValues: f.PartitionValues,
 		Size: &size, Tags: f.Tags, DeletionVector: f.DeletionVector, BaseRowID: f.BaseRowID, DefaultRowCommit: f.DefaultRowCommit}
-	add := *f
+	add = *f
 	add.DataChange, add.DeletionVector, add.Stats = true, dv, statsText
-	return t.Commit(ctx, &Transaction{Operation: "DELETE", Removes: []Remove{rm}, Adds: []Add{add},
-		Parameters: map[string]string{"predicate": jsonStringList([]string{fmt.Sprintf("%d rows of %s", len(rows), path)})}})
+	return rm, add, true, nil
 }
 
-// wideBounds marks a file's statistics as wide ("tightBounds": false): with rows
+// inlineDVRows is the most rows a deletion vector MarkDeleted writes inline in the log
+// holds: a few rows' vector is smaller than the path of a file, and needs no read.
+const inlineDVRows = 16
+
+// LooseStats marks a file's statistics as wide ("tightBounds": false): with rows
 // deleted, its min and max may be values no live row holds any more.
-func wideBounds(stats string) (string, error) {
+func LooseStats(stats string) (string, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(stats), &m); err != nil {
 		return "", err

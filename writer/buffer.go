@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -47,6 +48,10 @@ type Spec struct {
 	// entry: a row without a value (or with NULL) for one gets the expression's, a row
 	// with another value is refused with *RuleError.
 	Rules []table.Rule
+	// BloomFilters lists top-level columns whose data files get a Parquet bloom filter
+	// (split block, 10 bits per value: about 1% false positives), which key lookups
+	// read to skip files without a key. Defaults to none.
+	BloomFilters []string
 }
 
 // ValueError is a row the Buffer refuses: a missing or null value for a non-nullable
@@ -83,6 +88,7 @@ type Buffer struct {
 	// pool of encoders is safe for concurrent Encode calls.
 	fileSchema *parquet.Schema
 	codec      compress.Codec
+	blooms     []parquet.BloomFilterColumn
 
 	stage     []staged // the row being built: primitive columns
 	nest      Nest     // the row being built: nested columns
@@ -106,6 +112,7 @@ type Buffer struct {
 	pooled int64 // capacity bytes held by pool
 	rows   int
 	bytes  int64
+	last   RowRef // the row the last EndRow appended
 }
 
 // staged is one column's value in the row being built.
@@ -190,6 +197,13 @@ func NewBuffer(spec Spec, cfg Config) (*Buffer, error) {
 		names[j], nodes[j] = b.cols[i].node.name, b.roots[j].parquetNode(cfg.Dictionary)
 	}
 	b.fileSchema = parquet.NewSchema("spark_schema", newGroup(names, nodes))
+	for _, name := range spec.BloomFilters {
+		i, ok := b.byName[name]
+		if !ok || b.cols[i].node == nil || b.cols[i].node.leaf == nil || slices.Contains(b.partIdx, i) {
+			return nil, fmt.Errorf("writer: bloom filter on %q: not a primitive data column", name)
+		}
+		b.blooms = append(b.blooms, parquet.SplitBlockFilter(10, b.cols[i].node.name))
+	}
 	for name, d := range spec.Derived {
 		i, ok := b.byName[name]
 		if !ok {
@@ -326,6 +340,7 @@ func (b *Buffer) EndRow() error {
 		b.stage[i].state = stateUnset
 	}
 	b.nest.reset()
+	b.last = RowRef{part: p, index: p.rows}
 	p.rows++
 	b.rows++
 	return nil

@@ -27,9 +27,12 @@ type Pending struct {
 
 // FileInfo describes an encoded data file.
 type FileInfo struct {
-	Size  int64
-	Rows  int
-	Stats string // add.stats JSON
+	Size int64
+	Rows int
+	// FirstRow is the place of the file's first row among the Pending's rows: the file
+	// holds rows FirstRow to FirstRow+Rows-1.
+	FirstRow int
+	Stats    string // add.stats JSON
 }
 
 // cursor is the position of the next entry and value to encode in a leaf.
@@ -95,7 +98,7 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	rows := p.done - firstRow
 	fs := b.newFileStats()
 	fs.gather(p, start, p.cursors)
-	return FileInfo{Size: cw.n, Rows: rows, Stats: fs.render(rows)}, nil
+	return FileInfo{Size: cw.n, Rows: rows, FirstRow: firstRow, Stats: fs.render(rows)}, nil
 }
 
 // newParquetWriter opens a data file on w with the buffer's schema and settings.
@@ -105,6 +108,9 @@ func (b *Buffer) newParquetWriter(w io.Writer) *parquet.Writer {
 		parquet.Compression(b.codec),
 		parquet.PageBufferSize(b.cfg.PageSize),
 		parquet.CreatedBy("sluice", "", ""),
+	}
+	if len(b.blooms) > 0 {
+		opts = append(opts, parquet.BloomFilters(b.blooms...))
 	}
 	if b.cfg.Dictionary {
 		opts = append(opts, parquet.DictionaryMaxBytes(b.cfg.DictionaryMaxBytes))

@@ -1,0 +1,145 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/writer"
+)
+
+// keyDecoder reads the key columns of an upsert table from a message key, for a
+// tombstone (a key without a value) that deletes its row. The key is a JSON object
+// (with or without the JsonConverter's schema/payload wrapper) or an Avro record
+// through the registry whose fields are named as the key columns, or, for a table
+// with one key column, the key's bytes as that column's value (a string column) or
+// its decimal text (an integer column).
+type keyDecoder struct {
+	dest  *ingestTable
+	buf   *writer.Buffer
+	cols  []int // buffer indexes of the key columns
+	json  *schema.JSONDecoder
+	avro  map[int32]*schema.AvroDecoder
+	avroF map[int32]error
+}
+
+func newKeyDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*keyDecoder, error) {
+	k := &keyDecoder{dest: t, buf: buf, avro: map[int32]*schema.AvroDecoder{}, avroF: map[int32]error{}}
+	var cols []*writer.Column
+	for _, name := range t.cfg.Key {
+		var col *writer.Column
+		for _, c := range buf.Columns() {
+			if c.Name == name {
+				col = c
+			}
+		}
+		if col == nil || spec.msg.Field(name) == nil {
+			return nil, fmt.Errorf("key column %q is not a column the messages fill", name)
+		}
+		if !writer.KeyType(col.Type) {
+			return nil, fmt.Errorf("key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", name, col.Type)
+		}
+		k.cols = append(k.cols, col.Index)
+		cols = append(cols, col)
+	}
+	var err error
+	k.json, err = schema.NewJSONDecoder(buf, cols, schema.JSONOptions{UnknownFields: schema.UnknownIgnore, EpochUnit: t.cfg.JSON.EpochUnit})
+	return k, err
+}
+
+// rowKey appends the key of the row being built.
+func (k *keyDecoder) rowKey(dst []byte) ([]byte, error) {
+	dst, nulls, err := k.buf.AppendKey(dst, k.cols)
+	if err == nil && nulls {
+		err = errNullKey(k.dest.cfg.Key)
+	}
+	return dst, err
+}
+
+func errNullKey(cols []string) error {
+	return fmt.Errorf("a key column (%v) is null: every row of an upsert table needs its key", cols)
+}
+
+// messageKey fills the key columns from a message key and appends the key; the row
+// is aborted after.
+func (k *keyDecoder) messageKey(ctx context.Context, key []byte, dst []byte) ([]byte, error) {
+	defer k.buf.AbortRow()
+	if err := k.fill(ctx, key); err != nil {
+		return dst, fmt.Errorf("message key: %w", err)
+	}
+	return k.rowKey(dst)
+}
+
+func (k *keyDecoder) fill(ctx context.Context, key []byte) error {
+	trimmed := bytes.TrimSpace(key)
+	switch {
+	case len(key) == 0:
+		return errors.New("the message has no key")
+	case key[0] == 0 && len(key) >= 5 && k.dest.cfg.Format == FormatAvro:
+		id, payload, err := schema.ParseWire(key)
+		if err != nil {
+			return err
+		}
+		dec, err := k.avroKey(ctx, id)
+		if err != nil {
+			return err
+		}
+		return dec.Decode(payload)
+	case trimmed[0] == '{':
+		obj := trimmed
+		// The JsonConverter wraps keys as it wraps values, {"schema": …, "payload": {…}};
+		// ParseDebeziumJSON unwraps it.
+		var c schema.Change
+		if schema.ParseDebeziumJSON(trimmed, &c) == nil && c.Flattened && c.After != nil {
+			obj = c.After
+		}
+		return k.json.Decode(obj)
+	case len(k.cols) == 1:
+		col := k.buf.Columns()[k.cols[0]]
+		switch col.Type {
+		case table.String, table.Binary:
+			k.buf.SetBytes(col.Index, key)
+		default:
+			v, err := strconv.ParseInt(string(trimmed), 10, 64)
+			if err != nil {
+				return fmt.Errorf("key %q is not a JSON object, and not a whole number for key column %q", key, col.Name)
+			}
+			k.buf.SetInt(col.Index, v)
+		}
+		return nil
+	}
+	return fmt.Errorf("key %q is not a JSON object with the key columns %v", key, k.dest.cfg.Key)
+}
+
+// avroKey compiles the decoder of an Avro key schema into the key columns.
+func (k *keyDecoder) avroKey(ctx context.Context, id int32) (*schema.AvroDecoder, error) {
+	if dec := k.avro[id]; dec != nil {
+		return dec, nil
+	}
+	if err := k.avroF[id]; err != nil {
+		return nil, err
+	}
+	s, err := k.dest.conn.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	as, err := schema.ParseAvro(s)
+	if err == nil {
+		var cols []*writer.Column
+		for _, i := range k.cols {
+			cols = append(cols, k.buf.Columns()[i])
+		}
+		var dec *schema.AvroDecoder
+		if dec, err = schema.NewAvroDecoder(as, id, k.buf, cols, schema.AvroOptions{}); err == nil {
+			k.avro[id] = dec
+			return dec, nil
+		}
+	}
+	err = fmt.Errorf("key schema %d: %w", id, err)
+	k.avroF[id] = err
+	return nil, err
+}

@@ -1,0 +1,352 @@
+package upsert
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
+	"github.com/sluicelake/sluice/writer"
+)
+
+// Hit is a live file holding rows with keys of the set.
+type Hit struct {
+	File *table.Add
+	Rows []uint64 // row indexes within the file, not deleted yet, ascending
+}
+
+// Stats says what a Find looked at.
+type Stats struct {
+	Files         int   // live files of the table
+	PrunedByStats int   // files whose min/max statistics admit no key
+	PrunedByBloom int   // files whose bloom filters admit no key (read: their footer)
+	FilesRead     int   // files whose key columns were read
+	BytesRead     int64 // bytes fetched from storage
+	Rows          int   // rows found
+	Took          time.Duration
+}
+
+// Find returns the live rows of files that hold a key of ks (deletion vectors
+// applied): the rows a keyed write replaces. Files are pruned first by the min/max
+// statistics of the key columns, then by the bloom filters of their key column (one
+// column keys), and only the key columns of the rest are decoded.
+func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *KeySet) ([]Hit, Stats, error) {
+	start := time.Now()
+	st := Stats{Files: len(files)}
+	var hits []Hit
+	for _, f := range files {
+		if ctx.Err() != nil {
+			return nil, st, ctx.Err()
+		}
+		cands := ks.candidates(f)
+		if len(cands) == 0 {
+			st.PrunedByStats++
+			continue
+		}
+		rows, read, bloomed, err := ks.scan(ctx, store, f, cands)
+		st.BytesRead += read
+		if err != nil {
+			return nil, st, fmt.Errorf("key lookup in %s: %w", f.Path, err)
+		}
+		if bloomed {
+			st.PrunedByBloom++
+			continue
+		}
+		st.FilesRead++
+		if len(rows) > 0 {
+			hits = append(hits, Hit{File: f, Rows: rows})
+			st.Rows += len(rows)
+		}
+	}
+	st.Took = time.Since(start)
+	return hits, st, nil
+}
+
+// candidates returns the keys a file's statistics admit (all of them when it has
+// none for the key columns).
+func (ks *KeySet) candidates(f *table.Add) [][]keyValue {
+	stats, ok := f.ParseStats()
+	if !ok || len(ks.byFirst) == 0 {
+		return ks.byFirst
+	}
+	if stats.NumRecords == 0 {
+		return nil
+	}
+	bounds := make([]bound, len(ks.cols))
+	for i, c := range ks.cols {
+		bounds[i] = statBound(c, stats)
+	}
+	cands := ks.byFirst
+	if b := bounds[0]; b.min != nil || b.max != nil {
+		first := isBytesType(ks.cols[0].Type)
+		lo, hi := 0, len(cands)
+		if b.min != nil {
+			lo = sort.Search(len(cands), func(i int) bool { return compareValues(cands[i][0], *b.min, first) >= 0 })
+		}
+		if b.max != nil {
+			hi = sort.Search(len(cands), func(i int) bool { return compareValues(cands[i][0], *b.max, first) > 0 })
+		}
+		if lo >= hi {
+			return nil
+		}
+		cands = cands[lo:hi]
+	}
+	if len(ks.cols) == 1 {
+		return cands
+	}
+	var out [][]keyValue
+	for _, k := range cands {
+		if admits(ks.cols, bounds, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func admits(cols []Column, bounds []bound, k []keyValue) bool {
+	for i := 1; i < len(cols); i++ {
+		b, isBytes := bounds[i], isBytesType(cols[i].Type)
+		if k[i].null {
+			continue // nulls are outside min/max: keep it
+		}
+		if b.min != nil && compareValues(k[i], *b.min, isBytes) < 0 {
+			return false
+		}
+		if b.max != nil && compareValues(k[i], *b.max, isBytes) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// bound is what a file's statistics say about one key column: nil where they say
+// nothing that can be trusted.
+type bound struct{ min, max *keyValue }
+
+// statBound reads the min and max of a key column from a file's statistics. Only
+// integer and string columns are used: dates and timestamps are written as text
+// rounded to days or milliseconds, and a long string's max may be truncated.
+func statBound(c Column, s table.Stats) bound {
+	var b bound
+	read := func(raw json.RawMessage, isMax bool) *keyValue {
+		if raw == nil {
+			return nil
+		}
+		switch c.Type {
+		case table.Byte, table.Short, table.Integer, table.Long:
+			v, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil {
+				return nil
+			}
+			return &keyValue{i: v}
+		case table.String:
+			var v string
+			if json.Unmarshal(raw, &v) != nil {
+				return nil
+			}
+			if isMax && utf8.RuneCountInString(v) >= 32 {
+				return nil // Spark truncates a max to 32 characters (and appends a tie-breaker)
+			}
+			return &keyValue{b: []byte(v)}
+		}
+		return nil
+	}
+	b.min = read(s.MinValues[c.Physical], false)
+	b.max = read(s.MaxValues[c.Physical], true)
+	return b
+}
+
+// scan reads the key columns of one file and returns its live rows whose keys are in
+// the set. bloomed is true when the file's bloom filters admit none of cands (then
+// only the footer and the filters were looked at).
+func (ks *KeySet) scan(ctx context.Context, store storage.Storage, f *table.Add, cands [][]keyValue) (rows []uint64, read int64, bloomed bool, err error) {
+	key, err := table.DecodePath(f.Path)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	data, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	read = int64(len(data))
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, read, false, err
+	}
+	leaves := make([]parquet.LeafColumn, len(ks.cols))
+	for i, c := range ks.cols {
+		lc, ok := pf.Schema().Lookup(c.Physical)
+		if !ok {
+			// A column added after the file was written: every row's value is null, and
+			// keys are never null.
+			return nil, read, false, nil
+		}
+		if lc.MaxRepetitionLevel > 0 {
+			return nil, read, false, fmt.Errorf("key column %q is repeated in the file", c.Name)
+		}
+		leaves[i] = lc
+	}
+	deleted, err := table.DeletedRows(ctx, store, f)
+	if err != nil {
+		return nil, read, false, err
+	}
+	base := uint64(0)
+	anyRead := false
+	var keys [][]byte
+	for _, rg := range pf.RowGroups() {
+		n := int(rg.NumRows())
+		if len(ks.cols) == 1 && !bloomAdmits(rg.ColumnChunks()[leaves[0].ColumnIndex], leaves[0], ks.cols[0], cands) {
+			base += uint64(n)
+			continue
+		}
+		anyRead = true
+		keys = slices.Grow(keys[:0], n)[:n]
+		for i := range keys {
+			keys[i] = keys[i][:0]
+		}
+		for i, c := range ks.cols {
+			if err := appendColumn(rg.ColumnChunks()[leaves[i].ColumnIndex], leaves[i], c, keys); err != nil {
+				return nil, read, false, fmt.Errorf("key column %q: %w", c.Name, err)
+			}
+		}
+		for i, k := range keys {
+			r := base + uint64(i)
+			if ks.Has(k) && (deleted == nil || !deleted.Contains(r)) {
+				rows = append(rows, r)
+			}
+		}
+		base += uint64(n)
+	}
+	return rows, read, !anyRead, nil
+}
+
+// bloomAdmits reports whether a column chunk's bloom filter may hold one of the
+// candidate keys (true when it has none).
+func bloomAdmits(cc parquet.ColumnChunk, lc parquet.LeafColumn, c Column, cands [][]keyValue) bool {
+	bf := cc.BloomFilter()
+	if bf == nil {
+		return true
+	}
+	kind := lc.Node.Type().Kind()
+	for _, k := range cands {
+		var v parquet.Value
+		switch {
+		case k[0].null:
+			return true
+		case kind == parquet.ByteArray && isBytesType(c.Type):
+			v = parquet.ByteArrayValue(k[0].b)
+		case kind == parquet.Int64 && !isTimestampConverted(lc):
+			v = parquet.Int64Value(k[0].i)
+		case kind == parquet.Int32:
+			v = parquet.Int32Value(int32(k[0].i))
+		default:
+			return true
+		}
+		if ok, err := bf.Check(v); err != nil || ok {
+			return true
+		}
+	}
+	return false
+}
+
+// isTimestampConverted reports whether a timestamp column's values are in another
+// unit than microseconds (so its bloom filter hashes other numbers than the key's).
+func isTimestampConverted(lc parquet.LeafColumn) bool {
+	u := timestampUnit(lc)
+	return u != 0 && u != time.Microsecond
+}
+
+// timestampUnit is the unit of a timestamp column's values, 0 for other columns.
+func timestampUnit(lc parquet.LeafColumn) time.Duration {
+	lt := lc.Node.Type().LogicalType()
+	if lt == nil {
+		return 0
+	}
+	ts, ok := lt.Value.(*format.TimestampType)
+	if !ok || ts.Unit.Value == nil {
+		return 0
+	}
+	return ts.Unit.Value.Duration()
+}
+
+// appendColumn appends each row's encoded value of one key column to keys.
+func appendColumn(cc parquet.ColumnChunk, lc parquet.LeafColumn, c Column, keys [][]byte) error {
+	kind := lc.Node.Type().Kind()
+	scale := int64(1) // a timestamp's unit in the file, in microseconds (negative: divide)
+	switch timestampUnit(lc) {
+	case time.Millisecond:
+		scale = 1000
+	case time.Nanosecond:
+		scale = -1000
+	}
+	pages := cc.Pages()
+	defer pages.Close()
+	vals := make([]parquet.Value, 1024)
+	row := 0
+	for {
+		p, err := pages.ReadPage()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		r := p.Values()
+		for {
+			n, err := r.ReadValues(vals)
+			for _, v := range vals[:n] {
+				if row >= len(keys) {
+					parquet.Release(p)
+					return fmt.Errorf("more values than rows")
+				}
+				k := keys[row]
+				switch {
+				case v.IsNull():
+					k = writer.AppendKeyNull(k)
+				case kind == parquet.ByteArray || kind == parquet.FixedLenByteArray:
+					k = writer.AppendKeyBytes(k, v.ByteArray())
+				case kind == parquet.Int32:
+					k = writer.AppendKeyInt(k, int64(v.Int32()))
+				case kind == parquet.Int64 && scale > 0:
+					k = writer.AppendKeyInt(k, v.Int64()*scale)
+				case kind == parquet.Int64:
+					k = writer.AppendKeyInt(k, v.Int64()/-scale)
+				case kind == parquet.Boolean:
+					b := int64(0)
+					if v.Boolean() {
+						b = 1
+					}
+					k = writer.AppendKeyInt(k, b)
+				default:
+					parquet.Release(p)
+					return fmt.Errorf("physical type %s is not read as a key (an INT96 timestamp, say): rewrite the file with optimize", kind)
+				}
+				keys[row] = k
+				row++
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				parquet.Release(p)
+				return err
+			}
+		}
+		parquet.Release(p)
+	}
+	if row != len(keys) {
+		return fmt.Errorf("%d values for %d rows", row, len(keys))
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package upsert
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/sluicelake/sluice/table"
+	"github.com/sluicelake/sluice/table/storage"
+	"github.com/sluicelake/sluice/writer"
+)
+
+var testSchema = &table.StructType{Fields: []*table.StructField{
+	{Name: "id", Type: table.Long, Nullable: false},
+	{Name: "name", Type: table.String, Nullable: true},
+}}
+
+// writeFile writes rows with the given ids (name "n<id>") as one data file with a bloom
+// filter on id, and returns its add action.
+func writeFile(t *testing.T, store storage.Storage, name string, ids []int64, bloom bool) *table.Add {
+	t.Helper()
+	spec := writer.Spec{Schema: testSchema}
+	if bloom {
+		spec.BloomFilters = []string{"id"}
+	}
+	buf, err := writer.NewBuffer(spec, writer.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		buf.SetInt(0, id)
+		buf.SetBytes(1, fmt.Appendf(nil, "n%d", id))
+		if err := buf.EndRow(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := buf.Take()[0]
+	var out bytes.Buffer
+	info, err := p.Encode(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(context.Background(), name, bytes.NewReader(out.Bytes()), int64(out.Len())); err != nil {
+		t.Fatal(err)
+	}
+	return &table.Add{Path: name, Size: info.Size, Stats: info.Stats, DataChange: true}
+}
+
+func keysOf(ids ...int64) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, string(writer.AppendKeyInt(nil, id)))
+	}
+	return out
+}
+
+func TestFind(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory("mem")
+	cols, err := Columns(testSchema, []string{"id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := writeFile(t, store, "low.parquet", []int64{1, 2, 3, 5, 8}, true)
+	high := writeFile(t, store, "high.parquet", []int64{100, 102, 104, 106}, true)
+	mixed := writeFile(t, store, "mixed.parquet", []int64{10, 200, 11, 3}, false) // no bloom filter
+	files := []*table.Add{low, high, mixed}
+
+	// 3 is in low and mixed; 103 is inside high's range but not in it (the bloom filter
+	// says so); 50 is in no file's range.
+	ks, err := NewKeySet(cols, keysOf(3, 103, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, st, err := Find(ctx, store, files, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]uint64{}
+	for _, h := range hits {
+		got[h.File.Path] = h.Rows
+	}
+	if len(got) != 2 || !slices.Equal(got["low.parquet"], []uint64{2}) || !slices.Equal(got["mixed.parquet"], []uint64{3}) {
+		t.Fatalf("hits %v", got)
+	}
+	if st.Files != 3 || st.PrunedByStats != 0 || st.PrunedByBloom != 1 || st.FilesRead != 2 || st.Rows != 2 {
+		t.Fatalf("stats %+v: want high pruned by its bloom filter, the others read", st)
+	}
+
+	// Keys outside every file's min/max are pruned without reading anything.
+	ks, _ = NewKeySet(cols, keysOf(1000, -5))
+	hits, st, err = Find(ctx, store, files, ks)
+	if err != nil || len(hits) != 0 || st.PrunedByStats != 3 || st.BytesRead != 0 {
+		t.Fatalf("hits %v stats %+v err %v: want every file pruned by statistics", hits, st, err)
+	}
+
+	// Rows a deletion vector marks deleted are not live.
+	rm, add, changed, err := table.MarkDeleted(ctx, store, low, []uint64{2})
+	if err != nil || !changed || rm.Path != low.Path {
+		t.Fatal(err, changed)
+	}
+	ks, _ = NewKeySet(cols, keysOf(3, 5))
+	hits, _, err = Find(ctx, store, []*table.Add{&add}, ks)
+	if err != nil || len(hits) != 1 || !slices.Equal(hits[0].Rows, []uint64{3}) {
+		t.Fatalf("hits %+v err %v: want row 3 (id 5) only, row 2 (id 3) being deleted", hits, err)
+	}
+}
+
+func TestFindCompositeStringKey(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory("mem")
+	cols, err := Columns(testSchema, []string{"name", "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := writeFile(t, store, "f.parquet", []int64{7, 8, 9}, false)
+	key := func(name string, id int64) string {
+		return string(writer.AppendKeyInt(writer.AppendKeyBytes(nil, []byte(name)), id))
+	}
+	ks, err := NewKeySet(cols, []string{key("n8", 8), key("n9", 7), key("zz", 9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, st, err := Find(ctx, store, []*table.Add{f}, ks)
+	if err != nil || len(hits) != 1 || !slices.Equal(hits[0].Rows, []uint64{1}) {
+		t.Fatalf("hits %+v stats %+v err %v: want row 1 (n8, 8) only", hits, st, err)
+	}
+}
