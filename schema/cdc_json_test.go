@@ -45,14 +45,14 @@ func TestParseDebeziumJSON(t *testing.T) {
 
 func TestParseDebeziumJSONErrors(t *testing.T) {
 	for _, msg := range []string{
-		`{"before":null,"after":{"id":1},"op":"x"}`,       // unknown op
-		`{"before":null,"after":null,"op":"c"}`,           // insert without a row
-		`{"before":null,"after":null,"op":"d"}`,           // delete without the old row
-		`{"before":1,"after":{"id":1},"op":"u"}`,          // before not an object
-		`{"schema":{},"payload":null}`,                    // no payload
-		`{"id":1,"__deleted":"maybe"}`,                    // bad __deleted
-		`{"id":1,"__op":"d","__deleted":"false"}`,         // contradiction
-		`[1,2]`,                                           // not an object
+		`{"before":null,"after":{"id":1},"op":"x"}`, // unknown op
+		`{"before":null,"after":null,"op":"c"}`,     // insert without a row
+		`{"before":null,"after":null,"op":"d"}`,     // delete without the old row
+		`{"before":1,"after":{"id":1},"op":"u"}`,    // before not an object
+		`{"schema":{},"payload":null}`,              // no payload
+		`{"id":1,"__deleted":"maybe"}`,              // bad __deleted
+		`{"id":1,"__op":"d","__deleted":"false"}`,   // contradiction
+		`[1,2]`, // not an object
 		`{"before":null,"after":{"id":1},"op":"c"} extra`, // trailing data
 	} {
 		var c Change
