@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicelake/sluice/optimize"
+	"github.com/sluicelake/sluice/table"
+)
+
+// customer is the oracle's row of the source table.
+type customer struct {
+	name  string
+	email string // "" for null
+}
+
+// debeziumStream produces Debezium change events of a customers table to topic, keyed
+// by {"id": n} as Debezium keys them: a snapshot, then inserts, updates (some of
+// them changing the key: a delete of the old key and an insert of the new), deletes
+// with their tombstones, and, from the second half on, a new column (email) as when
+// the source table gains one. Events use the three JSON shapes: the plain envelope,
+// the JsonConverter's schema/payload wrapper, and ExtractNewRecordState's flattened
+// row. It returns the source table after the stream.
+func debeziumStream(t *testing.T, src *cdcSource, topic string, n int, produceFn func(...*kgo.Record)) {
+	rng, rows := src.rng, src.rows
+	var recs []*kgo.Record
+	emit := func(id int, value string) {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, `{"id":%d}`, id), Value: []byte(value)})
+	}
+	row := func(id int, c customer) string {
+		if c.email == "" {
+			return fmt.Sprintf(`{"id":%d,"name":%q}`, id, c.name)
+		}
+		return fmt.Sprintf(`{"id":%d,"name":%q,"email":%q}`, id, c.name, c.email)
+	}
+	event := func(op string, id int, before, after *customer) {
+		src.lsn++
+		lsn := src.lsn
+		b, a := "null", "null"
+		if before != nil {
+			b = row(id, *before)
+		}
+		if after != nil {
+			a = row(id, *after)
+		}
+		env := fmt.Sprintf(`{"before":%s,"after":%s,"source":{"connector":"postgresql","ts_ms":%d,"lsn":%d},"op":%q,"ts_ms":%d}`,
+			b, a, 1700000000000+lsn, lsn, op, 1700000000000+lsn)
+		switch rng.IntN(3) {
+		case 0:
+			emit(id, env)
+		case 1:
+			emit(id, `{"schema":{"type":"struct","name":"dbserver1.inventory.customers.Envelope"},"payload":`+env+`}`)
+		default: // flattened
+			if op == "d" {
+				emit(id, fmt.Sprintf(`{"id":%d,"__deleted":"true","__op":"d","__lsn":%d}`, id, lsn))
+			} else {
+				r := row(id, *after)
+				emit(id, r[:len(r)-1]+fmt.Sprintf(`,"__deleted":"false","__op":%q,"__lsn":%d}`, op, lsn))
+			}
+		}
+		if op == "d" {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, `{"id":%d}`, id)}) // the tombstone
+		}
+	}
+	if src.next == 0 {
+		for id := 1; id <= 50; id++ {
+			c := customer{name: fmt.Sprintf("c%d", id)}
+			rows[id] = c
+			event("r", id, nil, &c)
+		}
+		src.next = 51
+	}
+	next := src.next
+	defer func() { src.next = next }()
+	for i := src.i; i < src.i+n; i++ {
+		ids := make([]int, 0, len(rows))
+		for id := range rows {
+			ids = append(ids, id)
+		}
+		sort.Ints(ids)
+		email := ""
+		if i > 500 {
+			email = fmt.Sprintf("e%d@example.com", i)
+		}
+		switch r := rng.IntN(10); {
+		case r < 2 || len(ids) == 0:
+			c := customer{name: fmt.Sprintf("n%d", i), email: email}
+			rows[next] = c
+			event("c", next, nil, &c)
+			next++
+		case r < 8:
+			id := ids[rng.IntN(len(ids))]
+			old, c := rows[id], customer{name: fmt.Sprintf("u%d", i), email: email}
+			rows[id] = c
+			event("u", id, &old, &c)
+		case r < 9:
+			id := ids[rng.IntN(len(ids))]
+			old := rows[id]
+			delete(rows, id)
+			event("d", id, &old, nil)
+		default: // the key changes: Debezium sends a delete of the old key and an insert of the new
+			id := ids[rng.IntN(len(ids))]
+			old := rows[id]
+			delete(rows, id)
+			event("d", id, &old, nil)
+			c := customer{name: old.name, email: email}
+			rows[next] = c
+			event("c", next, nil, &c)
+			next++
+		}
+		if len(recs) >= 200 {
+			produceFn(recs...)
+			recs = nil
+		}
+	}
+	produceFn(recs...)
+	src.i += n
+}
+
+// cdcSource is the source table a debeziumStream changes, across calls.
+type cdcSource struct {
+	rng  *rand.Rand
+	rows map[int]customer
+	next int // the next new id
+	lsn  int
+	i    int // changes so far
+}
+
+// readCustomers reads the table's current rows (deletion vectors applied) through
+// DuckDB.
+func readCustomers(t *testing.T, location string) map[int]customer {
+	t.Helper()
+	db := duck(t, location)
+	email := "''"
+	if _, snap := loadTable(t, location); snap.Schema().Field("email") != nil {
+		email = "coalesce(email, '')"
+	}
+	rs, err := db.Query(`SELECT id, name, ` + email + ` FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	got := map[int]customer{}
+	for rs.Next() {
+		var id int
+		var c customer
+		if err := rs.Scan(&id, &c.name, &c.email); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := got[id]; dup {
+			t.Fatalf("id %d is in the table twice", id)
+		}
+		got[id] = c
+	}
+	return got
+}
+
+func compareCustomers(t *testing.T, got, want map[int]customer) {
+	t.Helper()
+	var diffs []string
+	for id, w := range want {
+		if g, ok := got[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("id %d missing (want %+v)", id, w))
+		} else if g != w {
+			diffs = append(diffs, fmt.Sprintf("id %d is %+v, want %+v", id, g, w))
+		}
+	}
+	for id, g := range got {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("id %d (%+v) should be deleted", id, g))
+		}
+	}
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		t.Fatalf("%d rows differ from the source table:\n%s", len(diffs), strings.Join(diffs[:min(20, len(diffs))], "\n"))
+	}
+}
+
+// A Debezium topic of a customers table (JSON, all three shapes, a column added
+// mid-stream) lands in an upsert table that holds the source table's rows: updates
+// replace rows, deletes and tombstones remove them, key changes move them. The
+// stream is ingested in three runs (a restart between each), and auto-optimize runs
+// on the table meanwhile; DuckDB reads the result with the deletion vectors applied.
+// The same topic also lands in a changelog table with every change as a row.
+func TestDebeziumUpsert(t *testing.T) {
+	const topic = "dbserver1.inventory.customers"
+	cluster := newCluster(t, topic, 3)
+	cl := kgoClient(t, cluster)
+	src := &cdcSource{rng: rand.New(rand.NewPCG(7, 7)), rows: map[int]customer{}, lsn: 1000}
+	dir := t.TempDir()
+	upsertLoc, changelogLoc := filepath.Join(dir, "customers"), filepath.Join(dir, "history")
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: cdc
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: customers
+    topics: [%s]
+    location: %s
+    mode: upsert
+    key: [id]
+    envelope: debezium
+    schema: [{name: id, type: long, nullable: false}, {name: name, type: string}]
+    json: {unknown_fields: evolve}
+    flush: {max_rows: 70}
+    maintenance: {optimize: {min_files: 4, interval: 1s}}
+  - name: history
+    topics: [%s]
+    location: %s
+    mode: changelog
+    envelope: debezium
+    schema: [{name: id, type: long, nullable: false}, {name: name, type: string}]
+    json: {unknown_fields: evolve}
+    flush: {max_rows: 500}
+`, cluster.ListenAddrs()[0], topic, upsertLoc, topic, changelogLoc))
+	produceFn := func(recs ...*kgo.Record) {
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := src.rows
+	for run := range 3 {
+		debeziumStream(t, src, topic, 400, produceFn)
+		sum := runUntilCaughtUp(t, cfg)
+		t.Logf("run %d: %d rows committed", run, sum.Rows)
+		compareCustomers(t, readCustomers(t, upsertLoc), want)
+	}
+	store, snap := loadTable(t, upsertLoc)
+	if snap.Protocol().MinReaderVersion != 3 || !strings.Contains(fmt.Sprint(snap.Protocol().ReaderFeatures), "deletionVectors") {
+		t.Fatalf("protocol %+v: want deletion vectors", snap.Protocol())
+	}
+	if snap.Schema().Field("email") == nil {
+		t.Fatal("the email column the source gained mid-stream is not in the table")
+	}
+	dvs := 0
+	for _, f := range snap.Files() {
+		if f.DeletionVector != nil {
+			dvs++
+		}
+	}
+	h, err := table.History(context.Background(), store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, e := range h {
+		if e.CommitInfo != nil {
+			ops[e.CommitInfo.Operation]++
+		}
+	}
+	t.Logf("upsert table: version %d, %d files (%d with deletion vectors), commits %v", snap.Version(), snap.NumFiles(), dvs, ops)
+	if ops["MERGE"] == 0 {
+		t.Fatalf("commits %v: want MERGE commits", ops)
+	}
+	// Optimize purges the deleted rows and keeps the current ones.
+	if _, err := optimize.Run(context.Background(), table.New(store), optimize.Options{MinFiles: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	compareCustomers(t, readCustomers(t, upsertLoc), want)
+
+	// The changelog table holds one row per change: update events with a before image
+	// give two rows, tombstones none.
+	db := duck(t, changelogLoc)
+	var total, pre, post, deletes, snaps int
+	err = db.QueryRow(`SELECT count(*), count(*) FILTER (_change_type = 'update_preimage'), count(*) FILTER (_change_type = 'update_postimage'),
+		count(*) FILTER (_change_type = 'delete'), count(*) FILTER (_change_type = 'snapshot') FROM events`).Scan(&total, &pre, &post, &deletes, &snaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("changelog: %d rows: %d update pre, %d post, %d deletes, %d snapshot reads", total, pre, post, deletes, snaps)
+	if snaps != 50 || post == 0 || deletes == 0 || pre == 0 || pre > post {
+		t.Fatalf("changelog counts: %d rows, %d pre, %d post, %d deletes, %d snapshot reads", total, pre, post, deletes, snaps)
+	}
+	var withPos int
+	if err := db.QueryRow(`SELECT count(*) FROM events WHERE _change_position IS NOT NULL AND _change_ts > TIMESTAMP '2023-11-01'`).Scan(&withPos); err != nil {
+		t.Fatal(err)
+	}
+	if withPos == 0 {
+		t.Fatal("no changelog row has the source's position and commit time")
+	}
+}
