@@ -46,8 +46,8 @@ func changeType(op byte) string {
 // deletion vectors), so that the message leaves nothing behind.
 func (w *worker) decodeChange(ctx context.Context, m *kafka.Message, p tp, off int64) (stage string, err error) {
 	var c schema.Change
-	if err := w.dec.change(m.Value, &c); err != nil {
-		return "decode", err
+	if stage, err := w.dec.change(ctx, m.Value, &c); err != nil {
+		return stage, err
 	}
 	upsert := w.dest.cfg.Mode == ModeUpsert
 	var refs []writer.RowRef

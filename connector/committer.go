@@ -504,5 +504,12 @@ func (t *ingestTable) messageSchema(ctx context.Context, m *kafka.Message) (*tab
 	if err != nil {
 		return nil, err
 	}
+	if t.cfg.Envelope == EnvelopeDebezium {
+		env, err := schema.NewAvroEnvelope(as, id)
+		if err != nil {
+			return nil, err
+		}
+		return schema.AvroTableSchema(env.RowSchema())
+	}
 	return schema.AvroTableSchema(as)
 }

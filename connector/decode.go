@@ -29,12 +29,17 @@ type msgDecoder struct {
 	json   *schema.JSONDecoder
 	keys   *keyDecoder // the message key's decoder, for deletes by key (mode upsert)
 	avro   map[int32]*schema.AvroDecoder
-	known  map[int32]bool  // json_schema ids already checked for evolution
+	// envelopes are the Debezium Avro envelopes by writer schema id, with the decoders
+	// of their row records; cur is the one of the change being decoded.
+	envelopes map[int32]*avroEnvelope
+	cur       *schema.AvroDecoder
+	known     map[int32]bool // json_schema ids already checked for evolution
 	failed map[int32]error // schema ids whose plan cannot be built
 }
 
 func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {
-	d := &msgDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{}}
+	d := &msgDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{},
+		envelopes: map[int32]*avroEnvelope{}}
 	for _, c := range buf.Columns() {
 		if spec.msg.Field(c.Name) != nil {
 			d.cols = append(d.cols, c)
@@ -95,22 +100,80 @@ func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
 
 // change splits a message value into a change event: a Debezium envelope's, or for
 // envelope none, the message as the row after an upsert.
-func (d *msgDecoder) change(value []byte, c *schema.Change) error {
+func (d *msgDecoder) change(ctx context.Context, value []byte, c *schema.Change) (string, error) {
 	if d.dest.cfg.Envelope != EnvelopeDebezium {
 		*c = schema.Change{Op: schema.OpUpsert, After: value}
-		return nil
+		return "", nil
 	}
-	if d.dest.cfg.Format == FormatAvro {
-		return errors.New("debezium envelopes in avro are not read yet: use the JsonConverter (format json)")
+	if d.dest.cfg.Format != FormatAvro {
+		return "decode", schema.ParseDebeziumJSON(value, c)
 	}
-	return schema.ParseDebeziumJSON(value, c)
+	id, payload, err := schema.ParseWire(value)
+	if err != nil {
+		return "decode", err
+	}
+	env := d.envelopes[id]
+	if env == nil {
+		if env, err = d.avroEnvelope(ctx, id); err != nil {
+			return "schema", err
+		}
+	}
+	d.cur = env.row
+	return "decode", env.env.Split(payload, c)
+}
+
+// avroEnvelope is a Debezium Avro envelope and its row decoder.
+type avroEnvelope struct {
+	env *schema.AvroEnvelope
+	row *schema.AvroDecoder
+}
+
+// avroEnvelope fetches an envelope's writer schema, asks for evolution when its row
+// record brings what the table lacks, and compiles the row's decoder.
+func (d *msgDecoder) avroEnvelope(ctx context.Context, id int32) (*avroEnvelope, error) {
+	if err := d.failed[id]; err != nil {
+		return nil, err
+	}
+	s, err := d.dest.conn.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	as, err := schema.ParseAvro(s)
+	if err != nil {
+		d.failed[id] = err
+		return nil, err
+	}
+	env, err := schema.NewAvroEnvelope(as, id)
+	if err != nil {
+		d.failed[id] = err
+		return nil, err
+	}
+	if d.dest.cfg.Evolution == EvolutionAddColumns {
+		if mapped, err := schema.AvroTableSchema(env.RowSchema()); err == nil {
+			if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
+				return nil, &needEvolution{incoming: incoming}
+			}
+		}
+	}
+	row, err := schema.NewAvroDecoder(env.RowSchema(), id, d.buf, d.cols, schema.AvroOptions{})
+	if err != nil {
+		err = fmt.Errorf("writer schema %d does not fit the table: %w", id, err)
+		d.failed[id] = err
+		return nil, err
+	}
+	e := &avroEnvelope{env: env, row: row}
+	d.envelopes[id] = e
+	return e, nil
 }
 
 // row fills the row from one row of a change: the whole message for envelope none,
 // else the JSON object of the envelope's before or after.
 func (d *msgDecoder) row(ctx context.Context, data []byte) (string, error) {
-	if d.dest.cfg.Envelope != EnvelopeDebezium {
+	switch {
+	case d.dest.cfg.Envelope != EnvelopeDebezium:
 		return d.decode(ctx, data)
+	case d.dest.cfg.Format == FormatAvro:
+		return "decode", d.cur.Decode(data)
 	}
 	return "decode", d.jsonEvolution(d.json.Decode(data))
 }
