@@ -22,19 +22,19 @@ func (e *needEvolution) Error() string { return "the message needs a table schem
 
 // msgDecoder turns message values into the current row of one worker's buffer.
 type msgDecoder struct {
-	dest   *ingestTable
-	spec   *schemaSpec
-	buf    *writer.Buffer
-	cols   []*writer.Column // the columns messages fill
-	json   *schema.JSONDecoder
-	keys   *keyDecoder // the message key's decoder, for deletes by key (mode upsert)
-	avro   map[int32]*schema.AvroDecoder
+	dest *ingestTable
+	spec *schemaSpec
+	buf  *writer.Buffer
+	cols []*writer.Column // the columns messages fill
+	json *schema.JSONDecoder
+	keys *keyDecoder // the message key's decoder, for deletes by key (mode upsert)
+	avro map[int32]*schema.AvroDecoder
 	// envelopes are the Debezium Avro envelopes by writer schema id, with the decoders
 	// of their row records; cur is the one of the change being decoded.
 	envelopes map[int32]*avroEnvelope
 	cur       *schema.AvroDecoder
-	known     map[int32]bool // json_schema ids already checked for evolution
-	failed map[int32]error // schema ids whose plan cannot be built
+	known     map[int32]bool  // json_schema ids already checked for evolution
+	failed    map[int32]error // schema ids whose plan cannot be built
 }
 
 func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {

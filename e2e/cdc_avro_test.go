@@ -94,7 +94,7 @@ func TestDebeziumAvroUpsert(t *testing.T) {
 			return map[string]any{"dbserver1.inventory.customers.Value": m} // a union branch, by name
 		}
 		v := map[string]any{"before": row(before), "after": row(after), "op": op, "ts_ms": map[string]any{"long": lsn},
-			"source": map[string]any{"version": "2.5.0", "connector": "postgresql", "ts_ms": int64(1700000000000) + lsn, "snapshot": nil, "lsn": map[string]any{"long": lsn}, "xmin": nil},
+			"source":      map[string]any{"version": "2.5.0", "connector": "postgresql", "ts_ms": int64(1700000000000) + lsn, "snapshot": nil, "lsn": map[string]any{"long": lsn}, "xmin": nil},
 			"transaction": nil}
 		// A codec per schema: hamba caches encoders by type name, and v2 redefines Value.
 		b, err := apis[sid].Marshal(s, v)
