@@ -34,12 +34,12 @@ SEEDS          ?= 200
 
 test: lint tools
 	SIM_SEEDS=$(SIM_SEEDS_RACE) $(GO) test -race $(TESTFLAGS) ./...
-	SIM_SEEDS=$(SEEDS) SIM_FIRST=1000 $(GO) test $(TESTFLAGS) -run '^TestSimulation$$' ./connector
+	SIM_SEEDS=$(SEEDS) SIM_FIRST=1000 $(GO) test $(TESTFLAGS) -run '^TestSimulation(Upsert)?$$' ./connector
 
 # make sim SEEDS=10000: the simulation over more seeds; a failing seed prints the
 # command that replays it.
 sim:
-	SIM_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSimulation$$' -v ./connector
+	SIM_SEEDS=$(SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSimulation(Upsert)?$$' -v ./connector
 
 unit: tools
 	$(GO) test $(TESTFLAGS) $$($(GO) list ./... | grep -v /e2e)
