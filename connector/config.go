@@ -162,6 +162,10 @@ type TableConfig struct {
 	// UpsertStrategy is how an upsert replaces rows: merge_on_read (deletion vectors
 	// mark the old rows deleted). Defaults to merge_on_read.
 	UpsertStrategy UpsertStrategy `yaml:"upsert_strategy"`
+	// KeyCache bounds the memory that keeps the keys of the table's data files between
+	// flushes (mode upsert), so that a file's keys are read once, not at every flush.
+	// It is memory besides memory_budget. Defaults to 256MiB.
+	KeyCache ByteSize `yaml:"key_cache"`
 	// UpdateImages is what an update writes in changelog mode: both (an
 	// update_preimage row when the event has the old row, and an update_postimage
 	// row) or post (one update row). Defaults to both.
@@ -448,6 +452,8 @@ const (
 	DefaultOptimizeInterval = Duration(time.Minute)
 	DefaultOptimizeReadRate = 32 << 20
 	DefaultVacuumInterval   = Duration(24 * time.Hour)
+	// Upserts.
+	DefaultKeyCache = 256 << 20
 )
 
 // Format is the encoding of message values.
@@ -553,6 +559,9 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.UpsertStrategy == "" {
 		t.UpsertStrategy = MergeOnRead
+	}
+	if t.KeyCache == 0 {
+		t.KeyCache = DefaultKeyCache
 	}
 	if t.UpdateImages == "" {
 		t.UpdateImages = "both"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
+	"github.com/sluicelake/sluice/upsert"
 	"github.com/sluicelake/sluice/writer"
 )
 
@@ -34,6 +35,9 @@ type ingestTable struct {
 	workers []*worker
 	metrics *tableMetrics
 	maint   *maintainer
+	// keys caches the keys of the table's data files between upsert flushes (the
+	// committer's goroutine only; nil in other modes).
+	keys *upsert.Cache
 	// patternTopics are the topics matching topic_pattern that this instance has been
 	// assigned partitions of (the poller's goroutine only).
 	patternTopics []string
@@ -95,6 +99,8 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 	opts := []table.Option{table.EngineInfo("sluice/" + Version), table.DeferCheckpoints()}
 	if cfg.Mode != ModeUpsert {
 		opts = append(opts, table.ForAppending()) // an upsert reads the files it marks deleted
+	} else {
+		t.keys = upsert.NewCache(int64(cfg.KeyCache))
 	}
 	t.tbl = table.New(store, opts...)
 	t.maint = newMaintainer(t)

@@ -50,6 +50,7 @@ type metrics struct {
 	upsertFilesTouched   *prometheus.HistogramVec
 	keyLookup            *prometheus.HistogramVec
 	keyLookupBytes       *prometheus.CounterVec
+	keyCacheBytes        *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -107,6 +108,7 @@ func newMetrics() *metrics {
 	m.keyLookup = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "key_lookup_duration_seconds",
 		Help: "Time one upsert flush spent finding the table rows of its keys.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"table"})
 	m.reg.MustRegister(m.upsertFilesTouched, m.keyLookup)
+	m.keyCacheBytes = gauge("key_cache_bytes", "Memory the cached keys of the table's data files take (mode upsert, key_cache).", "table")
 	m.keyLookupBytes = counter("key_lookup_bytes_total", "Bytes of data files read to find the rows of upserted keys.", "table")
 	build := gauge("build_info", "1, with the version of Sluice and of Go as labels.", "version", "go_version")
 	build.WithLabelValues(Version, runtime.Version()).Set(1)
@@ -148,6 +150,7 @@ type tableMetrics struct {
 	upsertFilesTouched   prometheus.Observer
 	keyLookup            prometheus.Observer
 	keyLookupBytes       prometheus.Counter
+	keyCacheBytes        prometheus.Gauge
 	newestEvent          atomic.Int64 // unix micros, for freshness
 }
 
@@ -165,7 +168,7 @@ func (m *metrics) table(name string) *tableMetrics {
 		tableFiles: m.tableFiles.With(l), tableBytes: m.tableBytes.With(l), smallFiles: m.smallFiles.With(l),
 		maintenanceOwner: m.maintenanceOwner.With(l), lastCommit: m.lastCommit.With(l), newestEventTime: m.newestEventTime.With(l),
 		tombstones: m.tombstones.With(l), changes: m.changes.MustCurryWith(l), upsertRowsDeleted: m.upsertRowsDeleted.With(l),
-		upsertFilesTouched: m.upsertFilesTouched.With(l), keyLookup: m.keyLookup.With(l), keyLookupBytes: m.keyLookupBytes.With(l),
+		upsertFilesTouched: m.upsertFilesTouched.With(l), keyLookup: m.keyLookup.With(l), keyLookupBytes: m.keyLookupBytes.With(l), keyCacheBytes: m.keyCacheBytes.With(l),
 	}
 	// Freshness is now minus the newest committed event time, computed when scraped.
 	tm := t

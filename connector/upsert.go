@@ -73,13 +73,14 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 		var st upsert.Stats
 		if err := t.retry(ctx, "key lookup", func() error {
 			var err error
-			hits, st, err = upsert.Find(ctx, t.tbl.Store(), snap.Files(), ks)
+			hits, st, err = upsert.Find(ctx, t.tbl.Store(), snap.Files(), ks, t.keys)
 			return err
 		}); err != nil {
 			return table.CommitResult{}, rep, fmt.Errorf("table %s: %w", t.cfg.Name, err)
 		}
 		t.metrics.keyLookup.Observe(st.Took.Seconds())
 		t.metrics.keyLookupBytes.Add(float64(st.BytesRead))
+		t.metrics.keyCacheBytes.Set(float64(t.keys.Bytes()))
 		rep = replacement{lookup: rep.lookup + st.Took}
 		tx.Removes, tx.Adds = nil, slices.Clone(newAdds)
 		for _, h := range hits {
@@ -102,7 +103,8 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 		}
 		tx.Metrics = map[string]string{"numTargetRowsDeleted": fmt.Sprint(rep.rows), "numTargetFilesTouched": fmt.Sprint(rep.files),
 			"numKeys": fmt.Sprint(len(keys)), "keyLookupBytesRead": fmt.Sprint(st.BytesRead), "keyLookupFilesRead": fmt.Sprint(st.FilesRead),
-			"keyLookupFilesPrunedByStats": fmt.Sprint(st.PrunedByStats), "keyLookupFilesPrunedByBloom": fmt.Sprint(st.PrunedByBloom)}
+			"keyLookupFilesPrunedByStats": fmt.Sprint(st.PrunedByStats), "keyLookupFilesPrunedByBloom": fmt.Sprint(st.PrunedByBloom),
+			"keyLookupFilesCached": fmt.Sprint(st.CacheHits)}
 		var res table.CommitResult
 		err = t.retry(ctx, "commit", func() error {
 			var err error

@@ -34,14 +34,17 @@ type Stats struct {
 	FilesRead     int   // files whose key columns were read
 	BytesRead     int64 // bytes fetched from storage
 	Rows          int   // rows found
+	CacheHits     int   // files whose keys came from the Cache: nothing read
 	Took          time.Duration
 }
 
 // Find returns the live rows of files that hold a key of ks (deletion vectors
 // applied): the rows a keyed write replaces. Files are pruned first by the min/max
 // statistics of the key columns, then by the bloom filters of their key column (one
-// column keys), and only the key columns of the rest are decoded.
-func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *KeySet) ([]Hit, Stats, error) {
+// column keys), and only the key columns of the rest are decoded. With a cache, the
+// keys of a file read once are kept (files never change; only their deletion vectors
+// do, and those are read again), so that later lookups in it read nothing.
+func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *KeySet, cache *Cache) ([]Hit, Stats, error) {
 	start := time.Now()
 	st := Stats{Files: len(files)}
 	var hits []Hit
@@ -54,8 +57,11 @@ func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *Ke
 			st.PrunedByStats++
 			continue
 		}
-		rows, read, bloomed, err := ks.scan(ctx, store, f, cands)
+		rows, read, bloomed, cached, err := ks.scan(ctx, store, f, cands, cache)
 		st.BytesRead += read
+		if cached {
+			st.CacheHits++
+		}
 		if err != nil {
 			return nil, st, fmt.Errorf("key lookup in %s: %w", f.Path, err)
 		}
@@ -63,7 +69,9 @@ func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *Ke
 			st.PrunedByBloom++
 			continue
 		}
-		st.FilesRead++
+		if !cached {
+			st.FilesRead++
+		}
 		if len(rows) > 0 {
 			hits = append(hits, Hit{File: f, Rows: rows})
 			st.Rows += len(rows)
@@ -75,7 +83,7 @@ func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *Ke
 
 // candidates returns the keys a file's statistics admit (all of them when it has
 // none for the key columns).
-func (ks *KeySet) candidates(f *table.Add) [][]keyValue {
+func (ks *KeySet) candidates(f *table.Add) []keyEntry {
 	stats, ok := f.ParseStats()
 	if !ok || len(ks.byFirst) == 0 {
 		return ks.byFirst
@@ -92,10 +100,10 @@ func (ks *KeySet) candidates(f *table.Add) [][]keyValue {
 		first := isBytesType(ks.cols[0].Type)
 		lo, hi := 0, len(cands)
 		if b.min != nil {
-			lo = sort.Search(len(cands), func(i int) bool { return compareValues(cands[i][0], *b.min, first) >= 0 })
+			lo = sort.Search(len(cands), func(i int) bool { return compareValues(cands[i].vals[0], *b.min, first) >= 0 })
 		}
 		if b.max != nil {
-			hi = sort.Search(len(cands), func(i int) bool { return compareValues(cands[i][0], *b.max, first) > 0 })
+			hi = sort.Search(len(cands), func(i int) bool { return compareValues(cands[i].vals[0], *b.max, first) > 0 })
 		}
 		if lo >= hi {
 			return nil
@@ -105,9 +113,9 @@ func (ks *KeySet) candidates(f *table.Add) [][]keyValue {
 	if len(ks.cols) == 1 {
 		return cands
 	}
-	var out [][]keyValue
+	var out []keyEntry
 	for _, k := range cands {
-		if admits(ks.cols, bounds, k) {
+		if admits(ks.cols, bounds, k.vals) {
 			out = append(out, k)
 		}
 	}
@@ -167,22 +175,62 @@ func statBound(c Column, s table.Stats) bound {
 	return b
 }
 
-// scan reads the key columns of one file and returns its live rows whose keys are in
-// the set. bloomed is true when the file's bloom filters admit none of cands (then
-// only the footer and the filters were looked at).
-func (ks *KeySet) scan(ctx context.Context, store storage.Storage, f *table.Add, cands [][]keyValue) (rows []uint64, read int64, bloomed bool, err error) {
+// scan returns the live rows of one file whose keys are in the set: from the cache,
+// or by reading the file's key columns (and caching them). bloomed is true when the
+// file's bloom filters admit none of cands (then the file was fetched, but no key
+// column decoded).
+func (ks *KeySet) scan(ctx context.Context, store storage.Storage, f *table.Add, cands []keyEntry, cache *Cache) (rows []uint64, read int64, bloomed, cached bool, err error) {
 	key, err := table.DecodePath(f.Path)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, false, false, err
 	}
-	data, err := store.Get(ctx, key)
+	ix := cache.get(key)
+	if ix == nil {
+		var data []byte
+		if data, err = store.Get(ctx, key); err != nil {
+			return nil, 0, false, false, err
+		}
+		read = int64(len(data))
+		var all bool
+		ix, all, err = ks.readKeys(data, cands, cache != nil)
+		if err != nil || ix == nil {
+			return nil, read, false, false, err
+		}
+		if all {
+			cache.put(key, ix)
+		}
+	} else {
+		cached = true
+	}
+	if ix.empty {
+		return nil, read, true, cached, nil
+	}
+	for _, c := range cands {
+		rows = ix.appendRows(rows, c.enc)
+	}
+	if len(rows) == 0 {
+		return nil, read, false, cached, nil
+	}
+	slices.Sort(rows)
+	deleted, err := table.DeletedRows(ctx, store, f)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, read, false, cached, err
 	}
-	read = int64(len(data))
+	if deleted != nil {
+		rows = slices.DeleteFunc(rows, deleted.Contains)
+	}
+	return rows, read, false, cached, nil
+}
+
+// readKeys decodes the key columns of a data file into an index of its rows by key.
+// Without all, row groups whose bloom filters admit none of cands are skipped (the
+// index is then partial: all is false, and it must not be cached); an index with
+// every row group skipped is empty. A file without a key column holds only null keys,
+// which no key matches: its index is nil.
+func (ks *KeySet) readKeys(data []byte, cands []keyEntry, all bool) (ix *fileIndex, complete bool, err error) {
 	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, read, false, err
+		return nil, false, err
 	}
 	leaves := make([]parquet.LeafColumn, len(ks.cols))
 	for i, c := range ks.cols {
@@ -190,24 +238,21 @@ func (ks *KeySet) scan(ctx context.Context, store storage.Storage, f *table.Add,
 		if !ok {
 			// A column added after the file was written: every row's value is null, and
 			// keys are never null.
-			return nil, read, false, nil
+			return nil, false, nil
 		}
 		if lc.MaxRepetitionLevel > 0 {
-			return nil, read, false, fmt.Errorf("key column %q is repeated in the file", c.Name)
+			return nil, false, fmt.Errorf("key column %q is repeated in the file", c.Name)
 		}
 		leaves[i] = lc
 	}
-	deleted, err := table.DeletedRows(ctx, store, f)
-	if err != nil {
-		return nil, read, false, err
-	}
-	base := uint64(0)
+	b := indexBuilder{}
+	base := uint32(0)
 	anyRead := false
 	var keys [][]byte
 	for _, rg := range pf.RowGroups() {
 		n := int(rg.NumRows())
-		if len(ks.cols) == 1 && !bloomAdmits(rg.ColumnChunks()[leaves[0].ColumnIndex], leaves[0], ks.cols[0], cands) {
-			base += uint64(n)
+		if !all && len(ks.cols) == 1 && !bloomAdmits(rg.ColumnChunks()[leaves[0].ColumnIndex], leaves[0], ks.cols[0], cands) {
+			base += uint32(n)
 			continue
 		}
 		anyRead = true
@@ -217,29 +262,31 @@ func (ks *KeySet) scan(ctx context.Context, store storage.Storage, f *table.Add,
 		}
 		for i, c := range ks.cols {
 			if err := appendColumn(rg.ColumnChunks()[leaves[i].ColumnIndex], leaves[i], c, keys); err != nil {
-				return nil, read, false, fmt.Errorf("key column %q: %w", c.Name, err)
+				return nil, false, fmt.Errorf("key column %q: %w", c.Name, err)
 			}
 		}
 		for i, k := range keys {
-			r := base + uint64(i)
-			if ks.Has(k) && (deleted == nil || !deleted.Contains(r)) {
-				rows = append(rows, r)
+			if all || ks.Has(k) {
+				b.add(k, base+uint32(i))
 			}
 		}
-		base += uint64(n)
+		base += uint32(n)
 	}
-	return rows, read, !anyRead, nil
+	ix = b.build()
+	ix.empty = !anyRead
+	return ix, all, nil
 }
 
 // bloomAdmits reports whether a column chunk's bloom filter may hold one of the
 // candidate keys (true when it has none).
-func bloomAdmits(cc parquet.ColumnChunk, lc parquet.LeafColumn, c Column, cands [][]keyValue) bool {
+func bloomAdmits(cc parquet.ColumnChunk, lc parquet.LeafColumn, c Column, cands []keyEntry) bool {
 	bf := cc.BloomFilter()
 	if bf == nil {
 		return true
 	}
 	kind := lc.Node.Type().Kind()
-	for _, k := range cands {
+	for _, e := range cands {
+		k := e.vals
 		var v parquet.Value
 		switch {
 		case k[0].null:

@@ -74,7 +74,7 @@ func TestFind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hits, st, err := Find(ctx, store, files, ks)
+	hits, st, err := Find(ctx, store, files, ks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestFind(t *testing.T) {
 
 	// Keys outside every file's min/max are pruned without reading anything.
 	ks, _ = NewKeySet(cols, keysOf(1000, -5))
-	hits, st, err = Find(ctx, store, files, ks)
+	hits, st, err = Find(ctx, store, files, ks, nil)
 	if err != nil || len(hits) != 0 || st.PrunedByStats != 3 || st.BytesRead != 0 {
 		t.Fatalf("hits %v stats %+v err %v: want every file pruned by statistics", hits, st, err)
 	}
@@ -102,7 +102,7 @@ func TestFind(t *testing.T) {
 		t.Fatal(err, changed)
 	}
 	ks, _ = NewKeySet(cols, keysOf(3, 5))
-	hits, _, err = Find(ctx, store, []*table.Add{&add}, ks)
+	hits, _, err = Find(ctx, store, []*table.Add{&add}, ks, nil)
 	if err != nil || len(hits) != 1 || !slices.Equal(hits[0].Rows, []uint64{3}) {
 		t.Fatalf("hits %+v err %v: want row 3 (id 5) only, row 2 (id 3) being deleted", hits, err)
 	}
@@ -123,8 +123,66 @@ func TestFindCompositeStringKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hits, st, err := Find(ctx, store, []*table.Add{f}, ks)
+	hits, st, err := Find(ctx, store, []*table.Add{f}, ks, nil)
 	if err != nil || len(hits) != 1 || !slices.Equal(hits[0].Rows, []uint64{1}) {
 		t.Fatalf("hits %+v stats %+v err %v: want row 1 (n8, 8) only", hits, st, err)
+	}
+}
+
+// With a cache, a file's keys are read once; later lookups read nothing, find the
+// same rows, and still honour deletion vectors added since.
+func TestFindCache(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory("mem")
+	cols, _ := Columns(testSchema, []string{"id"})
+	a := writeFile(t, store, "a.parquet", []int64{1, 2, 3, 2, 5}, true) // id 2 twice (a replaced row, say)
+	b := writeFile(t, store, "b.parquet", []int64{10, 11, 12}, true)
+	cache := NewCache(1 << 20)
+	ks, _ := NewKeySet(cols, keysOf(2, 11))
+	first, st1, err := Find(ctx, store, []*table.Add{a, b}, ks, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st1.FilesRead != 2 || st1.CacheHits != 0 || cache.Bytes() == 0 {
+		t.Fatalf("first lookup %+v, cache %d bytes", st1, cache.Bytes())
+	}
+	// Another key set: 12 is in b, whose bloom filter would have admitted only 11 the
+	// first time; the cache holds every row of the files it read.
+	ks2, _ := NewKeySet(cols, keysOf(2, 11, 12))
+	second, st2, err := Find(ctx, store, []*table.Add{a, b}, ks2, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.BytesRead != 0 || st2.CacheHits != 2 || st2.FilesRead != 0 {
+		t.Fatalf("second lookup read %d bytes, %+v: want every file from the cache", st2.BytesRead, st2)
+	}
+	rows := func(hits []Hit) map[string][]uint64 {
+		m := map[string][]uint64{}
+		for _, h := range hits {
+			m[h.File.Path] = h.Rows
+		}
+		return m
+	}
+	if got := rows(first); !slices.Equal(got["a.parquet"], []uint64{1, 3}) || !slices.Equal(got["b.parquet"], []uint64{1}) {
+		t.Fatalf("first %v", got)
+	}
+	if got := rows(second); !slices.Equal(got["a.parquet"], []uint64{1, 3}) || !slices.Equal(got["b.parquet"], []uint64{1, 2}) {
+		t.Fatalf("second %v", got)
+	}
+	_, a2, _, err := table.MarkDeleted(ctx, store, a, []uint64{3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, st3, err := Find(ctx, store, []*table.Add{&a2, b}, ks2, cache)
+	if err != nil || st3.CacheHits != 2 {
+		t.Fatal(err, st3)
+	}
+	if got := rows(third); !slices.Equal(got["a.parquet"], []uint64{1}) {
+		t.Fatalf("after deleting row 3: %v", got)
+	}
+	// A cache too small for a file keeps nothing, and lookups still work.
+	small := NewCache(10)
+	if _, _, err := Find(ctx, store, []*table.Add{a, b}, ks2, small); err != nil || small.Bytes() != 0 {
+		t.Fatalf("small cache: %v, %d bytes", err, small.Bytes())
 	}
 }

@@ -41,9 +41,15 @@ func Columns(schema *table.StructType, names []string) ([]Column, error) {
 type KeySet struct {
 	cols []Column
 	keys map[string]struct{}
-	// byFirst holds the keys' decoded values, sorted by the first column, to find the
-	// keys a file's statistics admit without looking at every key.
-	byFirst [][]keyValue
+	// byFirst holds the keys, decoded, sorted by the first column, to find the keys a
+	// file's statistics admit without looking at every key.
+	byFirst []keyEntry
+}
+
+// keyEntry is one key of a set: its values and its encoding.
+type keyEntry struct {
+	vals []keyValue
+	enc  string
 }
 
 // keyValue is one column's decoded value: an integer or bytes, or null.
@@ -84,10 +90,10 @@ func NewKeySet(cols []Column, keys []string) (*KeySet, error) {
 			return nil, err
 		}
 		ks.keys[k] = struct{}{}
-		ks.byFirst = append(ks.byFirst, vals)
+		ks.byFirst = append(ks.byFirst, keyEntry{vals: vals, enc: k})
 	}
 	first := len(cols) > 0 && isBytesType(cols[0].Type)
-	slices.SortFunc(ks.byFirst, func(a, b []keyValue) int { return compareValues(a[0], b[0], first) })
+	slices.SortFunc(ks.byFirst, func(a, b keyEntry) int { return compareValues(a.vals[0], b.vals[0], first) })
 	return ks, nil
 }
 
