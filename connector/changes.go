@@ -65,6 +65,9 @@ func (w *worker) decodeChange(ctx context.Context, m *kafka.Message, p tp, off i
 			return stage, err
 		}
 		if upsert {
+			if err := w.dec.keys.ensure(ctx, m.Key); err != nil {
+				return "key", err
+			}
 			key, err := w.dec.keys.rowKey(w.keyBuf[:0])
 			w.keyBuf = key
 			if err != nil {

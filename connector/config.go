@@ -150,7 +150,8 @@ type TableConfig struct {
 	// table holds the latest row per key). Defaults to append.
 	Mode Mode `yaml:"mode"`
 	// Key lists the key columns of an upsert table: columns the message carries, of
-	// integer, string, binary, date, timestamp or boolean type. Required in upsert mode.
+	// integer, string, binary, date, timestamp or boolean type. Defaults to the fields
+	// of the message key (a JSON object's, or an Avro record's through the registry).
 	// A key's changes must all go to one Kafka partition (key the topic by them), so
 	// that their order is the partition's.
 	Key []string `yaml:"key"`

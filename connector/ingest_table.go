@@ -38,6 +38,9 @@ type ingestTable struct {
 	// keys caches the keys of the table's data files between upsert flushes (the
 	// committer's goroutine only; nil in other modes).
 	keys *upsert.Cache
+	// key are the key columns of an upsert table: configured, or learnt from the first
+	// message key (keyDecoder.ensure); nil until known.
+	key atomic.Pointer[[]string]
 	// patternTopics are the topics matching topic_pattern that this instance has been
 	// assigned partitions of (the poller's goroutine only).
 	patternTopics []string
@@ -101,6 +104,9 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 		opts = append(opts, table.ForAppending()) // an upsert reads the files it marks deleted
 	} else {
 		t.keys = upsert.NewCache(int64(cfg.KeyCache))
+		if len(cfg.Key) > 0 {
+			t.key.Store(&cfg.Key)
+		}
 	}
 	t.tbl = table.New(store, opts...)
 	t.maint = newMaintainer(t)
@@ -141,7 +147,7 @@ func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTab
 		}
 	}
 	if snap != nil && cfg.Mode == ModeUpsert {
-		if err := checkUpsertTable(snap, cfg); err != nil {
+		if err := checkUpsertTable(snap, cfg, cfg.Key); err != nil {
 			return nil, fmt.Errorf("table %s (%s): %w", cfg.Name, store.URI(), err)
 		}
 	}
@@ -260,6 +266,23 @@ func (t *ingestTable) workerFor(p tp) *worker {
 		h = (h ^ uint32(p.topic[i])) * 16777619
 	}
 	return t.workers[(h+uint32(p.partition))%uint32(len(t.workers))]
+}
+
+// keyNames returns the key columns of an upsert table, nil while not known.
+func (t *ingestTable) keyNames() []string {
+	if k := t.key.Load(); k != nil {
+		return *k
+	}
+	return nil
+}
+
+// setKeyNames sets the key columns learnt from a message key, unless another worker
+// set them first; it returns the table's.
+func (t *ingestTable) setKeyNames(names []string) []string {
+	if t.key.CompareAndSwap(nil, &names) {
+		t.log.Info("key columns taken from the message key", "key", names)
+	}
+	return t.keyNames()
 }
 
 func (t *ingestTable) appID(p tp) string {

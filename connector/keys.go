@@ -20,42 +20,115 @@ import (
 // its decimal text (an integer column).
 type keyDecoder struct {
 	dest  *ingestTable
+	spec  *schemaSpec
 	buf   *writer.Buffer
-	cols  []int // buffer indexes of the key columns
+	names []string // the key columns, nil until known (see ensure)
+	cols  []int    // their buffer indexes
 	json  *schema.JSONDecoder
 	avro  map[int32]*schema.AvroDecoder
 	avroF map[int32]error
 }
 
 func newKeyDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*keyDecoder, error) {
-	k := &keyDecoder{dest: t, buf: buf, avro: map[int32]*schema.AvroDecoder{}, avroF: map[int32]error{}}
+	k := &keyDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, avroF: map[int32]error{}}
+	if names := t.keyNames(); names != nil {
+		if err := k.resolve(names); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// resolve sets the key columns.
+func (k *keyDecoder) resolve(names []string) error {
 	var cols []*writer.Column
-	for _, name := range t.cfg.Key {
+	k.cols = k.cols[:0]
+	for _, name := range names {
 		var col *writer.Column
-		for _, c := range buf.Columns() {
+		for _, c := range k.buf.Columns() {
 			if c.Name == name {
 				col = c
 			}
 		}
-		if col == nil || spec.msg.Field(name) == nil {
-			return nil, fmt.Errorf("key column %q is not a column the messages fill", name)
+		if col == nil || k.spec.msg.Field(name) == nil {
+			return fmt.Errorf("key column %q is not a column the messages fill", name)
 		}
 		if !writer.KeyType(col.Type) {
-			return nil, fmt.Errorf("key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", name, col.Type)
+			return fmt.Errorf("key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", name, col.Type)
 		}
 		k.cols = append(k.cols, col.Index)
 		cols = append(cols, col)
 	}
 	var err error
-	k.json, err = schema.NewJSONDecoder(buf, cols, schema.JSONOptions{UnknownFields: schema.UnknownIgnore, EpochUnit: t.cfg.JSON.EpochUnit})
-	return k, err
+	k.json, err = schema.NewJSONDecoder(k.buf, cols, schema.JSONOptions{UnknownFields: schema.UnknownIgnore, EpochUnit: k.dest.cfg.JSON.EpochUnit})
+	if err == nil {
+		k.names = names
+	}
+	return err
+}
+
+// ensure knows the key columns: the configured ones, or (without key: in the
+// configuration) the fields of the first message key this table sees: a JSON object's,
+// or an Avro record's through the registry. The first worker to learn them sets them
+// for the table; every other follows.
+func (k *keyDecoder) ensure(ctx context.Context, kafkaKey []byte) error {
+	if k.names != nil {
+		return nil
+	}
+	names := k.dest.keyNames()
+	if names == nil {
+		var err error
+		if names, err = k.namesFrom(ctx, kafkaKey); err != nil {
+			return fmt.Errorf("key columns from the message key (the table has no key: in the configuration): %w", err)
+		}
+		names = k.dest.setKeyNames(names)
+	}
+	return k.resolve(names)
+}
+
+// namesFrom returns the field names of a message key.
+func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error) {
+	trimmed := bytes.TrimSpace(key)
+	switch {
+	case len(trimmed) == 0:
+		return nil, errors.New("the message has no key")
+	case key[0] == 0 && len(key) >= 5 && k.dest.cfg.Format == FormatAvro:
+		id, _, err := schema.ParseWire(key)
+		if err != nil {
+			return nil, err
+		}
+		s, err := k.dest.conn.schemaByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		as, err := schema.ParseAvro(s)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := schema.AvroTableSchema(as)
+		if err != nil {
+			return nil, fmt.Errorf("key schema %d: %w", id, err)
+		}
+		var names []string
+		for _, f := range ts.Fields {
+			names = append(names, f.Name)
+		}
+		return names, nil
+	case trimmed[0] == '{':
+		names, err := schema.JSONFieldNames(trimmed)
+		if err == nil && len(names) == 0 {
+			err = errors.New("the key is an empty object")
+		}
+		return names, err
+	}
+	return nil, fmt.Errorf("key %q is not a JSON object or an Avro record: set key: [columns]", key)
 }
 
 // rowKey appends the key of the row being built.
 func (k *keyDecoder) rowKey(dst []byte) ([]byte, error) {
 	dst, nulls, err := k.buf.AppendKey(dst, k.cols)
 	if err == nil && nulls {
-		err = errNullKey(k.dest.cfg.Key)
+		err = errNullKey(k.names)
 	}
 	return dst, err
 }
@@ -68,6 +141,9 @@ func errNullKey(cols []string) error {
 // is aborted after.
 func (k *keyDecoder) messageKey(ctx context.Context, key []byte, dst []byte) ([]byte, error) {
 	defer k.buf.AbortRow()
+	if err := k.ensure(ctx, key); err != nil {
+		return dst, err
+	}
 	if err := k.fill(ctx, key); err != nil {
 		return dst, fmt.Errorf("message key: %w", err)
 	}
@@ -112,7 +188,7 @@ func (k *keyDecoder) fill(ctx context.Context, key []byte) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("key %q is not a JSON object with the key columns %v", key, k.dest.cfg.Key)
+	return fmt.Errorf("key %q is not a JSON object with the key columns %v", key, k.names)
 }
 
 // avroKey compiles the decoder of an Avro key schema into the key columns.

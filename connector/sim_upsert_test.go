@@ -16,7 +16,7 @@ import (
 // deletes it (or a foreign DELETE removed that row). Crashes, lost puts, rebalances,
 // zombies, foreign optimizes and rewrites run as in the append simulation. One seed
 // in two writes Debezium envelopes (wrapped, plain and flattened), the rest plain
-// rows with tombstones.
+// rows with tombstones; one in four learns its key column from the message keys.
 //
 //	go test ./connector -run TestSimulationUpsert -sim.seeds 2000
 //	go test ./connector -run TestSimulationUpsert -sim.seed 1234 -v
@@ -63,6 +63,9 @@ func newUpsertSim(t testing.TB, seed uint64) *sim {
 	if seed%2 == 1 {
 		cdc = "debezium"
 		cfg = strings.Replace(cfg, "mode: upsert\n", "mode: upsert\n    envelope: debezium\n", 1)
+	}
+	if seed%4 == 3 { // the key columns learnt from the message keys
+		cfg = strings.Replace(cfg, "    key: [id]\n", "", 1)
 	}
 	s := newSim(t, seed, cfg)
 	s.cdc = cdc

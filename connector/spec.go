@@ -70,7 +70,8 @@ func isKafkaColumn(name string) bool {
 // newBuffer builds a writer buffer for the spec.
 // reuseBytes bounds the memory a buffer keeps from encoded files for its next rows, so
 // that reuse stays within the memory budget shared by every worker.
-func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64) (*writer.Buffer, error) {
+// keys are the key columns that get bloom filters (mode upsert), nil for none.
+func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64, keys []string) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()
 	wc.ReuseBytes = min(wc.ReuseBytes, reuseBytes)
 	rules, err := table.Rules(&s.meta, s.full)
@@ -78,7 +79,7 @@ func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64) (*writer.Buff
 		return nil, err
 	}
 	return writer.NewBuffer(writer.Spec{Schema: s.full, PartitionColumns: s.meta.PartitionColumns, Derived: s.derived,
-		ColumnMapping: s.mapped, Rules: rules, BloomFilters: cfg.Key}, wc)
+		ColumnMapping: s.mapped, Rules: rules, BloomFilters: keys}, wc)
 }
 
 // evolvedMetadata is the table metadata once the message schema has evolved to

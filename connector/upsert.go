@@ -58,10 +58,10 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 		}); err != nil {
 			return table.CommitResult{}, rep, err
 		}
-		if err := checkUpsertTable(snap, t.cfg); err != nil {
+		if err := checkUpsertTable(snap, t.cfg, t.keyNames()); err != nil {
 			return table.CommitResult{}, rep, fmt.Errorf("table %s: %w", t.cfg.Name, err)
 		}
-		cols, err := upsert.Columns(snap.Schema(), t.cfg.Key)
+		cols, err := upsert.Columns(snap.Schema(), t.keyNames())
 		if err != nil {
 			return table.CommitResult{}, rep, &table.InvalidTableError{Table: t.tbl.URI(), Reason: err.Error()}
 		}
@@ -124,14 +124,14 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 // checkUpsertTable refuses a table an upsert cannot write: one with the change data
 // feed on (deletes would need change data files), or append-only, or without the key
 // columns.
-func checkUpsertTable(snap *table.Snapshot, cfg *TableConfig) error {
+func checkUpsertTable(snap *table.Snapshot, cfg *TableConfig, key []string) error {
 	if snap.Property("delta.enableChangeDataFeed", "") == "true" {
 		return &table.UnsupportedFeatureError{Table: cfg.Location, Feature: "upserts into a table with the change data feed on (delta.enableChangeDataFeed: deletes would need change data files)", Write: true}
 	}
 	if snap.Property("delta.appendOnly", "") == "true" {
 		return &table.UnsupportedFeatureError{Table: cfg.Location, Feature: "upserts into an append-only table (delta.appendOnly)", Write: true}
 	}
-	for _, k := range cfg.Key {
+	for _, k := range key {
 		f := snap.Schema().Field(k)
 		if f == nil {
 			return fmt.Errorf("key column %q is not a column of the table", k)

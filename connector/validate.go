@@ -288,9 +288,6 @@ func (t *TableConfig) validateChanges(v *validator, path string) {
 	if len(t.Key) > 0 && t.Mode != ModeUpsert {
 		v.errorf(path+".key", "key applies to mode upsert")
 	}
-	if t.Mode == ModeUpsert && len(t.Key) == 0 {
-		v.errorf(path+".key", "mode upsert needs key: [columns] (the columns that identify a row)")
-	}
 	for i, k := range t.Key {
 		for _, p := range t.PartitionBy {
 			if p == k {

@@ -163,7 +163,7 @@ func newWorker(t *ingestTable) *worker {
 
 // setSpec builds the buffer and decoder for a schema version.
 func (w *worker) setSpec(spec *schemaSpec) error {
-	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseBytes())
+	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseBytes(), w.dest.keyNames())
 	if err != nil {
 		return err
 	}

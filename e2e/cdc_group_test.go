@@ -18,7 +18,8 @@ import (
 // Two instances in one consumer group upsert one table (keyed JSON, tombstones
 // deleting) while `sluice table optimize` (optimize.Run, the command's code) compacts
 // it between waves, and the second instance joins mid-stream (a rebalance). The table
-// then holds exactly each key's last row: no change lost or applied twice, no deleted
+// then holds exactly each key's last row (the key column is learnt from the JSON
+// message keys: no key: in the configuration): no change lost or applied twice, no deleted
 // key back, whatever optimize rewrote under the upserts.
 func TestUpsertTwoInstancesWithOptimize(t *testing.T) {
 	const topic = "accounts"
@@ -41,7 +42,6 @@ tables:
     topics: [%s]
     location: %s
     mode: upsert
-    key: [id]
     schema: [{name: id, type: long, nullable: false}, {name: balance, type: long}, {name: seq, type: long}]
     flush: {max_rows: 150, max_latency: 100ms}
     maintenance: {optimize: {enabled: false}}

@@ -268,3 +268,17 @@ func unquote(raw []byte) string {
 	}
 	return string(raw)
 }
+
+// JSONFieldNames returns the names of an object's top-level fields, in order; an
+// object in the JsonConverter's {"schema", "payload"} wrapper gives its payload's.
+func JSONFieldNames(obj []byte) ([]string, error) {
+	var c Change
+	if err := ParseDebeziumJSON(obj, &c); err == nil && c.Flattened && c.After != nil {
+		obj = c.After
+	}
+	var names []string
+	var sc scanner
+	sc.reset(obj)
+	err := eachField(&sc, func(key, _ []byte) { names = append(names, string(key)) })
+	return names, err
+}
