@@ -201,7 +201,7 @@ func isPermanentTableError(err error) bool {
 // columns); another instance creating it first is fine.
 func (t *ingestTable) create(ctx context.Context, full *table.StructType) (*table.Snapshot, error) {
 	conf := maps.Clone(t.cfg.TableProperties)
-	if t.cfg.Mode == ModeUpsert {
+	if t.cfg.Mode == ModeUpsert && t.cfg.UpsertStrategy == MergeOnRead {
 		if conf == nil {
 			conf = map[string]string{}
 		}

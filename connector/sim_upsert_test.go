@@ -16,7 +16,8 @@ import (
 // deletes it (or a foreign DELETE removed that row). Crashes, lost puts, rebalances,
 // zombies, foreign optimizes and rewrites run as in the append simulation. One seed
 // in two writes Debezium envelopes (wrapped, plain and flattened), the rest plain
-// rows with tombstones; one in four learns its key column from the message keys.
+// rows with tombstones; one in four learns its key column from the message keys; one
+// in three upserts copy-on-write.
 //
 //	go test ./connector -run TestSimulationUpsert -sim.seeds 2000
 //	go test ./connector -run TestSimulationUpsert -sim.seed 1234 -v
@@ -66,6 +67,9 @@ func newUpsertSim(t testing.TB, seed uint64) *sim {
 	}
 	if seed%4 == 3 { // the key columns learnt from the message keys
 		cfg = strings.Replace(cfg, "    key: [id]\n", "", 1)
+	}
+	if seed%3 == 2 { // the touched files rewritten instead of deletion vectors
+		cfg = strings.Replace(cfg, "mode: upsert\n", "mode: upsert\n    upsert_strategy: copy_on_write\n", 1)
 	}
 	s := newSim(t, seed, cfg)
 	s.cdc = cdc

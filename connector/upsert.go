@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sluicelake/sluice/optimize"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/upsert"
 	"github.com/sluicelake/sluice/writer"
@@ -49,6 +50,10 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 	newAdds := tx.Adds
 	tx.Operation = "MERGE"
 	keys := slices.Collect(maps.Keys(b.keys))
+	// Copy-on-write files of a round that did not commit are left to vacuum, as the
+	// batch's files are when a commit fails: when a commit's response is lost, its retry
+	// may be refused because the commit itself landed, and then the table names them.
+	cow := t.cfg.UpsertStrategy == CopyOnWrite
 	for round := 1; ; round++ {
 		var snap *table.Snapshot
 		if err := t.retry(ctx, "read table", func() error {
@@ -57,6 +62,14 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 			return err
 		}); err != nil {
 			return table.CommitResult{}, rep, err
+		}
+		if cow && round == 1 {
+			// The batch's own replaced rows: its files are written again without them,
+			// so that no file of the table has a deletion vector.
+			var err error
+			if newAdds, err = t.withoutDeadRows(ctx, snap, newAdds); err != nil {
+				return table.CommitResult{}, rep, err
+			}
 		}
 		if err := checkUpsertTable(snap, t.cfg, t.keyNames()); err != nil {
 			return table.CommitResult{}, rep, fmt.Errorf("table %s: %w", t.cfg.Name, err)
@@ -83,6 +96,28 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 		t.metrics.keyCacheBytes.Set(float64(t.keys.Bytes()))
 		rep = replacement{lookup: rep.lookup + st.Took}
 		tx.Removes, tx.Adds = nil, slices.Clone(newAdds)
+		if cow {
+			files := make([]*table.Add, 0, len(hits))
+			drop := map[string][]uint64{}
+			for _, h := range hits {
+				files = append(files, h.File)
+				drop[h.File.Path] = h.Rows
+				rep.rows += len(h.Rows)
+				rep.files++
+			}
+			var adds []table.Add
+			var removes []table.Remove
+			if err := t.retry(ctx, "rewrite files (copy-on-write)", func() error {
+				var err error
+				adds, removes, err = optimize.RewriteWithout(ctx, t.tbl.Store(), snap, files, drop, t.cfg.WriterConfig())
+				return err
+			}); err != nil {
+				return table.CommitResult{}, rep, fmt.Errorf("table %s: %w", t.cfg.Name, err)
+			}
+			tx.Removes = removes
+			tx.Adds = append(tx.Adds, adds...)
+			hits = nil
+		}
 		for _, h := range hits {
 			var rm table.Remove
 			var add table.Add
@@ -118,6 +153,49 @@ func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b
 			continue
 		}
 		return res, rep, err
+	}
+}
+
+// withoutDeadRows writes again, without their dead rows, the batch's files that have
+// some (a deletion vector), and deletes the first versions, which no commit attempt
+// has named.
+func (t *ingestTable) withoutDeadRows(ctx context.Context, snap *table.Snapshot, adds []table.Add) ([]table.Add, error) {
+	var withDV []*table.Add
+	out := make([]table.Add, 0, len(adds))
+	for i := range adds {
+		if adds[i].DeletionVector != nil {
+			withDV = append(withDV, &adds[i])
+		} else {
+			out = append(out, adds[i])
+		}
+	}
+	if len(withDV) == 0 {
+		return adds, nil
+	}
+	var again []table.Add
+	if err := t.retry(ctx, "rewrite files (copy-on-write)", func() error {
+		var err error
+		again, _, err = optimize.RewriteWithout(ctx, t.tbl.Store(), snap, withDV, nil, t.cfg.WriterConfig())
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.cfg.Name, err)
+	}
+	for _, a := range withDV {
+		t.deleteFiles(ctx, []table.Add{*a})
+		if dv := a.DeletionVector; dv.StorageType != table.DVInline {
+			t.log.Debug("a deletion vector file of a rewritten new file is left to vacuum", "file", a.Path)
+		}
+	}
+	return append(out, again...), nil
+}
+
+// deleteFiles deletes data files no commit attempt named (best effort: vacuum deletes
+// what is left).
+func (t *ingestTable) deleteFiles(ctx context.Context, adds []table.Add) {
+	for _, a := range adds {
+		if key, err := table.DecodePath(a.Path); err == nil {
+			_ = t.tbl.Store().Delete(context.WithoutCancel(ctx), key)
+		}
 	}
 }
 

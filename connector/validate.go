@@ -276,11 +276,9 @@ func (t *TableConfig) validateChanges(v *validator, path string) {
 		v.errorf(path+".envelope", "%q: want none or debezium", t.Envelope)
 	}
 	switch t.UpsertStrategy {
-	case MergeOnRead:
-	case CopyOnWrite:
-		v.errorf(path+".upsert_strategy", "copy_on_write is not implemented yet: use merge_on_read (deletion vectors)")
+	case MergeOnRead, CopyOnWrite:
 	default:
-		v.errorf(path+".upsert_strategy", "%q: want merge_on_read", t.UpsertStrategy)
+		v.errorf(path+".upsert_strategy", "%q: want merge_on_read or copy_on_write", t.UpsertStrategy)
 	}
 	if t.UpdateImages != "both" && t.UpdateImages != "post" {
 		v.errorf(path+".update_images", "%q: want both or post", t.UpdateImages)

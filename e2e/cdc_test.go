@@ -285,3 +285,45 @@ tables:
 		t.Fatal("no changelog row has the source's position and commit time")
 	}
 }
+
+// upsert_strategy: copy_on_write gives the same rows as merge-on-read, with no
+// deletion vector in the table and its protocol left as readers without them need.
+func TestDebeziumUpsertCopyOnWrite(t *testing.T) {
+	const topic = "dbserver1.inventory.customers"
+	cluster := newCluster(t, topic, 2)
+	cl := kgoClient(t, cluster)
+	src := &cdcSource{rng: rand.New(rand.NewPCG(9, 9)), rows: map[int]customer{}, lsn: 1000}
+	location := filepath.Join(t.TempDir(), "customers")
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: cdc-cow
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: customers
+    topics: [%s]
+    location: %s
+    mode: upsert
+    upsert_strategy: copy_on_write
+    envelope: debezium
+    schema: [{name: id, type: long, nullable: false}, {name: name, type: string}]
+    json: {unknown_fields: evolve}
+    flush: {max_rows: 80}
+`, cluster.ListenAddrs()[0], topic, location))
+	for run := range 2 {
+		debeziumStream(t, src, topic, 300, func(recs ...*kgo.Record) {
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		runUntilCaughtUp(t, cfg)
+		compareCustomers(t, readCustomers(t, location), src.rows)
+		_, snap := loadTable(t, location)
+		for _, f := range snap.Files() {
+			if f.DeletionVector != nil {
+				t.Fatalf("run %d: file %s has a deletion vector under copy_on_write", run, f.Path)
+			}
+		}
+		if p := snap.Protocol(); p.MinReaderVersion != 1 {
+			t.Fatalf("run %d: protocol %+v: want reader version 1 (no deletion vectors)", run, p)
+		}
+	}
+}

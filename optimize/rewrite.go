@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
 
@@ -46,6 +47,13 @@ func dataSchema(snap *table.Snapshot) *table.StructType {
 // group and one input file, not a whole bin. It returns the new files with the removes
 // of the old ones. On error, files it uploaded are deleted again.
 func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot, bin *Bin, cfg writer.Config, pace *pacer) (_ *rewritten, err error) {
+	return rewrite(ctx, store, snap, bin, cfg, pace, nil)
+}
+
+// rewrite is rewriteBin, also leaving out the rows drop lists by file path (row
+// indexes within the file); files of a bin with drop are a data change (copy-on-write
+// deletes), and not tagged as optimize's.
+func rewrite(ctx context.Context, store storage.Storage, snap *table.Snapshot, bin *Bin, cfg writer.Config, pace *pacer, drop map[string][]uint64) (_ *rewritten, err error) {
 	buf, err := writer.NewBuffer(writer.Spec{Schema: dataSchema(snap),
 		ColumnMapping: snap.ColumnMappingMode() != table.ColumnMappingNone}, cfg)
 	if err != nil {
@@ -88,14 +96,18 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 			if err != nil {
 				return fmt.Errorf("optimize: upload %s: %w", key, err)
 			}
-			out.adds = append(out.adds, table.Add{Path: table.EncodePath(key), PartitionValues: bin.Partition, Size: info.Size,
-				ModificationTime: time.Now().UnixMilli(), DataChange: false, Stats: info.Stats, Tags: map[string]string{TagOptimized: "true"}})
+			add := table.Add{Path: table.EncodePath(key), PartitionValues: bin.Partition, Size: info.Size,
+				ModificationTime: time.Now().UnixMilli(), DataChange: false, Stats: info.Stats, Tags: map[string]string{TagOptimized: "true"}}
+			if drop != nil {
+				add.DataChange, add.Tags = true, nil
+			}
+			out.adds = append(out.adds, add)
 		}
 		return nil
 	}
 	layouts := map[string]*writer.Layout{}
 	for _, f := range bin.Files {
-		n, deleted, err := appendFile(ctx, store, buf, f, layouts, pace, func() error {
+		n, deleted, err := appendFile(ctx, store, buf, f, drop[f.Path], layouts, pace, func() error {
 			if buf.Bytes() < cfg.RowGroupSize {
 				return nil
 			}
@@ -113,7 +125,7 @@ func rewriteBin(ctx context.Context, store storage.Storage, snap *table.Snapshot
 	extended := true
 	for _, f := range bin.Files {
 		size := f.Size
-		out.removes = append(out.removes, table.Remove{Path: f.Path, DataChange: false, ExtendedFileMetadata: &extended,
+		out.removes = append(out.removes, table.Remove{Path: f.Path, DataChange: drop != nil, ExtendedFileMetadata: &extended,
 			PartitionValues: f.PartitionValues, Size: &size, Tags: f.Tags, DeletionVector: f.DeletionVector,
 			BaseRowID: f.BaseRowID, DefaultRowCommit: f.DefaultRowCommit})
 	}
@@ -157,10 +169,10 @@ func (u *upload) abort(cause error) {
 	<-u.done
 }
 
-// appendFile copies the live rows of one data file into buf, calling afterRowGroup
-// after each row group, and returns how many rows it copied and how many its deletion
-// vector left out.
-func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, f *table.Add, layouts map[string]*writer.Layout, pace *pacer, afterRowGroup func() error) (int, int64, error) {
+// appendFile copies the live rows of one data file into buf, less the rows of drop,
+// calling afterRowGroup after each row group, and returns how many rows it copied and
+// how many it left out.
+func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, f *table.Add, drop []uint64, layouts map[string]*writer.Layout, pace *pacer, afterRowGroup func() error) (int, int64, error) {
 	key, err := table.DecodePath(f.Path)
 	if err != nil {
 		return 0, 0, err
@@ -175,6 +187,12 @@ func appendFile(ctx context.Context, store storage.Storage, buf *writer.Buffer, 
 	deleted, err := table.DeletedRows(ctx, store, f)
 	if err != nil {
 		return 0, 0, err
+	}
+	if len(drop) > 0 {
+		if deleted == nil {
+			deleted = roaring64.New()
+		}
+		deleted.AddMany(drop)
 	}
 	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
@@ -227,4 +245,33 @@ func dirOf(p string) string {
 		return d
 	}
 	return ""
+}
+
+// RewriteWithout rewrites live data files of snap without some of their rows (and
+// without the rows their deletion vectors already mark): copy-on-write, for a keyed
+// write into a table whose readers do not read deletion vectors. drop lists, by the
+// files' add.path, row indexes within each file. It returns the new files' adds and
+// the old files' removes, all data changes, for the caller to commit; the new files
+// are uploaded (and deleted again when it fails). A file whose rows all go is removed
+// with no new file.
+func RewriteWithout(ctx context.Context, store storage.Storage, snap *table.Snapshot, files []*table.Add, drop map[string][]uint64, cfg writer.Config) ([]table.Add, []table.Remove, error) {
+	if snap.Property("delta.enableRowTracking", "") == "true" {
+		return nil, nil, &table.UnsupportedFeatureError{Table: store.URI(), Feature: "copy-on-write rewrites of a table with row tracking enabled (delta.enableRowTracking)", Write: true}
+	}
+	var adds []table.Add
+	var removes []table.Remove
+	for _, f := range files {
+		out, err := rewrite(ctx, store, snap, &Bin{Partition: f.PartitionValues, Files: []*table.Add{f}, Bytes: f.Size}, cfg, nil, map[string][]uint64{f.Path: drop[f.Path]})
+		if err != nil {
+			for _, a := range adds {
+				if key, kerr := table.DecodePath(a.Path); kerr == nil {
+					store.Delete(context.WithoutCancel(ctx), key)
+				}
+			}
+			return nil, nil, err
+		}
+		adds = append(adds, out.adds...)
+		removes = append(removes, out.removes...)
+	}
+	return adds, removes, nil
 }
