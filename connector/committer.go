@@ -487,6 +487,12 @@ func (t *ingestTable) reloadSpec(ctx context.Context) error {
 // messageSchema maps the writer schema of a message (avro, json_schema) to columns.
 func (t *ingestTable) messageSchema(ctx context.Context, m *kafka.Message) (*table.StructType, error) {
 	if t.cfg.Format == FormatJSON {
+		if t.cfg.Envelope == EnvelopeDebezium {
+			if block := schema.ConnectSchemaBlock(m.Value); block != nil {
+				return schema.ConnectRowSchema(block)
+			}
+			return nil, &schema.EvolutionError{Msg: "the table has no declared schema and the message carries no Connect schema (the JsonConverter's schemas.enable=true): declare the columns"}
+		}
 		return nil, &schema.EvolutionError{Msg: "format json needs a declared schema"}
 	}
 	id, _, err := schema.ParseWire(m.Value)

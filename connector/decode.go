@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"hash/maphash"
 	"errors"
 	"fmt"
 	"time"
@@ -33,13 +34,15 @@ type msgDecoder struct {
 	// of their row records; cur is the one of the change being decoded.
 	envelopes map[int32]*avroEnvelope
 	cur       *schema.AvroDecoder
+	connect   map[uint64]bool // hashes of JsonConverter schema blocks that fit the table
+	seed      maphash.Seed
 	known     map[int32]bool  // json_schema ids already checked for evolution
 	failed    map[int32]error // schema ids whose plan cannot be built
 }
 
 func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {
 	d := &msgDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{},
-		envelopes: map[int32]*avroEnvelope{}}
+		envelopes: map[int32]*avroEnvelope{}, seed: maphash.MakeSeed()}
 	for _, c := range buf.Columns() {
 		if spec.msg.Field(c.Name) != nil {
 			d.cols = append(d.cols, c)
@@ -106,7 +109,13 @@ func (d *msgDecoder) change(ctx context.Context, value []byte, c *schema.Change)
 		return "", nil
 	}
 	if d.dest.cfg.Format != FormatAvro {
-		return "decode", schema.ParseDebeziumJSON(value, c)
+		if err := schema.ParseDebeziumJSON(value, c); err != nil {
+			return "decode", err
+		}
+		if c.Schema != nil && d.dest.cfg.Evolution == EvolutionAddColumns {
+			return "schema", d.connectEvolution(c.Schema)
+		}
+		return "", nil
 	}
 	id, payload, err := schema.ParseWire(value)
 	if err != nil {
@@ -120,6 +129,32 @@ func (d *msgDecoder) change(ctx context.Context, value []byte, c *schema.Change)
 	}
 	d.cur = env.row
 	return "decode", env.env.Split(payload, c)
+}
+
+// connectEvolution asks for evolution when a JsonConverter schema block has columns the
+// table lacks (or makes required ones optional, or widens them). Blocks already seen
+// are known by their hash; most messages of a table repeat one block. A block that
+// does not map to columns is logged once and left aside.
+func (d *msgDecoder) connectEvolution(block []byte) error {
+	h := maphash.Bytes(d.seed, block)
+	if d.connect[h] {
+		return nil
+	}
+	if d.connect == nil {
+		d.connect = map[uint64]bool{}
+	}
+	mapped, err := schema.ConnectRowSchema(block)
+	if err != nil {
+		// The block only drives evolution; the payload still decodes as json says.
+		d.connect[h] = true
+		d.dest.log.Warn("a message's Connect schema is not used for schema evolution (the payload decodes as the json settings say)", "error", err)
+		return nil
+	}
+	if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
+		return &needEvolution{incoming: incoming}
+	}
+	d.connect[h] = true
+	return nil
 }
 
 // avroEnvelope is a Debezium Avro envelope and its row decoder.

@@ -158,8 +158,8 @@ func (t *TableConfig) validateSource(v *validator, path string) {
 func (t *TableConfig) validateFormat(v *validator, path string, c *Config) {
 	switch t.Format {
 	case FormatJSON:
-		if len(t.Schema) == 0 {
-			v.errorf(path, "schema is required for format json")
+		if len(t.Schema) == 0 && t.Envelope != EnvelopeDebezium {
+			v.errorf(path, "schema is required for format json (or envelope: debezium with the JsonConverter's schemas)")
 		}
 	case FormatAvro, FormatJSONSchema:
 		if c.SchemaRegistry.URL == "" {

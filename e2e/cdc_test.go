@@ -327,3 +327,71 @@ tables:
 		}
 	}
 }
+
+// connectEnvelope is a JsonConverter message (schemas.enable=true) of a Debezium event
+// whose row has the given Connect fields.
+func connectEnvelope(rowFields, payload string) string {
+	row := `{"type":"struct","optional":true,"name":"dbserver1.inventory.customers.Value","field":"%s","fields":[` + rowFields + `]}`
+	return `{"schema":{"type":"struct","name":"dbserver1.inventory.customers.Envelope","optional":false,"fields":[` +
+		fmt.Sprintf(row, "before") + `,` + fmt.Sprintf(row, "after") + `,
+		{"type":"struct","field":"source","optional":false,"fields":[{"type":"int64","field":"ts_ms","optional":false},{"type":"int64","field":"lsn","optional":true}]},
+		{"type":"string","field":"op","optional":false},{"type":"int64","field":"ts_ms","optional":true}]},"payload":` + payload + `}`
+}
+
+// A Debezium topic in the JsonConverter's format with schemas, and no declared
+// columns: the table is created from the schema of the first event's row (Connect
+// types and Debezium's time types mapped), and evolves when the source table gains a
+// column (a new schema block).
+func TestDebeziumJSONConnectSchema(t *testing.T) {
+	const topic = "dbserver1.inventory.customers"
+	cluster := newCluster(t, topic, 1)
+	v1 := `{"type":"int32","field":"id","optional":false},{"type":"string","field":"name","optional":true},
+		{"type":"int64","name":"io.debezium.time.Timestamp","field":"created","optional":true},
+		{"type":"int32","name":"io.debezium.time.Date","field":"birthday","optional":true}`
+	v2 := v1 + `,{"type":"string","field":"email","optional":true}`
+	key := func(id int) []byte { return fmt.Appendf(nil, `{"schema":{"type":"struct","fields":[{"type":"int32","field":"id","optional":false}]},"payload":{"id":%d}}`, id) }
+	msgs := []struct {
+		id  int
+		val string
+	}{
+		{1, connectEnvelope(v1, `{"before":null,"after":{"id":1,"name":"a","created":1700000000000,"birthday":19000},"source":{"ts_ms":1700000000000,"lsn":10},"op":"r","ts_ms":1}`)},
+		{2, connectEnvelope(v1, `{"before":null,"after":{"id":2,"name":"b","created":null,"birthday":null},"source":{"ts_ms":1700000000001,"lsn":11},"op":"c","ts_ms":2}`)},
+		{1, connectEnvelope(v2, `{"before":{"id":1,"name":"a","created":1700000000000,"birthday":19000,"email":null},"after":{"id":1,"name":"a2","created":1700000000000,"birthday":19000,"email":"a@example.com"},"source":{"ts_ms":1700000000002,"lsn":12},"op":"u","ts_ms":3}`)},
+		{2, connectEnvelope(v2, `{"before":{"id":2,"name":"b","created":null,"birthday":null,"email":null},"after":null,"source":{"ts_ms":1700000000003,"lsn":13},"op":"d","ts_ms":4}`)},
+		{3, connectEnvelope(v2, `{"before":null,"after":{"id":3,"name":"c","created":1700000003000,"birthday":null,"email":"c@example.com"},"source":{"ts_ms":1700000000004,"lsn":14},"op":"c","ts_ms":5}`)},
+	}
+	var recs []*kgo.Record
+	for _, m := range msgs {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: key(m.id), Value: []byte(m.val)})
+	}
+	recs = append(recs, &kgo.Record{Topic: topic, Key: key(2)}) // the delete's tombstone
+	produce(t, cluster, recs...)
+	location := filepath.Join(t.TempDir(), "customers")
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: cdc-connect
+kafka: {bootstrap_servers: %s}
+tables:
+  - name: customers
+    topics: [%s]
+    location: %s
+    mode: upsert
+    envelope: debezium
+`, cluster.ListenAddrs()[0], topic, location))
+	runUntilCaughtUp(t, cfg)
+	_, snap := loadTable(t, location)
+	var cols []string
+	for _, f := range snap.Schema().Fields {
+		cols = append(cols, f.Name+" "+f.Type.String())
+	}
+	if got := strings.Join(cols, ", "); got != "id integer, name string, created timestamp, birthday date, email string" {
+		t.Fatalf("columns: %s", got)
+	}
+	var out string
+	err := duck(t, location).QueryRow(`SELECT string_agg(id || ':' || name || ':' || coalesce(email, '-') || ':' || coalesce(strftime(created AT TIME ZONE 'UTC', '%Y-%m-%d'), '-') || ':' || coalesce(birthday::VARCHAR, '-'), ' ' ORDER BY id) FROM events`).Scan(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "1:a2:a@example.com:2023-11-14:2022-01-08 3:c:c@example.com:2023-11-14:-"; out != want {
+		t.Fatalf("rows %q, want %q", out, want)
+	}
+}

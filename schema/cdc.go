@@ -34,6 +34,9 @@ type Change struct {
 	// Flattened is true for an ExtractNewRecordState row: After (or Before, for a
 	// delete) is the whole message, whose __-prefixed fields are not columns.
 	Flattened bool
+	// Schema is the JsonConverter's schema block of the event (ConnectRowSchema reads
+	// its columns), nil when the message has none.
+	Schema []byte
 }
 
 // opName is Debezium's op as the change's name.

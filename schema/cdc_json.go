@@ -16,12 +16,12 @@ func ParseDebeziumJSON(msg []byte, c *Change) error {
 	var sc scanner
 	sc.reset(msg)
 	var schemaSeen, payloadSeen, opSeen, rowSeen bool
-	var payload, source, op, ts, before, after []byte
+	var block, payload, source, op, ts, before, after []byte
 	var flatOp, flatDeleted, flatTs []byte
 	err := eachField(&sc, func(key []byte, raw []byte) {
 		switch string(key) {
 		case "schema":
-			schemaSeen = true
+			schemaSeen, block = true, raw
 		case "payload":
 			payloadSeen, payload = true, raw
 		case "op":
@@ -53,7 +53,13 @@ func ParseDebeziumJSON(msg []byte, c *Change) error {
 		if isNull(payload) || len(payload) == 0 || payload[0] != '{' {
 			return &FieldError{Field: "payload", Msg: "a Debezium event's payload must be an object"}
 		}
-		return ParseDebeziumJSON(payload, c)
+		if err := ParseDebeziumJSON(payload, c); err != nil {
+			return err
+		}
+		if !isNull(block) {
+			c.Schema = block
+		}
+		return nil
 	}
 	if !opSeen || !rowSeen {
 		return parseFlattened(msg, flatOp, flatDeleted, flatTs, c)
