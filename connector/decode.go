@@ -2,9 +2,9 @@ package connector
 
 import (
 	"context"
-	"hash/maphash"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/sluicelake/sluice/schema"

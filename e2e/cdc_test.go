@@ -349,7 +349,9 @@ func TestDebeziumJSONConnectSchema(t *testing.T) {
 		{"type":"int64","name":"io.debezium.time.Timestamp","field":"created","optional":true},
 		{"type":"int32","name":"io.debezium.time.Date","field":"birthday","optional":true}`
 	v2 := v1 + `,{"type":"string","field":"email","optional":true}`
-	key := func(id int) []byte { return fmt.Appendf(nil, `{"schema":{"type":"struct","fields":[{"type":"int32","field":"id","optional":false}]},"payload":{"id":%d}}`, id) }
+	key := func(id int) []byte {
+		return fmt.Appendf(nil, `{"schema":{"type":"struct","fields":[{"type":"int32","field":"id","optional":false}]},"payload":{"id":%d}}`, id)
+	}
 	msgs := []struct {
 		id  int
 		val string
