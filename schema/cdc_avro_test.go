@@ -29,7 +29,7 @@ func TestAvroEnvelopeSplit(t *testing.T) {
 	api := avro.Config{}.Freeze()
 	data, err := api.Marshal(s, map[string]any{"before": row(1), "after": row(2),
 		"source": map[string]any{"ts_ms": int64(99), "file": "bin.000003", "pos": int64(154), "row": int32(2), "snapshot": nil},
-		"op": "u", "ts_ms": map[string]any{"long": int64(100)}})
+		"op":     "u", "ts_ms": map[string]any{"long": int64(100)}})
 	if err != nil {
 		t.Fatal(err)
 	}
