@@ -14,6 +14,8 @@ LDFLAGS  := -X github.com/sluicelake/sluice/connector.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 20m
 # versitygw, the S3 server the storage tests start (table/storage/s3test), pinned in tools/go.mod.
 VERSITYGW := .tools/bin/versitygw
+# Helm, which the chart test (e2e/helm_test.go) runs, pinned in tools/helm/go.mod.
+HELM      := .tools/bin/helm
 
 .PHONY: all build test unit e2e bench demo lint fmt clean tools sim
 
@@ -55,10 +57,13 @@ demo: build
 
 # Built here, before the tests, so its cold build (minutes on 2 cores) does not run
 # inside a test binary next to other packages' builds; s3test builds it too when missing.
-tools: $(VERSITYGW)
+tools: $(VERSITYGW) $(HELM)
 
 $(VERSITYGW): tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$(VERSITYGW) github.com/versity/versitygw/cmd/versitygw
+
+$(HELM): tools/helm/go.mod tools/helm/go.sum
+	cd tools/helm && $(GO) build -o ../../$(HELM) helm.sh/helm/v3/cmd/helm
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
