@@ -81,7 +81,7 @@ func (w *worker) decodeChange(ctx context.Context, m *kafka.Message, p tp, off i
 		} else {
 			w.setChangeColumns(&c, typ)
 		}
-		if stage, err := w.endRow(m, p, off); err != nil {
+		if stage, err := w.endRow(ctx, m, p, off); err != nil {
 			return stage, err
 		}
 		ref := w.buf.LastRow()

@@ -132,7 +132,7 @@ func (t *TableConfig) kafkaColumns() []*table.StructField {
 	switch t.KeyFormat {
 	case "string":
 		key = table.String
-	case "json":
+	case "json", "avro", "json_schema":
 		key = table.Variant
 	}
 	return []*table.StructField{

@@ -105,7 +105,7 @@ func (t *TableConfig) validate(v *validator, path string, c *Config) {
 	t.validateStart(v, path)
 	t.validateFlush(v, path)
 	t.validateJSON(v, path)
-	t.validateErrors(v, path)
+	t.validateErrors(v, path, c)
 	t.validateChanges(v, path)
 	t.validateEvolution(v, path)
 	t.validateFile(v, path)
@@ -205,7 +205,7 @@ func (t *TableConfig) validateJSON(v *validator, path string) {
 }
 
 // validateErrors checks what happens to a message that cannot be ingested.
-func (t *TableConfig) validateErrors(v *validator, path string) {
+func (t *TableConfig) validateErrors(v *validator, path string, c *Config) {
 	switch t.OnError {
 	case OnErrorFail, OnErrorSkip:
 	case OnErrorDLQ:
@@ -233,10 +233,14 @@ func (t *TableConfig) validateErrors(v *validator, path string) {
 	}
 	switch t.KeyFormat {
 	case "raw", "string", "json":
-	case "avro", "json_schema", "protobuf":
-		v.errorf(path+".key_format", "%s keys are not decoded yet: use raw, string or json", t.KeyFormat)
+	case "avro", "json_schema":
+		if c.SchemaRegistry.URL == "" {
+			v.errorf(path+".key_format", "key_format %s needs schema_registry.url", t.KeyFormat)
+		}
+	case "protobuf":
+		v.errorf(path+".key_format", "protobuf keys are not decoded yet: use raw, string, json, avro or json_schema")
 	default:
-		v.errorf(path+".key_format", "%q: want raw, string or json", t.KeyFormat)
+		v.errorf(path+".key_format", "%q: want raw, string, json, avro or json_schema", t.KeyFormat)
 	}
 	if t.HeadersAs != "binary" && t.HeadersAs != "string" {
 		v.errorf(path+".headers_as", "%q: want binary or string", t.HeadersAs)

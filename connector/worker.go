@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/hamba/avro/v2"
 
 	"github.com/sluicelake/sluice/writer"
 )
@@ -149,6 +150,9 @@ type worker struct {
 	dead       []writer.RowRef
 	keyBuf     []byte
 	pending    []pendingKey
+	keySchemas map[int32]avro.Schema // key_format avro: key writer schemas by id
+	// keySchemaIDs are key_format json_schema ids the registry has.
+	keySchemaIDs map[int32]bool
 }
 
 // workerQueue is how many items (batches of up to batchSize messages, or control
@@ -301,11 +305,11 @@ func (w *worker) decodeRow(ctx context.Context, m *kafka.Message, p tp, off int6
 	if err != nil {
 		return stage, err
 	}
-	return w.endRow(m, p, off)
+	return w.endRow(ctx, m, p, off)
 }
 
 // endRow sets the Kafka columns of the decoded row and appends it.
-func (w *worker) endRow(m *kafka.Message, p tp, off int64) (string, error) {
+func (w *worker) endRow(ctx context.Context, m *kafka.Message, p tp, off int64) (string, error) {
 	b := w.buf
 	k := &w.kafkaCols
 	if k.topic >= 0 {
@@ -325,10 +329,17 @@ func (w *worker) endRow(m *kafka.Message, p tp, off int64) (string, error) {
 		}
 	}
 	if k.key >= 0 {
-		if m.Key != nil {
-			b.SetBytes(k.key, m.Key)
-		} else {
+		switch {
+		case m.Key == nil:
 			b.SetNull(k.key)
+		case w.dest.cfg.KeyFormat == "avro" || w.dest.cfg.KeyFormat == "json_schema":
+			text, err := w.keyJSON(ctx, m.Key)
+			if err != nil {
+				return "key", fmt.Errorf("message key (key_format %s): %w", w.dest.cfg.KeyFormat, err)
+			}
+			b.SetBytes(k.key, text)
+		default:
+			b.SetBytes(k.key, m.Key)
 		}
 	}
 	if k.headers >= 0 {

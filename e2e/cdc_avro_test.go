@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -195,4 +196,78 @@ tables:
 	if n != 2 || ids != "1,3" {
 		t.Fatalf("rows %d (ids %s): want 1 and 3, the message with _kafka_offset skipped", n, ids)
 	}
+}
+
+// key_format avro and json_schema decode message keys through the registry into the
+// _kafka_key variant column, queried as JSON; a key whose schema id the registry does
+// not know is a bad message (here dead-lettered with stage key, as on_error says).
+func TestRegistryKeyFormats(t *testing.T) {
+	reg := registrytest.NewServer()
+	t.Cleanup(reg.Close)
+	avroKey := `{"type":"record","name":"Key","fields":[{"name":"customer","type":"long"},{"name":"region","type":"string"}]}`
+	avroID, err := reg.Register("events-key", registrytest.TypeAvro, avroKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonID, err := reg.Register("events2-key", registrytest.TypeJSON, `{"type":"object","properties":{"customer":{"type":"integer"},"region":{"type":"string"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"avro", "json_schema"} {
+		t.Run(format, func(t *testing.T) {
+			var key []byte
+			if format == "avro" {
+				b, err := avro.Marshal(avro.MustParse(avroKey), map[string]any{"customer": int64(7), "region": "eu"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				key = schema.AppendWire(nil, int32(avroID), b)
+			} else {
+				key = schema.AppendWire(nil, int32(jsonID), []byte(`{"customer":7,"region":"eu"}`))
+			}
+			cluster := newCluster(t, "events", 1)
+			produce(t, cluster,
+				&kgo.Record{Topic: "events", Key: key, Value: []byte(`{"id":1}`)},
+				&kgo.Record{Topic: "events", Key: schema.AppendWire(nil, 999, []byte("x")), Value: []byte(`{"id":2}`)},
+				&kgo.Record{Topic: "events", Value: []byte(`{"id":3}`)})
+			dir := t.TempDir()
+			cfg := parseConfig(t, fmt.Sprintf(`
+name: keys
+kafka: {bootstrap_servers: %s}
+schema_registry: {url: %s}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}]
+    kafka_columns: [key]
+    key_format: %s
+    on_error: dlq
+    dlq: {location: %s}
+`, cluster.ListenAddrs()[0], reg.URL(), filepath.Join(dir, "events"), format, filepath.Join(dir, "dlq")))
+			runUntilCaughtUp(t, cfg)
+			var got string
+			if err := duck(t, filepath.Join(dir, "events")).QueryRow(`SELECT string_agg(id || ':' || coalesce((_kafka_key->>'region') || '/' || (_kafka_key->>'customer'), '-'), ' ' ORDER BY id) FROM events`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != "1:eu/7 3:-" {
+				t.Fatalf("rows %q, want 1:eu/7 3:-", got)
+			}
+			var stage string
+			if err := duckNamedLocation(t, filepath.Join(dir, "dlq")).QueryRow(`SELECT string_agg(stage || '@' || "offset", ',') FROM events`).Scan(&stage); err != nil {
+				t.Fatal(err)
+			}
+			if stage != "key@1" {
+				t.Fatalf("dead letters %q, want the message at offset 1 with stage key", stage)
+			}
+		})
+	}
+}
+
+// duckNamedLocation opens DuckDB with the table at location registered as "events".
+func duckNamedLocation(t *testing.T, location string) interface {
+	QueryRow(string, ...any) *sql.Row
+} {
+	t.Helper()
+	return duck(t, location)
 }
