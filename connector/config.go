@@ -134,6 +134,10 @@ type TableConfig struct {
 	// value). Defaults to raw.
 	KeyFormat string      `yaml:"key_format"`
 	Flush     FlushConfig `yaml:"flush"`
+	// EventTime names a timestamp column whose newest committed value is the table's
+	// event time for freshness metrics (sluice_freshness_seconds). Defaults to the
+	// messages' Kafka timestamps.
+	EventTime string `yaml:"event_time"`
 	// Start is where to begin a partition the table has no txn for.
 	Start StartConfig `yaml:"start"`
 	JSON  JSONConfig  `yaml:"json"`

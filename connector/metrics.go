@@ -99,7 +99,7 @@ func newMetrics() *metrics {
 	m.smallFiles = gauge("table_small_files", "Live data files under the optimize target size (from the maintenance owner).", "table")
 	m.maintenanceOwner = gauge("maintenance_owner", "1 while this instance runs the table's auto-optimize and vacuum.", "table")
 	m.lastCommit = gauge("last_commit_timestamp_seconds", "When this instance last committed to the table (unix seconds).", "table")
-	m.newestEventTime = gauge("newest_event_timestamp_seconds", "The newest Kafka timestamp (_kafka_timestamp) of the rows this instance committed (unix seconds).", "table")
+	m.newestEventTime = gauge("newest_event_timestamp_seconds", "The newest event time (the Kafka timestamp, or the event_time column) of the rows this instance committed (unix seconds).", "table")
 	m.tombstones = counter("tombstones_total", "Messages with no value (tombstones), handled as on_tombstone says.", "table")
 	m.changes = counter("changes_total", "Change events applied (modes upsert and changelog), by type: insert, update, delete, snapshot, upsert.", "table", "type")
 	m.upsertRowsDeleted = counter("upsert_rows_deleted_total", "Rows of the table an upsert or delete replaced (marked deleted with deletion vectors).", "table")

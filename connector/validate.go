@@ -367,4 +367,18 @@ func (t *TableConfig) validateColumns(v *validator, path string) {
 	} else if _, err := t.derivations(); err != nil {
 		v.errorf(path, "%v", err)
 	}
+	if t.EventTime != "" && len(t.Schema) > 0 {
+		found := false
+		for _, c := range t.Schema {
+			if c.Name == t.EventTime {
+				found = true
+				if c.Type != "timestamp" && c.Type != "timestamp_ntz" {
+					v.errorf(path+".event_time", "column %q is a %s; event_time needs a timestamp column", c.Name, c.Type)
+				}
+			}
+		}
+		if !found {
+			v.errorf(path+".event_time", "%q is not a declared column", t.EventTime)
+		}
+	}
 }

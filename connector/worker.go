@@ -11,6 +11,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/hamba/avro/v2"
 
+	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
 )
 
@@ -129,7 +130,7 @@ type worker struct {
 	carry     []*writer.Pending // rows buffered under the previous schema
 	parts     map[tp]*partState
 	dlq       []dlqEntry
-	newest    int64     // the newest Kafka timestamp of the rows since the last seal, unix micros
+	newest    int64     // the newest event time (Kafka timestamp or event_time) of the rows since the last seal, unix micros
 	held      []heldMsg // messages waiting for a schema change, in order
 	heldBytes int64
 	waiting   bool
@@ -146,6 +147,9 @@ type worker struct {
 	// columns (-1 for none), each key's last change and the dead rows since the last
 	// seal, and scratch.
 	changeCols struct{ typ, ts, pos int }
+	// eventCol is the buffer index of the event_time column, -1 for none (then the
+	// Kafka timestamps are the event times).
+	eventCol   int
 	keys       map[string]keySlot
 	dead       []writer.RowRef
 	keyBuf     []byte
@@ -181,6 +185,12 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 	w.spec, w.buf, w.dec = spec, buf, dec
 	w.kafkaCols.topic, w.kafkaCols.partition, w.kafkaCols.offset, w.kafkaCols.timestamp, w.kafkaCols.key, w.kafkaCols.headers = -1, -1, -1, -1, -1, -1
 	w.changeCols.typ, w.changeCols.ts, w.changeCols.pos = -1, -1, -1
+	w.eventCol = -1
+	for _, c := range buf.Columns() {
+		if c.Name == w.dest.cfg.EventTime && (c.Type == table.Timestamp || c.Type == table.TimestampNTZ) {
+			w.eventCol = c.Index
+		}
+	}
 	for _, c := range buf.Columns() {
 		switch {
 		case w.dest.cfg.Mode != ModeChangelog:
@@ -281,7 +291,7 @@ func (w *worker) handle(ctx context.Context, m *kafka.Message, route routeDecisi
 	switch {
 	case err == nil:
 		w.advance(st, off)
-		if m.TimestampType != kafka.TimestampNotAvailable {
+		if w.eventCol < 0 && m.TimestampType != kafka.TimestampNotAvailable {
 			w.newest = max(w.newest, m.Timestamp.UnixMicro())
 		}
 	case errors.As(err, &ne):
@@ -345,7 +355,14 @@ func (w *worker) endRow(ctx context.Context, m *kafka.Message, p tp, off int64) 
 	if k.headers >= 0 {
 		setHeaders(b.Nested(k.headers), m.Headers)
 	}
+	event, hasEvent := int64(0), false
+	if w.eventCol >= 0 {
+		event, hasEvent = b.StagedInt(w.eventCol)
+	}
 	err := b.EndRow()
+	if err == nil && hasEvent {
+		w.newest = max(w.newest, event)
+	}
 	var re *writer.RuleError
 	if errors.As(err, &re) {
 		return "constraint", err

@@ -522,3 +522,38 @@ func readCustomersErr(location string) (map[int]customer, error) {
 	}
 	return got, rs.Err()
 }
+
+// event_time makes a timestamp column, not the Kafka timestamp, the event time of the
+// freshness metrics: the newest committed value of the column.
+func TestEventTimeFreshness(t *testing.T) {
+	cluster := newCluster(t, "events", 2)
+	produce(t, cluster, events("events", 0, 500)...) // ts from 2024-06-01, 37 s apart
+	location := filepath.Join(t.TempDir(), "events")
+	addr := freeAddr(t)
+	cfg := parseConfig(t, fmt.Sprintf(`
+name: fresh
+kafka: {bootstrap_servers: %s}
+metrics: {listen: %q}
+tables:
+  - name: events
+    topics: [events]
+    location: %s
+    schema: [{name: id, type: long, nullable: false}, {name: ts, type: timestamp}]
+    event_time: ts
+    flush: {max_latency: 200ms}
+`, cluster.ListenAddrs()[0], addr, location))
+	r := startConnector(t, cfg, testLogger(t))
+	want := float64(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC).Add(499 * 37 * time.Second).Unix())
+	var newest, fresh float64
+	waitFor(t, time.Minute, "the newest event time is the newest ts", func() bool {
+		newest, _ = metric(addr, `sluice_newest_event_timestamp_seconds{table="events"}`)
+		fresh, _ = metric(addr, `sluice_freshness_seconds{table="events"}`)
+		return newest == want
+	})
+	if age := time.Since(time.Unix(int64(want), 0)).Seconds(); fresh < age-60 || fresh > age+60 {
+		t.Fatalf("freshness %v s, want about %v s (now minus the newest ts)", fresh, age)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -76,3 +76,11 @@ func (b *Buffer) LastRow() RowRef { return b.last }
 
 // Holds reports whether r is one of p's rows.
 func (p *Pending) Holds(r RowRef) bool { return r.part != nil && r.part == p.part }
+
+// StagedInt returns the value of an integer-valued column (a timestamp's microseconds,
+// a date's days) in the row being built, before EndRow; ok is false when the row has
+// none (null or not set).
+func (b *Buffer) StagedInt(col int) (v int64, ok bool) {
+	s := &b.stage[col]
+	return s.i, s.state == stateSet
+}
