@@ -3,6 +3,7 @@
 #   make demo    build and run `sluice demo` (built-in broker, local table, a query)
 #   make test    vet, format check and every test (what CI runs)
 #   make bench   benchmarks (figures go to BENCHMARKS.md)
+#   make bench-e2e  the end-to-end harness: broker in its own process, the real binary
 #   make sim     the exactly-once simulation over more seeds (SEEDS=10000)
 
 GO       ?= go
@@ -17,7 +18,7 @@ VERSITYGW := .tools/bin/versitygw
 # Helm, which the chart test (e2e/helm_test.go) runs, pinned in tools/helm/go.mod.
 HELM      := .tools/bin/helm
 
-.PHONY: all build test unit e2e bench demo lint fmt clean tools sim
+.PHONY: all build test unit e2e bench bench-e2e demo lint fmt clean tools sim
 
 all: build
 
@@ -37,6 +38,12 @@ SEEDS          ?= 200
 test: lint tools
 	SIM_SEEDS=$(SIM_SEEDS_RACE) $(GO) test -race $(TESTFLAGS) ./...
 	SIM_SEEDS=$(SEEDS) SIM_FIRST=1000 $(GO) test $(TESTFLAGS) -run '^TestSimulation(Upsert)?$$' ./connector
+
+# make bench-e2e: the end-to-end harness (e2e/benche2e_test.go) in full: the broker in
+# its own process, librdkafka's consume-and-discard limit, and the real binary into
+# local disk and versitygw, three repetitions; the table goes to bench-e2e.md.
+bench-e2e: tools
+	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBenchE2E$$' -v ./e2e
 
 # make sim SEEDS=10000: the simulation over more seeds; a failing seed prints the
 # command that replays it.
