@@ -342,7 +342,8 @@ func isPermanentCommitError(err error) bool {
 	var ce *table.TxnConflictError
 	var ev *schema.EvolutionError
 	var cd *table.ConcurrentDeleteError
-	return errors.As(err, &ue) || errors.As(err, &me) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &ev) || errors.As(err, &cd) ||
+	var sm *table.SchemaMismatchError
+	return errors.As(err, &ue) || errors.As(err, &me) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &ev) || errors.As(err, &cd) || errors.As(err, &sm) ||
 		errors.Is(err, errShutdown) || errors.Is(err, table.ErrTableExists)
 }
 

@@ -216,14 +216,14 @@ func (t *Table) checkCommit(s *Snapshot, tx *Transaction) error {
 		// only by a widening, and only while the table enables it (PROTOCOL.md, "Writer
 		// Requirements for Type Widening").
 		if err := fitsSchema(s.schema, target, tx.Metadata.TypeWideningEnabled(), ""); err != nil {
-			return fmt.Errorf("table %s: commit: the new schema does not fit the table's data: %w", s.uri, err)
+			return &SchemaMismatchError{Table: s.uri, Reason: err.Error()}
 		}
 		if fitsSchema(s.schema, target, false, "") != nil { // a type widens
 			if !s.metadata.TypeWideningEnabled() {
 				return &MetadataChangedError{Table: s.uri, Reason: "another writer turned delta.enableTypeWidening off, and this change widens a column"}
 			}
 			if !schemaHasMetadataKey(target, typeChangesKey) {
-				return fmt.Errorf("table %s: commit: the new schema widens a column without recording it in delta.typeChanges", s.uri)
+				return &SchemaMismatchError{Table: s.uri, Reason: "it widens a column without recording it in delta.typeChanges"}
 			}
 		}
 	}

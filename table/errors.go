@@ -78,6 +78,19 @@ func (e *MetadataChangedError) Error() string {
 	return fmt.Sprintf("table %s: metadata changed by another writer: %s", e.Table, e.Reason)
 }
 
+// SchemaMismatchError is returned by Commit when a transaction's new metadata has a
+// schema the rows already in the table cannot be read as (a column's type changed
+// other than by a widening the table allows, or a widening not recorded in
+// delta.typeChanges). Retrying the same transaction fails the same way.
+type SchemaMismatchError struct {
+	Table  string
+	Reason string
+}
+
+func (e *SchemaMismatchError) Error() string {
+	return fmt.Sprintf("table %s: commit: the new schema does not fit the table's data: %s", e.Table, e.Reason)
+}
+
 // ConcurrentDeleteError is returned by Commit when a file the transaction removes (or
 // marks rows of) is no longer live as it was: another writer removed it, rewrote it
 // (OPTIMIZE) or deleted rows of it since the transaction was planned. Nothing is

@@ -184,8 +184,15 @@ func TestCommitWidening(t *testing.T) {
 			tbl, _, snap := create(t, map[string]string{EnableTypeWideningKey: "true"})
 			other := narrow.Clone()
 			other.Fields[0].Type = c.to
-			if err := widen(tbl, snap, other); err == nil || !strings.Contains(err.Error(), c.want) {
+			err := widen(tbl, snap, other)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			// Typed, so that callers know retrying cannot help (the connector retried
+			// it forever when it was a plain error).
+			var sm *SchemaMismatchError
+			if !errors.As(err, &sm) {
+				t.Fatalf("got %T, want *SchemaMismatchError", err)
 			}
 		})
 	}
