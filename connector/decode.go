@@ -7,6 +7,8 @@ import (
 	"hash/maphash"
 	"time"
 
+	"github.com/hamba/avro/v2"
+
 	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
@@ -166,16 +168,8 @@ type avroEnvelope struct {
 // avroEnvelope fetches an envelope's writer schema, asks for evolution when its row
 // record brings what the table lacks, and compiles the row's decoder.
 func (d *msgDecoder) avroEnvelope(ctx context.Context, id int32) (*avroEnvelope, error) {
-	if err := d.failed[id]; err != nil {
-		return nil, err
-	}
-	s, err := d.dest.conn.schemaByID(ctx, id)
+	as, err := d.writerSchema(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	as, err := schema.ParseAvro(s)
-	if err != nil {
-		d.failed[id] = err
 		return nil, err
 	}
 	env, err := schema.NewAvroEnvelope(as, id)
@@ -183,22 +177,54 @@ func (d *msgDecoder) avroEnvelope(ctx context.Context, id int32) (*avroEnvelope,
 		d.failed[id] = err
 		return nil, err
 	}
-	if d.dest.cfg.Evolution == EvolutionAddColumns {
-		if mapped, err := schema.AvroTableSchema(env.RowSchema()); err == nil {
-			if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
-				return nil, &needEvolution{incoming: incoming}
-			}
-		}
-	}
-	row, err := schema.NewAvroDecoder(env.RowSchema(), id, d.buf, d.cols, schema.AvroOptions{})
+	row, err := d.compileAvro(env.RowSchema(), id)
 	if err != nil {
-		err = fmt.Errorf("writer schema %d does not fit the table: %w", id, err)
-		d.failed[id] = err
 		return nil, err
 	}
 	e := &avroEnvelope{env: env, row: row}
 	d.envelopes[id] = e
 	return e, nil
+}
+
+// writerSchema fetches and parses an Avro writer schema; a schema that does not parse
+// is remembered as failed, a registry that does not answer is not.
+func (d *msgDecoder) writerSchema(ctx context.Context, id int32) (avro.Schema, error) {
+	if err := d.failed[id]; err != nil {
+		return nil, err
+	}
+	s, err := d.dest.conn.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	as, err := schema.ParseAvro(s) // not avroSchema: only a parse failure is remembered
+	if err != nil {
+		d.failed[id] = err
+	}
+	return as, err
+}
+
+// compileAvro asks for evolution when a writer record brings fields the table lacks,
+// makes optional (or drops) fields the table requires, or widens a column's type on a
+// table that enables type widening, and compiles its decoding plan (which resolves the
+// rest: promotions, fields the writer lacks).
+func (d *msgDecoder) compileAvro(rec avro.Schema, id int32) (*schema.AvroDecoder, error) {
+	if d.dest.cfg.Evolution == EvolutionAddColumns {
+		if mapped, err := schema.AvroTableSchema(rec); err == nil {
+			if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
+				return nil, &needEvolution{incoming: incoming}
+			}
+		}
+	}
+	dec, err := schema.NewAvroDecoder(rec, id, d.buf, d.cols, schema.AvroOptions{})
+	if err != nil {
+		err = fmt.Errorf("writer schema %d does not fit the table: %w", id, err)
+		d.failed[id] = err
+		return nil, err
+	}
+	if u := dec.Unmapped(); len(u) > 0 {
+		d.dest.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "fields", u)
+	}
+	return dec, nil
 }
 
 // row fills the row from one row of a change: the whole message for envelope none,
@@ -234,38 +260,15 @@ func (d *msgDecoder) jsonEvolution(err error) error {
 	return &needEvolution{incoming: incoming}
 }
 
-// avroPlan fetches a writer schema, asks for evolution when it brings fields the table
-// lacks, makes optional (or drops) fields the table requires, or widens a column's type
-// on a table that enables type widening, and compiles its decoding plan (which resolves
-// the rest: promotions, fields the writer lacks).
+// avroPlan fetches a writer schema and compiles its decoding plan (compileAvro).
 func (d *msgDecoder) avroPlan(ctx context.Context, id int32) (*schema.AvroDecoder, error) {
-	if err := d.failed[id]; err != nil {
-		return nil, err
-	}
-	s, err := d.dest.conn.schemaByID(ctx, id)
+	as, err := d.writerSchema(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	as, err := schema.ParseAvro(s)
+	dec, err := d.compileAvro(as, id)
 	if err != nil {
-		d.failed[id] = err
 		return nil, err
-	}
-	if d.dest.cfg.Evolution == EvolutionAddColumns {
-		if mapped, err := schema.AvroTableSchema(as); err == nil {
-			if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
-				return nil, &needEvolution{incoming: incoming}
-			}
-		}
-	}
-	dec, err := schema.NewAvroDecoder(as, id, d.buf, d.cols, schema.AvroOptions{})
-	if err != nil {
-		err = fmt.Errorf("writer schema %d does not fit the table: %w", id, err)
-		d.failed[id] = err
-		return nil, err
-	}
-	if u := dec.Unmapped(); len(u) > 0 {
-		d.dest.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "fields", u)
 	}
 	d.avro[id] = dec
 	return dec, nil
@@ -321,6 +324,15 @@ func (c *Connector) schemaByID(ctx context.Context, id int32) (*schema.Schema, e
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
+}
+
+// avroSchema fetches an Avro schema from the registry by id and parses it.
+func (c *Connector) avroSchema(ctx context.Context, id int32) (avro.Schema, error) {
+	s, err := c.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return schema.ParseAvro(s)
 }
 
 // setType returns dt with the type at path (the JSON decoder's path: struct field

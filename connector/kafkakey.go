@@ -64,11 +64,7 @@ func (w *worker) keySchema(ctx context.Context, id int32) (avro.Schema, error) {
 	if s, ok := w.keySchemas[id]; ok {
 		return s, nil
 	}
-	rs, err := w.dest.conn.schemaByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s, err := schema.ParseAvro(rs)
+	s, err := w.dest.conn.avroSchema(ctx, id)
 	if err != nil {
 		return nil, err
 	}

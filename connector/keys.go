@@ -97,11 +97,7 @@ func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error
 		if err != nil {
 			return nil, err
 		}
-		s, err := k.dest.conn.schemaByID(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		as, err := schema.ParseAvro(s)
+		as, err := k.dest.conn.avroSchema(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -199,11 +195,7 @@ func (k *keyDecoder) avroKey(ctx context.Context, id int32) (*schema.AvroDecoder
 	if err := k.avroF[id]; err != nil {
 		return nil, err
 	}
-	s, err := k.dest.conn.schemaByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	as, err := schema.ParseAvro(s)
+	as, err := k.dest.conn.avroSchema(ctx, id)
 	if err == nil {
 		var cols []*writer.Column
 		for _, i := range k.cols {

@@ -49,7 +49,7 @@ func BenchmarkIngestJSON(b *testing.B) {
 // committed n rows.
 func ingestAll(b *testing.B, cfg *connector.Config, n int64) {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluicelake/sluice/connector"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
 )
@@ -75,7 +74,7 @@ tables:
 		}
 		produceKeyed(recs)
 	}
-	runBench(b, cfg, int64(keys))
+	ingestAll(b, cfg, int64(keys))
 	b.Logf("loaded %d keys in %s", keys, time.Since(start).Round(time.Millisecond))
 
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -96,7 +95,7 @@ tables:
 	resetPeakRSS()
 	b.ResetTimer()
 	for b.Loop() {
-		runBench(b, cfg, int64(changes))
+		ingestAll(b, cfg, int64(changes))
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(changes*b.N)/b.Elapsed().Seconds(), "changes/s")
@@ -153,24 +152,6 @@ func benchEnv(name string, def int) int {
 		return n
 	}
 	return def
-}
-
-// runBench runs a connector until it caught up and checks the rows it committed.
-func runBench(b *testing.B, cfg *connector.Config, n int64) {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	c, err := connector.New(ctx, cfg, connector.Options{UntilCaughtUp: true, Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum, err := c.Run(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if sum.Rows != n {
-		b.Fatalf("rows = %d, want %d", sum.Rows, n)
-	}
 }
 
 // resetPeakRSS starts the process's peak resident set size (VmHWM) from now.

@@ -47,3 +47,28 @@ func opValid(op byte) bool {
 	}
 	return false
 }
+
+// positionRank orders the fields of a Debezium source block that give a change's log
+// position, best first: lsn (PostgreSQL), commit_lsn (SQL Server) and scn (Oracle)
+// over change_lsn and commit_scn, over ord (MongoDB); 0 for other fields. MySQL's
+// file and pos are joined when none of these is there.
+func positionRank(field string) int {
+	switch field {
+	case "lsn", "commit_lsn", "scn":
+		return 3
+	case "change_lsn", "commit_scn":
+		return 2
+	case "ord":
+		return 1
+	}
+	return 0
+}
+
+// binlogPosition is MySQL's file:pos[:row].
+func binlogPosition(file, pos, row string) string {
+	p := file + ":" + pos
+	if row != "" {
+		p += ":" + row
+	}
+	return p
+}

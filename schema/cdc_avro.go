@@ -314,7 +314,6 @@ func (r *avroReader) source(s avro.Schema, c *Change) error {
 			}
 			continue
 		}
-		n := 0
 		switch f.Name() {
 		case "file":
 			file = text
@@ -322,22 +321,13 @@ func (r *avroReader) source(s avro.Schema, c *Change) error {
 			pos = text
 		case "row":
 			row = text
-		case "lsn", "commit_lsn", "scn":
-			n = 3
-		case "change_lsn", "commit_scn":
-			n = 2
-		case "ord":
-			n = 1
 		}
-		if n > rank {
+		if n := positionRank(f.Name()); n > rank {
 			rank, c.Position = n, text
 		}
 	}
 	if rank == 0 && file != "" && pos != "" {
-		c.Position = file + ":" + pos
-		if row != "" {
-			c.Position += ":" + row
-		}
+		c.Position = binlogPosition(file, pos, row)
 	}
 	return nil
 }

@@ -170,7 +170,6 @@ func parseSource(source []byte, c *Change) error {
 		if isNull(raw) {
 			return
 		}
-		r := 0
 		switch string(key) {
 		case "ts_ms":
 			if v, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
@@ -182,14 +181,8 @@ func parseSource(source []byte, c *Change) error {
 			pos = raw
 		case "row":
 			row = raw
-		case "lsn", "commit_lsn", "scn":
-			r = 3
-		case "change_lsn", "commit_scn":
-			r = 2
-		case "ord":
-			r = 1
 		}
-		if r > rank {
+		if r := positionRank(string(key)); r > rank {
 			rank, position = r, raw
 		}
 	})
@@ -200,10 +193,11 @@ func parseSource(source []byte, c *Change) error {
 	case position != nil:
 		c.Position = unquote(position)
 	case file != nil && pos != nil:
-		c.Position = unquote(file) + ":" + unquote(pos)
+		rowText := ""
 		if row != nil {
-			c.Position += ":" + unquote(row)
+			rowText = unquote(row)
 		}
+		c.Position = binlogPosition(unquote(file), unquote(pos), rowText)
 	}
 	return nil
 }
