@@ -30,12 +30,7 @@ func newSimBroker(topic string, partitions int) *simBroker {
 
 // produce appends a message at the partition's high watermark plus gap.
 func (b *simBroker) produce(partition int, gap int64, value func(offset int64) []byte) int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	off := b.high[partition] + gap
-	b.logs[partition] = append(b.logs[partition], simMsg{offset: off, value: value(off)})
-	b.high[partition] = off + 1
-	return off
+	return b.produceKeyed(partition, gap, func(off int64) ([]byte, []byte) { return nil, value(off) })
 }
 
 // produceKeyed appends a keyed message (a nil value is a tombstone) at the partition's
