@@ -36,9 +36,12 @@ import (
 // check that it works; `make bench-e2e` (SLUICE_BENCH_E2E=full) runs the full one:
 // JSON of 10 fields (~200 B, 2M), Avro of the same shape (2M), JSON of 50 fields
 // (~1 KB, 500k), three repetitions each, medians, printed as a Markdown table (and
-// written to SLUICE_BENCH_E2E_OUT when set).
+// written to SLUICE_BENCH_E2E_OUT when set). With SLUICE_BENCH_E2E_PROFILE=dir, the
+// first run of each workload writes CPU and allocation profiles there;
+// SLUICE_BENCH_E2E_DECODERS sets the configuration's decoders.
 func TestBenchE2E(t *testing.T) {
 	full := os.Getenv("SLUICE_BENCH_E2E") == "full"
+	only := os.Getenv("SLUICE_BENCH_E2E_ONLY") // a workload's topic (json, avro, wide): that one alone
 	type workload struct {
 		name, topic string
 		n           int
@@ -54,6 +57,10 @@ func TestBenchE2E(t *testing.T) {
 			{"JSON, 50 fields (~1 KB)", "wide", 500_000, false, 50},
 		}
 		reps, targets = 3, []string{"local", "versitygw"}
+		if only != "" {
+			workloads = slices.DeleteFunc(workloads, func(w workload) bool { return w.topic != only })
+			reps, targets = 1, []string{"local"}
+		}
 	}
 	bins := buildHarness(t)
 	var topicFlags []string
@@ -379,8 +386,12 @@ func runSluice(t *testing.T, bin, addr string, reg *registrytest.Server, s3 *s3t
 	if useAvro {
 		format = "format: avro"
 	}
+	decoders := ""
+	if d := os.Getenv("SLUICE_BENCH_E2E_DECODERS"); d != "" {
+		decoders = "decoders: " + d + "\n"
+	}
 	config := fmt.Sprintf(`name: %s
-kafka: {bootstrap_servers: %s}
+%skafka: {bootstrap_servers: %s}
 schema_registry: {url: %s}
 logging: {format: json}
 %stables:
@@ -390,13 +401,18 @@ logging: {format: json}
     %s
     flush: {max_rows: 500000, max_latency: 10s}
     maintenance: {optimize: {enabled: false}}
-`, name, addr, reg.URL(), storageCfg, topic, location, format)
+`, name, decoders, addr, reg.URL(), storageCfg, topic, location, format)
 	path := filepath.Join(t.TempDir(), "sluice.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"run", "-c", path, "--until-caught-up"}
+	if dir := os.Getenv("SLUICE_BENCH_E2E_PROFILE"); dir != "" && rep == 0 {
+		args = append(args, "--cpuprofile", filepath.Join(dir, topic+"-"+target+".cpu.pprof"),
+			"--memprofile", filepath.Join(dir, topic+"-"+target+".allocs.pprof"))
+	}
 	start := time.Now()
-	cmd := exec.Command(bin, "run", "-c", path, "--until-caught-up")
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,13 @@ type JSONDecoder struct {
 	widened   []NewField
 	path      []string
 	msgCol    int // the column that takes the whole message (JSONOptions.MessageColumn), or -1
+	// order is the field found at each place of the last message's top level (nil
+	// where it was unknown), tried before the map.
+	order []*jsonField
 }
+
+// maxOrder bounds the places remembered in JSONDecoder.order.
+const maxOrder = 1024
 
 // NewJSONDecoder builds a decoder filling the given columns of buf from the top-level
 // fields of the same names. Columns not listed (Kafka metadata, derived columns) are
@@ -95,7 +101,7 @@ func (d *JSONDecoder) Decode(msg []byte) error {
 		s.pos++
 		return d.end()
 	}
-	for {
+	for i := 0; ; {
 		if s.peek() != '"' {
 			return s.errorf("want object key")
 		}
@@ -103,7 +109,18 @@ func (d *JSONDecoder) Decode(msg []byte) error {
 		if err != nil {
 			return err
 		}
-		f := d.fields[string(key)]
+		// Messages of one producer list their fields in one order: the field at this
+		// place last time is checked first, by name, before the map.
+		var f *jsonField
+		if i < len(d.order) && d.order[i] != nil && string(key) == d.order[i].col.Name {
+			f = d.order[i]
+		} else if f = d.fields[string(key)]; f != nil && i < maxOrder {
+			for len(d.order) <= i {
+				d.order = append(d.order, nil)
+			}
+			d.order[i] = f
+		}
+		i++
 		if err := s.expect(':'); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -300,3 +301,42 @@ func TestJSONMessageColumn(t *testing.T) {
 type nopWriter struct{ b *strings.Builder }
 
 func (w *nopWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+
+// BenchmarkJSONDecodeWide decodes a message of 50 top-level fields (~1 KB), the wide
+// workload of make bench-e2e, where finding each field's column weighs most.
+func BenchmarkJSONDecodeWide(b *testing.B) {
+	schema := &table.StructType{}
+	msg := []byte(`{`)
+	for i := range 50 {
+		typ := [...]table.DataType{table.Long, table.String, table.Double}[i%3]
+		schema.Fields = append(schema.Fields, &table.StructField{Name: fmt.Sprintf("field_%02d", i), Type: typ, Nullable: true})
+		if i > 0 {
+			msg = append(msg, ',')
+		}
+		switch i % 3 {
+		case 0:
+			msg = fmt.Appendf(msg, `"field_%02d":%d`, i, 1000+i*37)
+		case 1:
+			msg = fmt.Appendf(msg, `"field_%02d":"value-%d-%d"`, i, i, 977)
+		default:
+			msg = fmt.Appendf(msg, `"field_%02d":%g`, i, float64(i)/7)
+		}
+	}
+	msg = append(msg, '}')
+	buf, err := writer.NewBuffer(writer.Spec{Schema: schema}, writer.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := NewJSONDecoder(buf, buf.Columns(), JSONOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := dec.Decode(msg); err != nil {
+			b.Fatal(err)
+		}
+		buf.AbortRow()
+	}
+}

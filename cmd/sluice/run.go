@@ -14,7 +14,7 @@ import (
 )
 
 func runCmd() *cobra.Command {
-	var configPath string
+	var configPath, cpuProfile, memProfile string
 	var untilCaughtUp bool
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
@@ -33,6 +33,15 @@ from the tables' txn versions.`,
 			if err != nil {
 				return err
 			}
+			stopProfiles, err := startProfiles(cpuProfile, memProfile)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := stopProfiles(); err != nil {
+					log.Error("profile not written", "error", err)
+				}
+			}()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() {
@@ -54,6 +63,8 @@ from the tables' txn versions.`,
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().BoolVar(&untilCaughtUp, "until-caught-up", false, "ingest up to the high watermarks seen at start, commit and exit")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an allocation profile to this file at the end of the run")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
