@@ -43,7 +43,7 @@ test: lint tools
 # its own process, librdkafka's consume-and-discard limit, and the real binary into
 # local disk and versitygw, three repetitions; the table goes to bench-e2e.md.
 bench-e2e: tools
-	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBenchE2E$$' -v ./e2e
+	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBench(E2E|Freshness)$$' -v ./e2e
 
 # make sim SEEDS=10000: the simulation over more seeds; a failing seed prints the
 # command that replays it.
