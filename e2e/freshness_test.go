@@ -80,7 +80,9 @@ tables:
 	p.cmd.Process.Signal(os.Interrupt)
 	<-p.done
 	slices.Sort(lat)
-	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))].Round(time.Millisecond) }
+	q := func(f float64) time.Duration {
+		return lat[min(len(lat)-1, int(f*float64(len(lat))))].Round(time.Millisecond)
+	}
 	t.Logf("freshness of %d events at %d/s, flush.max_latency 1s: p50 %s, p99 %s, max %s", total, rate, q(0.5), q(0.99), lat[len(lat)-1].Round(time.Millisecond))
 	if out := os.Getenv("SLUICE_BENCH_E2E_OUT"); out != "" {
 		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
