@@ -39,11 +39,12 @@ test: lint tools
 	SIM_SEEDS=$(SIM_SEEDS_RACE) $(GO) test -race $(TESTFLAGS) ./...
 	SIM_SEEDS=$(SEEDS) SIM_FIRST=1000 $(GO) test $(TESTFLAGS) -run '^TestSimulation(Upsert)?$$' ./connector
 
-# make bench-e2e: the end-to-end harness (e2e/benche2e_test.go) in full: the broker in
-# its own process, librdkafka's consume-and-discard limit, and the real binary into
-# local disk and versitygw, three repetitions; the table goes to bench-e2e.md.
+# make bench-e2e: the end-to-end harness in full: throughput (e2e/benche2e_test.go: the
+# broker in its own process, librdkafka's consume-and-discard limit, the real binary into
+# local disk and versitygw, three repetitions), freshness at a steady rate
+# (freshness_test.go) and resume on a long log (resume_test.go); figures to bench-e2e.md.
 bench-e2e: tools
-	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBench(E2E|Freshness)$$' -v ./e2e
+	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBench(E2E|Freshness|Resume)$$' -v ./e2e
 
 # make sim SEEDS=10000: the simulation over more seeds; a failing seed prints the
 # command that replays it.
