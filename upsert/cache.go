@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/sluicelake/sluice/table"
 )
 
 // Cache keeps the keys of data files between lookups, up to a number of bytes, least
@@ -18,6 +20,16 @@ type Cache struct {
 	used  int64
 	files map[string]*list.Element
 	lru   *list.List // of *cacheEntry, most recent first
+	// stats are the parsed key-column statistics of the files of the last lookup, so
+	// that a lookup does not parse every file's statistics again; each is marked with
+	// the lookup (gen) that last saw it, and sweep drops the rest (files no longer live).
+	stats map[string]*statsEntry
+	gen   uint64
+}
+
+type statsEntry struct {
+	fileBounds
+	gen uint64
 }
 
 type cacheEntry struct {
@@ -27,7 +39,39 @@ type cacheEntry struct {
 
 // NewCache returns a cache of at most maxBytes of keys.
 func NewCache(maxBytes int64) *Cache {
-	return &Cache{max: maxBytes, files: map[string]*list.Element{}, lru: list.New()}
+	return &Cache{max: maxBytes, files: map[string]*list.Element{}, lru: list.New(), stats: map[string]*statsEntry{}}
+}
+
+// bounds returns a file's parsed key-column statistics, from the cache when it has
+// them.
+func (c *Cache) bounds(f *table.Add, ks *KeySet) fileBounds {
+	if c == nil {
+		return ks.statBounds(f)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.stats[f.Path]
+	if e == nil {
+		e = &statsEntry{fileBounds: ks.statBounds(f)}
+		c.stats[f.Path] = e
+	}
+	e.gen = c.gen
+	return e.fileBounds
+}
+
+// sweep forgets the statistics of files the last lookup did not see.
+func (c *Cache) sweep() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, e := range c.stats {
+		if e.gen != c.gen {
+			delete(c.stats, p)
+		}
+	}
+	c.gen++
 }
 
 // Bytes is the memory the cached keys take.

@@ -52,7 +52,7 @@ func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *Ke
 		if ctx.Err() != nil {
 			return nil, st, ctx.Err()
 		}
-		cands := ks.candidates(f)
+		cands := ks.candidates(cache.bounds(f, ks))
 		if len(cands) == 0 {
 			st.PrunedByStats++
 			continue
@@ -77,24 +77,46 @@ func Find(ctx context.Context, store storage.Storage, files []*table.Add, ks *Ke
 			st.Rows += len(rows)
 		}
 	}
+	cache.sweep()
 	st.Took = time.Since(start)
 	return hits, st, nil
 }
 
-// candidates returns the keys a file's statistics admit (all of them when it has
-// none for the key columns).
-func (ks *KeySet) candidates(f *table.Add) []keyEntry {
+// fileBounds is what a file's statistics say about the key columns: no rows, or the
+// bounds of each column (nil bounds: the file has no statistics).
+type fileBounds struct {
+	empty  bool
+	bounds []bound
+}
+
+// statBounds parses a file's statistics into the bounds of the key columns. The
+// bounds stay valid when rows are deleted later (they become wide, not wrong), so a
+// cache may keep them for as long as the file lives.
+func (ks *KeySet) statBounds(f *table.Add) fileBounds {
 	stats, ok := f.ParseStats()
-	if !ok || len(ks.byFirst) == 0 {
-		return ks.byFirst
+	if !ok {
+		return fileBounds{}
 	}
 	if stats.NumRecords == 0 {
+		return fileBounds{empty: true}
+	}
+	fb := fileBounds{bounds: make([]bound, len(ks.cols))}
+	for i, c := range ks.cols {
+		fb.bounds[i] = statBound(c, stats)
+	}
+	return fb
+}
+
+// candidates returns the keys a file's statistics admit (all of them when it has
+// none for the key columns).
+func (ks *KeySet) candidates(fb fileBounds) []keyEntry {
+	if fb.empty {
 		return nil
 	}
-	bounds := make([]bound, len(ks.cols))
-	for i, c := range ks.cols {
-		bounds[i] = statBound(c, stats)
+	if fb.bounds == nil || len(ks.byFirst) == 0 {
+		return ks.byFirst
 	}
+	bounds := fb.bounds
 	cands := ks.byFirst
 	if b := bounds[0]; b.min != nil || b.max != nil {
 		first := isBytesType(ks.cols[0].Type)

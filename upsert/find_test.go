@@ -186,3 +186,62 @@ func TestFindCache(t *testing.T) {
 		t.Fatalf("small cache: %v, %d bytes", err, small.Bytes())
 	}
 }
+
+// The cache keeps the parsed statistics of the files of the last lookup, and forgets
+// those of files that are no longer live.
+func TestFindCacheStatistics(t *testing.T) {
+	ctx := context.Background()
+	store := storage.NewMemory("mem")
+	cols, _ := Columns(testSchema, []string{"id"})
+	a := writeFile(t, store, "a.parquet", []int64{1, 2}, false)
+	b := writeFile(t, store, "b.parquet", []int64{10, 11}, false)
+	cache := NewCache(1 << 20)
+	ks, _ := NewKeySet(cols, keysOf(2, 50))
+	if _, st, err := Find(ctx, store, []*table.Add{a, b}, ks, cache); err != nil || st.PrunedByStats != 1 {
+		t.Fatalf("%+v %v: want b pruned by its statistics", st, err)
+	}
+	if len(cache.stats) != 2 {
+		t.Fatalf("%d files' statistics cached, want 2", len(cache.stats))
+	}
+	// b's statistics come from the cache now: a broken stats string is not parsed again.
+	broken := *b
+	broken.Stats = "{"
+	hits, st, err := Find(ctx, store, []*table.Add{&broken}, ks, cache)
+	if err != nil || len(hits) != 0 || st.PrunedByStats != 1 {
+		t.Fatalf("hits %v, %+v, %v: want b pruned by its cached statistics", hits, st, err)
+	}
+	if _, ok := cache.stats["a.parquet"]; ok || len(cache.stats) != 1 {
+		t.Fatalf("cached statistics %v: a is no longer live and must be forgotten", cache.stats)
+	}
+}
+
+// BenchmarkFindStatistics is one lookup of 1,000 new keys over 100,000 files whose
+// statistics prune them all (an insert-heavy flush on a large table): without a
+// cache every file's statistics are parsed each time; with one, once.
+func BenchmarkFindStatistics(b *testing.B) {
+	cols, _ := Columns(testSchema, []string{"id"})
+	files := make([]*table.Add, 100_000)
+	for i := range files {
+		files[i] = &table.Add{Path: fmt.Sprintf("f%06d.parquet", i),
+			Stats: fmt.Sprintf(`{"numRecords":100,"minValues":{"id":%d,"name":"a"},"maxValues":{"id":%d,"name":"z"},"nullCount":{"id":0,"name":0}}`, i*100, i*100+99)}
+	}
+	var keys []int64
+	for k := range 1000 {
+		keys = append(keys, int64(20_000_000+k))
+	}
+	ks, _ := NewKeySet(cols, keysOf(keys...))
+	store := storage.NewMemory("mem")
+	for _, c := range []struct {
+		name  string
+		cache *Cache
+	}{{"no cache", nil}, {"cache", NewCache(1 << 30)}} {
+		b.Run(c.name, func(b *testing.B) {
+			Find(context.Background(), store, files, ks, c.cache) // the cache's first lookup parses, as without one
+			for b.Loop() {
+				if _, st, err := Find(context.Background(), store, files, ks, c.cache); err != nil || st.PrunedByStats != len(files) {
+					b.Fatal(err, st)
+				}
+			}
+		})
+	}
+}
