@@ -73,6 +73,7 @@ tables:
 		{"headers as", base + "    headers_as: json\n", `"json": want binary or string`},
 		{"key format", base + "    key_format: avro\n", `key_format avro needs schema_registry.url`},
 		{"protobuf key format", base + "    key_format: protobuf\n", `protobuf keys are not decoded yet`},
+		{"template without topic in location", strings.Replace(base, "name: t", "name: \"{topic}\"", 1), `needs {topic} in both name and location`},
 		{"bad mode", base + "    mode: merge\n", `"merge": want append, changelog or upsert`},
 		{"debezium in append mode", base + "    envelope: debezium\n", `a debezium envelope describes changes: set mode: upsert or changelog`},
 		{"key in append mode", base + "    key: [id]\n", `key applies to mode upsert`},

@@ -40,6 +40,9 @@ type Options struct {
 	UntilCaughtUp bool
 	// Logger receives progress and errors. Defaults to slog.Default().
 	Logger *slog.Logger
+	// TopicRefresh is how often topic_pattern is matched against the cluster's topics
+	// (new topics are subscribed to, and get their table from a template). Defaults to 30s.
+	TopicRefresh time.Duration
 }
 
 // Summary reports what a run did.
@@ -61,12 +64,15 @@ func (p tp) String() string { return fmt.Sprintf("%s[%d]", p.topic, p.partition)
 
 // Connector runs one configuration.
 type Connector struct {
-	cfg      *Config
-	opts     Options
-	log      *slog.Logger
-	metrics  *metrics
-	tables   []*ingestTable
-	registry *schema.Registry
+	cfg     *Config
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	// tables are opened at start, and by the poller's goroutine for new topics of
+	// templates; every other reader runs on that goroutine or after it stopped.
+	tables    []*ingestTable
+	templates templates
+	registry  *schema.Registry
 
 	// openStore opens a table location (storage.OpenWith with the configured S3 options).
 	openStore func(ctx context.Context, location string) (storage.Storage, error)
@@ -106,6 +112,9 @@ func newConnector(cfg *Config, opts Options) *Connector {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.TopicRefresh <= 0 {
+		opts.TopicRefresh = topicRefresh
+	}
 	return &Connector{cfg: cfg, opts: opts, log: opts.Logger, metrics: newMetrics(), retryBase: 200 * time.Millisecond,
 		failCh: make(chan struct{}), reseekCh: make(chan *ingestTable, 16), notifyCh: make(chan struct{}, 1)}
 }
@@ -129,6 +138,12 @@ func (c *Connector) open(ctx context.Context) error {
 		}
 	}
 	for i := range cfg.Tables {
+		if cfg.Tables[i].IsTemplate() {
+			if err := c.addTemplate(ctx, &cfg.Tables[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		t, err := c.openTable(ctx, &cfg.Tables[i])
 		if err != nil {
 			return err
@@ -299,6 +314,8 @@ func (c *Connector) run(ctx context.Context, cons consumer) (Summary, error) {
 	for _, t := range c.tables {
 		t.start(hard, &workers, &committers)
 	}
+	// Tables of templates that the poller opens for new topics start in the same groups.
+	c.templates.hard, c.templates.workers, c.templates.committers = hard, &workers, &committers
 	stopWorkers := func() {
 		stopHard()
 		committers.Wait() // nothing sends to the workers after this

@@ -125,7 +125,7 @@ func (p *poller) loop(ctx context.Context) error {
 			}
 			lastGauges = now
 		}
-		if now.Sub(lastTopics) >= topicRefresh {
+		if now.Sub(lastTopics) >= p.conn.opts.TopicRefresh {
 			if err := p.refreshTopics(false); err != nil {
 				p.log.Warn("topic_pattern: cannot list topics; retrying later", "error", err)
 			}

@@ -33,6 +33,21 @@ func (s topicSet) has(topic string) bool {
 // itself, so that one regular expression dialect decides both what is fetched and
 // which table a message goes to; new matching topics are picked up within topicRefresh.
 func (p *poller) refreshTopics(initial bool) error {
+	if p.conn.hasPatternTemplates() {
+		all, err := p.cons.Topics()
+		if err != nil {
+			return err
+		}
+		names := make([]string, 0, len(all))
+		for name := range all {
+			names = append(names, name)
+		}
+		// A table that cannot be opened stops the connector, as at start.
+		if err := p.conn.instantiatePatterns(p.hard, names); err != nil {
+			p.conn.fail(err)
+			return nil
+		}
+	}
 	set := map[string]bool{}
 	patterns := false
 	for _, t := range p.conn.tables {

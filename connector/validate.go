@@ -153,6 +153,14 @@ func (t *TableConfig) validateSource(v *validator, path string) {
 	if t.RouteBy != nil && t.Format == FormatAvro {
 		v.errorf(path+".route_by", "route_by works on json and json_schema messages")
 	}
+	if t.IsTemplate() {
+		if !strings.Contains(t.Name, topicPlaceholder) || !strings.Contains(t.Location, topicPlaceholder) {
+			v.errorf(path, "a table template (one table per topic) needs {topic} in both name and location, so that each topic's table has its own")
+		}
+		if t.DLQ != nil && t.DLQ.Location != "" && !strings.Contains(t.DLQ.Location, topicPlaceholder) {
+			v.errorf(path+".dlq.location", "a table template's dead-letter table needs {topic} in its location too (one dead-letter table per table)")
+		}
+	}
 }
 
 func (t *TableConfig) validateFormat(v *validator, path string, c *Config) {
