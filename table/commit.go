@@ -88,7 +88,10 @@ type CommitResult struct {
 func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.snap == nil || t.stale() {
+	// Read the log first when the handle may be behind: never loaded, stale, or other
+	// writers committed around its last commit (then the next version is most likely
+	// taken: one listing is cheaper than a lost put-if-absent and the listing after it).
+	if t.snap == nil || t.stale() || t.contended {
 		if _, err := t.refresh(ctx); err != nil {
 			return CommitResult{}, err
 		}
@@ -97,6 +100,9 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 	if op == "" {
 		op = "STREAMING UPDATE"
 	}
+	// Others committed since this handle's last commit when the version it first tries
+	// to put is not the one after that commit.
+	othersBefore := t.lastOwn >= 0 && t.snap.version > t.lastOwn
 	backoff := t.opts.retryBackoff
 	for attempt := 1; ; attempt++ {
 		s := t.snap
@@ -126,6 +132,8 @@ func (t *Table) Commit(ctx context.Context, tx *Transaction) (CommitResult, erro
 			}
 			t.current = start
 			t.advanced(version-1, start)
+			t.contended = attempt > 1 || othersBefore
+			t.lastOwn = version
 			res := CommitResult{Version: version, Attempts: attempt}
 			switch {
 			case version%t.snap.checkpointInterval() != 0:

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicelake/sluice/table/storage"
@@ -281,27 +282,53 @@ func loadFrom(ctx context.Context, store storage.Storage, files []logFile, fromH
 
 // replay applies the JSON commits among files, which must follow s.version without gaps.
 func (s *Snapshot) replay(ctx context.Context, store storage.Storage, files []logFile) error {
+	var todo []logFile
+	next := s.version + 1
 	for _, f := range files {
 		if f.kind != logCommit || f.version <= s.version {
 			continue
 		}
-		if f.version != s.version+1 {
-			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d is missing (the next one is %d)", s.version+1, f.version)}
+		if f.version != next {
+			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d is missing (the next one is %d)", next, f.version)}
 		}
-		data, err := store.Get(ctx, f.key)
-		if err != nil {
-			return fmt.Errorf("table %s: read commit %d: %w", s.uri, f.version, err)
+		todo = append(todo, f)
+		next++
+	}
+	// The commits are read a chunk at a time, concurrently, then applied in order: on
+	// an object store, a handle that is several commits behind catches up in about one
+	// request's time rather than one per commit, and memory holds one chunk.
+	for len(todo) > 0 {
+		chunk := todo[:min(len(todo), replayParallel)]
+		todo = todo[len(chunk):]
+		data := make([][]byte, len(chunk))
+		errs := make([]error, len(chunk))
+		var wg sync.WaitGroup
+		for i, f := range chunk {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				data[i], errs[i] = store.Get(ctx, f.key)
+			}()
 		}
-		actions, err := decodeCommit(data)
-		if err != nil {
-			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", f.version, err)}
-		}
-		if err := s.apply(f.version, actions); err != nil {
-			return err
+		wg.Wait()
+		for i, f := range chunk {
+			if errs[i] != nil {
+				return fmt.Errorf("table %s: read commit %d: %w", s.uri, f.version, errs[i])
+			}
+			actions, err := decodeCommit(data[i])
+			if err != nil {
+				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", f.version, err)}
+			}
+			if err := s.apply(f.version, actions); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// replayParallel is how many commits replay reads at once.
+const replayParallel = 8
 
 // apply applies the actions of one commit and moves the snapshot to version.
 func (s *Snapshot) apply(version int64, actions []Action) error {

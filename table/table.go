@@ -38,13 +38,18 @@ type Table struct {
 	// current is when snap was last known to be the latest version: a listing found
 	// nothing newer, or the put-if-absent of the next version won (see stale).
 	current time.Time
-	opts    options
+	// contended is set when the handle's last commit lost a race: other writers are
+	// committing, so the next commit reads the log first instead of putting a version
+	// that is most likely taken already.
+	contended bool
+	lastOwn   int64 // the version of the handle's last commit, -1 before one
+	opts      options
 }
 
 // New returns a handle on the table stored in store. Nothing is read until Snapshot,
 // Create or Commit is called.
 func New(store storage.Storage, opts ...Option) *Table {
-	t := &Table{store: store, opts: defaultOptions()}
+	t := &Table{store: store, opts: defaultOptions(), lastOwn: -1}
 	for _, o := range opts {
 		o.apply(&t.opts)
 	}
