@@ -54,7 +54,7 @@ func (k *keyDecoder) resolve(names []string) error {
 			return fmt.Errorf("key column %q is not a column the messages fill", name)
 		}
 		if !writer.KeyType(col.Type) {
-			return fmt.Errorf("key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", name, col.Type)
+			return keyTypeError(name, col.Type)
 		}
 		k.cols = append(k.cols, col.Index)
 		cols = append(cols, col)
@@ -127,6 +127,11 @@ func (k *keyDecoder) rowKey(dst []byte) ([]byte, error) {
 		err = errNullKey(k.names)
 	}
 	return dst, err
+}
+
+// keyTypeError refuses a key column of a type keys cannot have.
+func keyTypeError(name string, t table.DataType) error {
+	return fmt.Errorf("key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", name, t)
 }
 
 func errNullKey(cols []string) error {

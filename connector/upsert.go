@@ -215,7 +215,7 @@ func checkUpsertTable(snap *table.Snapshot, cfg *TableConfig, key []string) erro
 			return fmt.Errorf("key column %q is not a column of the table", k)
 		}
 		if !writer.KeyType(f.Type) {
-			return fmt.Errorf("key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", k, f.Type)
+			return keyTypeError(k, f.Type)
 		}
 	}
 	return nil

@@ -315,7 +315,7 @@ func (t *TableConfig) validateChanges(v *validator, path string) {
 				if c.Name == k {
 					found = true
 					if typ, err := table.ParsePrimitive(c.Type); err == nil && !writer.KeyType(typ) {
-						v.errorf(fmt.Sprintf("%s.key[%d]", path, i), "key column %q has type %s; keys are integers, strings, binary, dates, timestamps or booleans", k, typ)
+						v.errorf(fmt.Sprintf("%s.key[%d]", path, i), "%v", keyTypeError(k, typ))
 					}
 				}
 			}

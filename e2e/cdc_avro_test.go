@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -254,7 +253,7 @@ tables:
 				t.Fatalf("rows %q, want 1:eu/7 3:-", got)
 			}
 			var stage string
-			if err := duckNamedLocation(t, filepath.Join(dir, "dlq")).QueryRow(`SELECT string_agg(stage || '@' || "offset", ',') FROM events`).Scan(&stage); err != nil {
+			if err := duck(t, filepath.Join(dir, "dlq")).QueryRow(`SELECT string_agg(stage || '@' || "offset", ',') FROM events`).Scan(&stage); err != nil {
 				t.Fatal(err)
 			}
 			if stage != "key@1" {
@@ -262,12 +261,4 @@ tables:
 			}
 		})
 	}
-}
-
-// duckNamedLocation opens DuckDB with the table at location registered as "events".
-func duckNamedLocation(t *testing.T, location string) interface {
-	QueryRow(string, ...any) *sql.Row
-} {
-	t.Helper()
-	return duck(t, location)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"unsafe"
 )
 
 // ParseDebeziumJSON splits a Debezium change event in JSON into c: the envelope
@@ -219,7 +220,10 @@ func eachField(sc *scanner, f func(key, raw []byte)) error {
 		if err != nil {
 			return err
 		}
-		key := append([]byte(nil), k...) // str's scratch is reused by the value's strings
+		key := k
+		if !within(k, sc.data) { // decoded escapes live in str's scratch, which the value's strings reuse
+			key = append([]byte(nil), k...)
+		}
 		if err := sc.expect(':'); err != nil {
 			return err
 		}
@@ -238,6 +242,16 @@ func eachField(sc *scanner, f func(key, raw []byte)) error {
 			return sc.errorf("want ',' or '}'")
 		}
 	}
+}
+
+// within reports whether b is a slice of data.
+func within(b, data []byte) bool {
+	if len(b) == 0 || len(data) == 0 {
+		return true
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= start && p < start+uintptr(len(data))
 }
 
 // trailing refuses anything but space after the value.

@@ -78,3 +78,27 @@ func FuzzParseDebeziumJSON(f *testing.F) {
 		}
 	})
 }
+
+// Keys with escapes are decoded into the scanner's scratch, which later strings reuse:
+// such keys are copied, others alias the message.
+func TestParseDebeziumJSONEscapedKeys(t *testing.T) {
+	var c Change
+	msg := `{"be\u0066ore":{"id":1},"a\u0066ter":{"id":2},"\u006fp":"u","source":{"t\u0073_ms":5,"ls\u006e":"x"}}`
+	if err := ParseDebeziumJSON([]byte(msg), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Op != OpUpdate || string(c.Before) != `{"id":1}` || string(c.After) != `{"id":2}` || c.TsMs != 5 || c.Position != "x" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func BenchmarkParseDebeziumJSON(b *testing.B) {
+	msg := []byte(`{"before":{"id":1,"name":"a"},"after":{"id":1,"name":"b"},"source":{"version":"2.5.0","connector":"postgresql","ts_ms":1700000000000,"lsn":24023128,"txId":555},"op":"u","ts_ms":1700000000123}`)
+	b.ReportAllocs()
+	var c Change
+	for b.Loop() {
+		if err := ParseDebeziumJSON(msg, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
