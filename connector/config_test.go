@@ -201,3 +201,20 @@ func TestInstanceID(t *testing.T) {
 		t.Fatalf("group.instance.id in properties: %v", err)
 	}
 }
+
+func TestCDCExampleLoads(t *testing.T) {
+	t.Setenv("S3_ACCESS_KEY_ID", "id")
+	t.Setenv("S3_SECRET_ACCESS_KEY", "secret")
+	cfg, err := LoadConfig("../examples/cdc.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, hist := cfg.Tables[0], cfg.Tables[1]
+	if !up.IsTemplate() || up.Mode != ModeUpsert || up.OnTombstone != OnTombstoneDelete || up.Envelope != EnvelopeDebezium ||
+		hist.Mode != ModeChangelog || hist.OnTombstone != OnTombstoneSkip {
+		t.Fatalf("unexpected config: %+v", cfg.Tables)
+	}
+	if got := up.instantiate("dbserver1.inventory.orders"); got.Name != "dbserver1.inventory.orders" || got.Location != "s3://lake/inventory/dbserver1.inventory.orders" {
+		t.Fatalf("instantiated %s at %s", got.Name, got.Location)
+	}
+}

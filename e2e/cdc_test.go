@@ -435,7 +435,8 @@ tables:
 		<-p.done
 		t.Logf("kill %d at table version %d", kill, version())
 	}
-	p := startSluice(t, config)
+	addr := freeAddr(t)
+	p := startSluice(t, strings.Replace(config, "kafka:\n", fmt.Sprintf("metrics: {listen: %q}\nkafka:\n", addr), 1))
 	var last string
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -460,6 +461,15 @@ tables:
 		}
 		return true
 	})
+	// The change metrics of the last run: changes by type, rows replaced, files
+	// touched per flush, key-lookup time.
+	for _, sample := range []string{`sluice_changes_total{table="customers",type="update"}`, `sluice_changes_total{table="customers",type="delete"}`,
+		`sluice_upsert_rows_deleted_total{table="customers"}`, `sluice_upsert_files_touched_count{table="customers"}`,
+		`sluice_key_lookup_duration_seconds_count{table="customers"}`} {
+		if v, ok := metric(addr, sample); !ok || v <= 0 {
+			t.Errorf("metric %s = %v (found %v), want > 0", sample, v, ok)
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
