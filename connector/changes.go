@@ -75,7 +75,7 @@ func (w *worker) decodeChange(ctx context.Context, m *kafka.Message, p tp, off i
 			}
 			if del {
 				w.buf.AbortRow()
-				w.pending = append(w.pending, pendingKey{key: string(key)})
+				w.keyed(string(key), writer.RowRef{}, false)
 				return "", nil
 			}
 		} else {
@@ -86,12 +86,11 @@ func (w *worker) decodeChange(ctx context.Context, m *kafka.Message, p tp, off i
 		}
 		ref := w.buf.LastRow()
 		refs = append(refs, ref)
-		if upsert {
-			w.pending = append(w.pending, pendingKey{key: string(w.keyBuf), ref: ref, live: true})
+		if upsert { // an upsert's one row: nothing after it can fail
+			w.keyed(string(w.keyBuf), ref, true)
 		}
 		return "", nil
 	}
-	w.pending = w.pending[:0]
 	switch c.Op {
 	case schema.OpTruncate:
 		return "decode", errTruncate
@@ -111,21 +110,7 @@ func (w *worker) decodeChange(ctx context.Context, m *kafka.Message, p tp, off i
 	default:
 		stage, err = emit(c.After, changeType(c.Op), false)
 	}
-	if err != nil {
-		return stage, err
-	}
-	for _, k := range w.pending {
-		w.keyed(k.key, k.ref, k.live)
-	}
-	return "", nil
-}
-
-// pendingKey is a key change of the message being decoded, applied once every row
-// of the message is in.
-type pendingKey struct {
-	key  string
-	ref  writer.RowRef
-	live bool
+	return stage, err
 }
 
 // keyed records the last change of a key in the batch; the key's earlier row in the

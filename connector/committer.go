@@ -260,7 +260,7 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 	var replaced replacement
 	commitStart := time.Now()
 	var err error
-	if t.cfg.Mode == ModeUpsert {
+	if len(b.keys) > 0 { // an upsert batch: its keys' rows in the table go
 		res, replaced, err = t.commitUpsert(ctx, tx, b)
 	} else {
 		err = t.retry(ctx, "commit", func() error {

@@ -25,7 +25,7 @@ type replacement struct {
 // writer (optimize, another instance's upsert on other keys) changed a file it marks.
 const maxUpsertRounds = 50
 
-// commitUpsert commits an upsert batch: against the latest snapshot, it finds the
+// commitUpsert commits an upsert batch (one with keys): against the latest snapshot, it finds the
 // live rows of the batch's keys, marks them deleted with deletion vectors, and commits
 // that with the batch's new files and txns in one commit. When another writer removed
 // or changed one of those files first (optimize, a DELETE, another instance's upsert
@@ -38,15 +38,6 @@ const maxUpsertRounds = 50
 // the lookup's snapshot and the commit.
 func (t *ingestTable) commitUpsert(ctx context.Context, tx *table.Transaction, b *batch) (table.CommitResult, replacement, error) {
 	var rep replacement
-	if len(b.keys) == 0 {
-		var res table.CommitResult
-		err := t.retry(ctx, "commit", func() error {
-			var err error
-			res, err = t.tbl.Commit(ctx, tx)
-			return err
-		})
-		return res, rep, err
-	}
 	newAdds := tx.Adds
 	tx.Operation = "MERGE"
 	keys := slices.Collect(maps.Keys(b.keys))

@@ -153,7 +153,6 @@ type worker struct {
 	keys       map[string]keySlot
 	dead       []writer.RowRef
 	keyBuf     []byte
-	pending    []pendingKey
 	keySchemas map[int32]avro.Schema // key_format avro: key writer schemas by id
 	// keySchemaIDs are key_format json_schema ids the registry has.
 	keySchemaIDs map[int32]bool
