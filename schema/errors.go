@@ -184,6 +184,29 @@ func (e *AvroError) Error() string {
 	return fmt.Sprintf("avro message (schema %d): field %q at byte %d: %s", e.SchemaID, e.Field, e.Offset, e.Msg)
 }
 
+// ProtoError is a Protobuf message that cannot be decoded: malformed wire data (a bad
+// tag, a varint or length running past the end), a field whose wire type its
+// declaration forbids, a value its column cannot hold. Like AvroError the row is left
+// unfinished for the caller to abort; ProtoDecoder.Decode returns it.
+type ProtoError struct {
+	// SchemaID is the writer schema the message claims.
+	SchemaID int32
+	// Field is the dotted path of the value; empty for the message as a whole.
+	Field string
+	// Offset is the byte position of the value in the message (after the Confluent
+	// header and the message indexes).
+	Offset int
+	// Msg says what is wrong.
+	Msg string
+}
+
+func (e *ProtoError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("protobuf message (schema %d) at byte %d: %s", e.SchemaID, e.Offset, e.Msg)
+	}
+	return fmt.Sprintf("protobuf message (schema %d): field %q at byte %d: %s", e.SchemaID, e.Field, e.Offset, e.Msg)
+}
+
 // AvroSchemaError is an Avro schema the table cannot take: a type with no table
 // equivalent (AvroTableSchema), or a writer schema whose fields do not resolve against
 // the table's columns (NewAvroDecoder). Every message with that schema id fails alike,
@@ -200,6 +223,33 @@ type AvroSchemaError struct {
 func (e *AvroSchemaError) Error() string {
 	var b strings.Builder
 	b.WriteString("avro schema")
+	if e.SchemaID != 0 {
+		fmt.Fprintf(&b, " %d", e.SchemaID)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": field %q", e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ProtoSchemaError is a Protobuf message type the table cannot take: a type with no
+// table equivalent (ProtoTableSchema), or a writer's message type whose fields do not
+// resolve against the table's columns (NewProtoDecoder). Like AvroSchemaError it holds
+// for every message of that schema id and message type.
+type ProtoSchemaError struct {
+	// SchemaID is the writer schema id given to NewProtoDecoder; 0 from ProtoTableSchema.
+	SchemaID int32
+	// Field is the dotted path of the field, empty for the message type as a whole.
+	Field string
+	// Msg says what is wrong, naming both types where two disagree.
+	Msg string
+}
+
+func (e *ProtoSchemaError) Error() string {
+	var b strings.Builder
+	b.WriteString("protobuf schema")
 	if e.SchemaID != 0 {
 		fmt.Fprintf(&b, " %d", e.SchemaID)
 	}

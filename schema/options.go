@@ -68,3 +68,13 @@ type EvolveOptions struct {
 	// refused.
 	TypeWidening bool
 }
+
+// ProtoOptions configure a ProtoDecoder.
+type ProtoOptions struct {
+	// UnknownFields says what happens to a declared field, at any depth, that the table
+	// has no column or struct field for. UnknownIgnore skips it; UnknownFail refuses the
+	// message type in NewProtoDecoder (never per message), naming the field. Fields the
+	// writer's schema does not declare (numbers unknown to it) are always skipped, as
+	// every Protobuf parser does. Defaults to UnknownIgnore.
+	UnknownFields UnknownFields
+}
