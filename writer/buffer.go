@@ -100,6 +100,7 @@ type Buffer struct {
 	statNodeList []*snode
 	statIndex    map[*snode]int
 	nodeStage    staged // scratch for shredding one nested value
+	variantStage staged // scratch for appending a variant's two leaves
 	err          error  // first error of the row being built
 
 	keyBuf []byte

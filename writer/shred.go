@@ -23,7 +23,9 @@ func (b *Buffer) shred(p *part, sn *snode, id int32, rep, def uint8) {
 		case nodeFloat:
 			s.f = nd.f
 		case nodeBytes:
-			s.b = nest.data[nd.i : nd.i+int64(nd.n)]
+			// Capped, so that nothing appending to the scratch can write into the
+			// row's later bytes.
+			s.b = nest.data[nd.i : nd.i+int64(nd.n) : nd.i+int64(nd.n)]
 		}
 		b.bytes += p.leaves[l.index].appendValue(l, rep, sn.def, s)
 	case sn.fields != nil:

@@ -43,7 +43,7 @@ func (b *Buffer) appendVariant(p *part, n *snode, s *staged) int64 {
 	if s.state != stateSet {
 		return p.leaves[meta.index].appendNull(meta, 0, 0) + p.leaves[val.index].appendNull(val, 0, 0)
 	}
-	scratch := &b.nodeStage
+	scratch := &b.variantStage // not nodeStage: its b may alias the row's nested bytes
 	scratch.b = append(scratch.b[:0], s.vmeta...)
 	size := p.leaves[meta.index].appendValue(meta, 0, n.def, scratch)
 	scratch.b = append(scratch.b[:0], s.vvalue...)
