@@ -132,7 +132,7 @@ func (t *TableConfig) kafkaColumns() []*table.StructField {
 	switch t.KeyFormat {
 	case "string":
 		key = table.String
-	case "json", "avro", "json_schema":
+	case "json", "avro", "json_schema", "protobuf":
 		key = table.Variant
 	}
 	return []*table.StructField{

@@ -485,7 +485,8 @@ func (t *ingestTable) reloadSpec(ctx context.Context) error {
 	return err
 }
 
-// messageSchema maps the writer schema of a message (avro, json_schema) to columns.
+// messageSchema maps the writer schema of a message (avro, protobuf, json_schema) to
+// columns.
 func (t *ingestTable) messageSchema(ctx context.Context, m *kafka.Message) (*table.StructType, error) {
 	if t.cfg.Format == FormatJSON {
 		if t.cfg.Envelope == EnvelopeDebezium {
@@ -495,6 +496,9 @@ func (t *ingestTable) messageSchema(ctx context.Context, m *kafka.Message) (*tab
 			return nil, &schema.EvolutionError{Msg: "the table has no declared schema and the message carries no Connect schema (the JsonConverter's schemas.enable=true): declare the columns"}
 		}
 		return nil, &schema.EvolutionError{Msg: "format json needs a declared schema"}
+	}
+	if t.cfg.Format == FormatProtobuf {
+		return t.protoTableSchema(ctx, m.Value)
 	}
 	id, _, err := schema.ParseWire(m.Value)
 	if err != nil {

@@ -115,8 +115,9 @@ type TableConfig struct {
 	Location     string   `yaml:"location"`
 	// Format of message values. Defaults to json.
 	Format Format `yaml:"format"`
-	// Schema declares the columns decoded from the message. Required for json; for avro
-	// and json_schema the table is created from the registry schema when it is absent.
+	// Schema declares the columns decoded from the message. Required for json; for avro,
+	// protobuf and json_schema the table is created from the registry schema when it is
+	// absent.
 	Schema []ColumnConfig `yaml:"schema"`
 	// PartitionBy lists partition columns (declared or derived).
 	PartitionBy []string `yaml:"partition_by"`
@@ -130,8 +131,9 @@ type TableConfig struct {
 	// are) or string. Defaults to binary.
 	HeadersAs string `yaml:"headers_as"`
 	// KeyFormat is how the _kafka_key column holds the message key: raw (binary, the
-	// bytes as they are), string, or json (a variant column holding the key's JSON
-	// value). Defaults to raw.
+	// bytes as they are), string, or a variant column holding the key's JSON value,
+	// decoded as json, or through the registry as avro, protobuf or json_schema.
+	// Defaults to raw.
 	KeyFormat string      `yaml:"key_format"`
 	Flush     FlushConfig `yaml:"flush"`
 	// EventTime names a timestamp column whose newest committed value is the table's
@@ -469,6 +471,7 @@ const (
 	FormatJSON       Format = "json"        // JSON, decoded by the declared schema
 	FormatAvro       Format = "avro"        // Confluent wire format, writer schema from the registry
 	FormatJSONSchema Format = "json_schema" // JSON behind the Confluent wire header, schema from the registry
+	FormatProtobuf   Format = "protobuf"    // Confluent wire format with message indexes, .proto from the registry
 )
 
 // OnError is what a message that cannot be ingested does.

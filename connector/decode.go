@@ -25,13 +25,14 @@ func (e *needEvolution) Error() string { return "the message needs a table schem
 
 // msgDecoder turns message values into the current row of one worker's buffer.
 type msgDecoder struct {
-	dest *ingestTable
-	spec *schemaSpec
-	buf  *writer.Buffer
-	cols []*writer.Column // the columns messages fill
-	json *schema.JSONDecoder
-	keys *keyDecoder // the message key's decoder, for deletes by key (mode upsert)
-	avro map[int32]*schema.AvroDecoder
+	dest  *ingestTable
+	spec  *schemaSpec
+	buf   *writer.Buffer
+	cols  []*writer.Column // the columns messages fill
+	json  *schema.JSONDecoder
+	keys  *keyDecoder // the message key's decoder, for deletes by key (mode upsert)
+	avro  map[int32]*schema.AvroDecoder
+	proto map[int32]*protoPlans // format protobuf: by writer schema id
 	// envelopes are the Debezium Avro envelopes by writer schema id, with the decoders
 	// of their row records; cur is the one of the change being decoded.
 	envelopes map[int32]*avroEnvelope
@@ -43,14 +44,14 @@ type msgDecoder struct {
 }
 
 func newMsgDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*msgDecoder, error) {
-	d := &msgDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, known: map[int32]bool{}, failed: map[int32]error{},
+	d := &msgDecoder{dest: t, spec: spec, buf: buf, avro: map[int32]*schema.AvroDecoder{}, proto: map[int32]*protoPlans{}, known: map[int32]bool{}, failed: map[int32]error{},
 		envelopes: map[int32]*avroEnvelope{}, seed: maphash.MakeSeed()}
 	for _, c := range buf.Columns() {
 		if spec.msg.Field(c.Name) != nil {
 			d.cols = append(d.cols, c)
 		}
 	}
-	if t.cfg.Format != FormatAvro {
+	if t.cfg.Format == FormatJSON || t.cfg.Format == FormatJSONSchema {
 		var err error
 		opts := schema.JSONOptions{UnknownFields: t.cfg.JSON.UnknownFields, EpochUnit: t.cfg.JSON.EpochUnit,
 			TypeWidening: t.cfg.Evolution == EvolutionAddColumns && spec.evolveOptions().TypeWidening, MessageColumn: t.cfg.messageColumn()}
@@ -88,6 +89,18 @@ func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
 			}
 		}
 		return "decode", d.jsonEvolution(d.json.Decode(payload))
+	case FormatProtobuf:
+		id, raw, msg, err := splitProto(value)
+		if err != nil {
+			return "decode", err
+		}
+		dec := d.proto[id].getOrNil(raw)
+		if dec == nil {
+			if dec, err = d.protoPlan(ctx, id, raw); err != nil {
+				return "schema", err
+			}
+		}
+		return "decode", dec.Decode(msg)
 	default:
 		id, payload, err := schema.ParseWire(value)
 		if err != nil {

@@ -39,6 +39,8 @@ func (w *worker) keyJSON(ctx context.Context, key []byte) ([]byte, error) {
 			return nil, fmt.Errorf("json_schema key (schema %d) is not JSON", id)
 		}
 		return payload, nil
+	case "protobuf":
+		return w.protoKeyJSON(ctx, key)
 	}
 	id, payload, err := schema.ParseWire(key)
 	if err != nil {

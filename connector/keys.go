@@ -14,8 +14,8 @@ import (
 
 // keyDecoder reads the key columns of an upsert table from a message key, for a
 // tombstone (a key without a value) that deletes its row. The key is a JSON object
-// (with or without the JsonConverter's schema/payload wrapper) or an Avro record
-// through the registry whose fields are named as the key columns, or, for a table
+// (with or without the JsonConverter's schema/payload wrapper) or an Avro record or
+// Protobuf message through the registry whose fields are named as the key columns, or, for a table
 // with one key column, the key's bytes as that column's value (a string column) or
 // its decimal text (an integer column).
 type keyDecoder struct {
@@ -27,6 +27,7 @@ type keyDecoder struct {
 	json  *schema.JSONDecoder
 	avro  map[int32]*schema.AvroDecoder
 	avroF map[int32]error
+	proto map[int32]*protoPlans
 }
 
 func newKeyDecoder(t *ingestTable, spec *schemaSpec, buf *writer.Buffer) (*keyDecoder, error) {
@@ -92,6 +93,28 @@ func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error
 	switch {
 	case len(trimmed) == 0:
 		return nil, errors.New("the message has no key")
+	case key[0] == 0 && len(key) >= 5 && k.protobufKeys():
+		id, raw, _, err := splitProto(key)
+		if err != nil {
+			return nil, err
+		}
+		fd, err := k.dest.conn.protoFile(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		md, err := schema.ProtoMessage(fd, schema.ProtoIndexes(raw))
+		if err != nil {
+			return nil, fmt.Errorf("key schema %d: %w", id, err)
+		}
+		ts, err := schema.ProtoTableSchema(md)
+		if err != nil {
+			return nil, fmt.Errorf("key schema %d: %w", id, err)
+		}
+		var names []string
+		for _, f := range ts.Fields {
+			names = append(names, f.Name)
+		}
+		return names, nil
 	case key[0] == 0 && len(key) >= 5 && k.dest.cfg.Format == FormatAvro:
 		id, _, err := schema.ParseWire(key)
 		if err != nil {
@@ -117,7 +140,7 @@ func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error
 		}
 		return names, err
 	}
-	return nil, fmt.Errorf("key %q is not a JSON object or an Avro record: set key: [columns]", key)
+	return nil, fmt.Errorf("key %q is not a JSON object, an Avro record or a Protobuf message: set key: [columns]", key)
 }
 
 // rowKey appends the key of the row being built.
@@ -156,6 +179,16 @@ func (k *keyDecoder) fill(ctx context.Context, key []byte) error {
 	switch {
 	case len(key) == 0:
 		return errors.New("the message has no key")
+	case key[0] == 0 && len(key) >= 5 && k.protobufKeys():
+		id, raw, msg, err := splitProto(key)
+		if err != nil {
+			return err
+		}
+		dec, err := k.protoKey(ctx, id, raw)
+		if err != nil {
+			return err
+		}
+		return dec.Decode(msg)
 	case key[0] == 0 && len(key) >= 5 && k.dest.cfg.Format == FormatAvro:
 		id, payload, err := schema.ParseWire(key)
 		if err != nil {
@@ -190,6 +223,56 @@ func (k *keyDecoder) fill(ctx context.Context, key []byte) error {
 		return nil
 	}
 	return fmt.Errorf("key %q is not a JSON object with the key columns %v", key, k.names)
+}
+
+// protobufKeys reports whether wire-format keys are Protobuf: the values are, or
+// key_format says so.
+func (k *keyDecoder) protobufKeys() bool {
+	return k.dest.cfg.Format == FormatProtobuf || k.dest.cfg.KeyFormat == "protobuf"
+}
+
+// protoKey compiles the decoder of a Protobuf key's message type into the key columns.
+func (k *keyDecoder) protoKey(ctx context.Context, id int32, raw []byte) (*schema.ProtoDecoder, error) {
+	p := k.proto[id]
+	if p != nil {
+		if dec := p.get(raw); dec != nil {
+			return dec, nil
+		}
+		if err := p.failed[string(raw)]; err != nil {
+			return nil, err
+		}
+	}
+	if p == nil {
+		fd, err := k.dest.conn.protoFile(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("key schema %d: %w", id, err)
+		}
+		p = &protoPlans{file: fd, other: map[string]*schema.ProtoDecoder{}, failed: map[string]error{}}
+		if k.proto == nil {
+			k.proto = map[int32]*protoPlans{}
+		}
+		k.proto[id] = p
+	}
+	md, err := schema.ProtoMessage(p.file, schema.ProtoIndexes(raw))
+	var dec *schema.ProtoDecoder
+	if err == nil {
+		var cols []*writer.Column
+		for _, i := range k.cols {
+			cols = append(cols, k.buf.Columns()[i])
+		}
+		dec, err = schema.NewProtoDecoder(md, id, k.buf, cols, schema.ProtoOptions{})
+	}
+	if err != nil {
+		err = fmt.Errorf("key schema %d: %w", id, err)
+		p.failed[string(raw)] = err
+		return nil, err
+	}
+	if firstMessage(raw) {
+		p.first = dec
+	} else {
+		p.other[string(raw)] = dec
+	}
+	return dec, nil
 }
 
 // avroKey compiles the decoder of an Avro key schema into the key columns.

@@ -150,7 +150,7 @@ func (t *TableConfig) validateSource(v *validator, path string) {
 	if t.RouteBy != nil && (t.RouteBy.Field == "" || len(t.RouteBy.Values) == 0) {
 		v.errorf(path+".route_by", "needs field and at least one value")
 	}
-	if t.RouteBy != nil && t.Format == FormatAvro {
+	if t.RouteBy != nil && (t.Format == FormatAvro || t.Format == FormatProtobuf) {
 		v.errorf(path+".route_by", "route_by works on json and json_schema messages")
 	}
 	if t.IsTemplate() {
@@ -169,12 +169,12 @@ func (t *TableConfig) validateFormat(v *validator, path string, c *Config) {
 		if len(t.Schema) == 0 && t.Envelope != EnvelopeDebezium {
 			v.errorf(path, "schema is required for format json (or envelope: debezium with the JsonConverter's schemas)")
 		}
-	case FormatAvro, FormatJSONSchema:
+	case FormatAvro, FormatJSONSchema, FormatProtobuf:
 		if c.SchemaRegistry.URL == "" {
 			v.errorf(path+".format", "format %s needs schema_registry.url", t.Format)
 		}
 	default:
-		v.errorf(path+".format", "unsupported format %q (supported: json, avro, json_schema)", t.Format)
+		v.errorf(path+".format", "unsupported format %q (supported: json, avro, protobuf, json_schema)", t.Format)
 	}
 }
 
@@ -241,14 +241,12 @@ func (t *TableConfig) validateErrors(v *validator, path string, c *Config) {
 	}
 	switch t.KeyFormat {
 	case "raw", "string", "json":
-	case "avro", "json_schema":
+	case "avro", "json_schema", "protobuf":
 		if c.SchemaRegistry.URL == "" {
 			v.errorf(path+".key_format", "key_format %s needs schema_registry.url", t.KeyFormat)
 		}
-	case "protobuf":
-		v.errorf(path+".key_format", "protobuf keys are not decoded yet: use raw, string, json, avro or json_schema")
 	default:
-		v.errorf(path+".key_format", "%q: want raw, string, json, avro or json_schema", t.KeyFormat)
+		v.errorf(path+".key_format", "%q: want raw, string, json, avro, protobuf or json_schema", t.KeyFormat)
 	}
 	if t.HeadersAs != "binary" && t.HeadersAs != "string" {
 		v.errorf(path+".headers_as", "%q: want binary or string", t.HeadersAs)
@@ -275,7 +273,7 @@ func (t *TableConfig) validateChanges(v *validator, path string) {
 	switch t.Envelope {
 	case EnvelopeNone:
 	case EnvelopeDebezium:
-		if t.Format == FormatJSONSchema {
+		if t.Format == FormatJSONSchema || t.Format == FormatProtobuf {
 			v.errorf(path+".envelope", "debezium envelopes are read from format json or avro")
 		}
 		if t.Mode == ModeAppend {

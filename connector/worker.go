@@ -10,6 +10,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/hamba/avro/v2"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
@@ -153,7 +154,8 @@ type worker struct {
 	keys       map[string]keySlot
 	dead       []writer.RowRef
 	keyBuf     []byte
-	keySchemas map[int32]avro.Schema // key_format avro: key writer schemas by id
+	keySchemas map[int32]avro.Schema                 // key_format avro: key writer schemas by id
+	keyProtos  map[int32]protoreflect.FileDescriptor // key_format protobuf: key schemas by id
 	// keySchemaIDs are key_format json_schema ids the registry has.
 	keySchemaIDs map[int32]bool
 }
@@ -341,7 +343,7 @@ func (w *worker) endRow(ctx context.Context, m *kafka.Message, p tp, off int64) 
 		switch {
 		case m.Key == nil:
 			b.SetNull(k.key)
-		case w.dest.cfg.KeyFormat == "avro" || w.dest.cfg.KeyFormat == "json_schema":
+		case w.dest.cfg.KeyFormat == "avro" || w.dest.cfg.KeyFormat == "protobuf" || w.dest.cfg.KeyFormat == "json_schema":
 			text, err := w.keyJSON(ctx, m.Key)
 			if err != nil {
 				return "key", fmt.Errorf("message key (key_format %s): %w", w.dest.cfg.KeyFormat, err)

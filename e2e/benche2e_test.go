@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/schema/registrytest"
@@ -34,27 +36,28 @@ import (
 //
 // In `make test` it runs its short form (20,000 JSON messages, local disk, once) to
 // check that it works; `make bench-e2e` (SLUICE_BENCH_E2E=full) runs the full one:
-// JSON of 10 fields (~200 B, 2M), Avro of the same shape (2M), JSON of 50 fields
-// (~1 KB, 500k), three repetitions each, medians, printed as a Markdown table (and
+// JSON of 10 fields (~200 B, 2M), Avro and Protobuf of the same shape (2M each), JSON
+// of 50 fields (~1 KB, 500k), three repetitions each, medians, printed as a Markdown table (and
 // written to SLUICE_BENCH_E2E_OUT when set). With SLUICE_BENCH_E2E_PROFILE=dir, the
 // first run of each workload writes CPU and allocation profiles there;
 // SLUICE_BENCH_E2E_DECODERS sets the configuration's decoders.
 func TestBenchE2E(t *testing.T) {
 	full := os.Getenv("SLUICE_BENCH_E2E") == "full"
-	only := os.Getenv("SLUICE_BENCH_E2E_ONLY") // a workload's topic (json, avro, wide): that one alone
+	only := os.Getenv("SLUICE_BENCH_E2E_ONLY") // a workload's topic (json, avro, protobuf, wide): that one alone
 	type workload struct {
 		name, topic string
 		n           int
-		avro        bool
+		format      string
 		fields      int
 	}
-	workloads := []workload{{"JSON, 10 fields", "json", 20_000, false, 10}}
+	workloads := []workload{{"JSON, 10 fields", "json", 20_000, "json", 10}, {"Protobuf, 10 fields", "protobuf", 20_000, "protobuf", 10}}
 	reps, targets := 1, []string{"local"}
 	if full {
 		workloads = []workload{
-			{"JSON, 10 fields (~200 B)", "json", 2_000_000, false, 10},
-			{"Avro, 10 fields", "avro", 2_000_000, true, 10},
-			{"JSON, 50 fields (~1 KB)", "wide", 500_000, false, 50},
+			{"JSON, 10 fields (~200 B)", "json", 2_000_000, "json", 10},
+			{"Avro, 10 fields", "avro", 2_000_000, "avro", 10},
+			{"Protobuf, 10 fields", "protobuf", 2_000_000, "protobuf", 10},
+			{"JSON, 50 fields (~1 KB)", "wide", 500_000, "json", 50},
 		}
 		reps, targets = 3, []string{"local", "versitygw"}
 		if only != "" {
@@ -79,7 +82,7 @@ func TestBenchE2E(t *testing.T) {
 	report = append(report, "| workload | run | msgs/s (steady) | MB/s | × limit | start-up | CPU-s per 1M msgs | peak RSS | files | commits |",
 		"|---|---|---|---|---|---|---|---|---|---|")
 	for _, w := range workloads {
-		bytes := preload(t, addr, reg, w.topic, w.n, w.avro, w.fields)
+		bytes := preload(t, addr, reg, w.topic, w.n, w.format, w.fields)
 		var limit float64
 		for _, mode := range []string{"assign", "group"} {
 			var runs []runStats
@@ -95,7 +98,7 @@ func TestBenchE2E(t *testing.T) {
 		for _, target := range targets {
 			var runs []runStats
 			for rep := range reps {
-				runs = append(runs, runSluice(t, bins.sluice, addr, reg, s3, w.topic, w.n, w.avro, target, rep))
+				runs = append(runs, runSluice(t, bins.sluice, addr, reg, s3, w.topic, w.n, w.format, target, rep))
 			}
 			m := median(runs)
 			report = append(report, m.row(w.name, "sluice run → "+target, w.n, bytes, limit))
@@ -206,8 +209,48 @@ func benchSchema(fields int) (avroText string, columns string) {
 	return `{"type":"record","name":"Event","fields":[` + strings.Join(af, ",") + `]}`, "[" + strings.Join(cols, ", ") + "]"
 }
 
+// benchProto is the .proto of benchFields: the timestamp a google.protobuf.Timestamp,
+// the other fields as in benchSchema.
+func benchProto(fields int) string {
+	var b strings.Builder
+	b.WriteString("syntax = \"proto3\";\nimport \"google/protobuf/timestamp.proto\";\nmessage Event {\n  int64 id = 1;\n  string user = 2;\n  google.protobuf.Timestamp ts = 3;\n")
+	for i := 3; i < fields; i++ {
+		fmt.Fprintf(&b, "  %s f%02d = %d;\n", [...]string{"int64", "string", "double"}[i%3], i, i+1)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// appendBenchProto encodes benchFields as benchProto's Event, as the Go runtime would.
+func appendBenchProto(dst []byte, m map[string]any, fields int) []byte {
+	dst = protowire.AppendVarint(protowire.AppendTag(dst, 1, protowire.VarintType), uint64(m["id"].(int64)))
+	dst = protowire.AppendString(protowire.AppendTag(dst, 2, protowire.BytesType), m["user"].(string))
+	ts := m["ts"].(time.Time)
+	tsMsg := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), uint64(ts.Unix()))
+	if ns := ts.Nanosecond(); ns != 0 {
+		tsMsg = protowire.AppendVarint(protowire.AppendTag(tsMsg, 2, protowire.VarintType), uint64(ns))
+	}
+	dst = protowire.AppendBytes(protowire.AppendTag(dst, 3, protowire.BytesType), tsMsg)
+	for i := 3; i < fields; i++ {
+		num := protowire.Number(i + 1)
+		switch v := m[fmt.Sprintf("f%02d", i)].(type) {
+		case int64:
+			if v != 0 {
+				dst = protowire.AppendVarint(protowire.AppendTag(dst, num, protowire.VarintType), uint64(v))
+			}
+		case string:
+			dst = protowire.AppendString(protowire.AppendTag(dst, num, protowire.BytesType), v)
+		case float64:
+			if v != 0 {
+				dst = protowire.AppendFixed64(protowire.AppendTag(dst, num, protowire.Fixed64Type), math.Float64bits(v))
+			}
+		}
+	}
+	return dst
+}
+
 // preload produces n messages to topic and returns their total value bytes.
-func preload(t *testing.T, addr string, reg *registrytest.Server, topic string, n int, useAvro bool, fields int) int64 {
+func preload(t *testing.T, addr string, reg *registrytest.Server, topic string, n int, format string, fields int) int64 {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
@@ -217,9 +260,14 @@ func preload(t *testing.T, addr string, reg *registrytest.Server, topic string, 
 	avroText, _ := benchSchema(fields)
 	var s avro.Schema
 	var id int
-	if useAvro {
+	switch format {
+	case "avro":
 		s = avro.MustParse(avroText)
 		if id, err = reg.Register(topic+"-value", registrytest.TypeAvro, avroText); err != nil {
+			t.Fatal(err)
+		}
+	case "protobuf":
+		if id, err = reg.Register(topic+"-value", registrytest.TypeProtobuf, benchProto(fields)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -234,13 +282,16 @@ func preload(t *testing.T, addr string, reg *registrytest.Server, topic string, 
 	for k := range n {
 		m := benchFields(k, fields)
 		var v []byte
-		if useAvro {
+		switch format {
+		case "avro":
 			b, err := avro.Marshal(s, m)
 			if err != nil {
 				t.Fatal(err)
 			}
 			v = schema.AppendWire(nil, int32(id), b)
-		} else {
+		case "protobuf":
+			v = appendBenchProto(schema.AppendWire(nil, int32(id), []byte{0}), m, fields)
+		default:
 			m["ts"] = m["ts"].(time.Time).Format(time.RFC3339Nano)
 			if v, err = json.Marshal(m); err != nil {
 				t.Fatal(err)
@@ -367,7 +418,7 @@ func consumeLimit(t *testing.T, bin, addr, topic string, n int, group bool) runS
 	return runStats{wall: wall, startup: time.Duration(r.FirstMS) * time.Millisecond, cpu: cpuTime(cmd.ProcessState), rssKB: rss}
 }
 
-func runSluice(t *testing.T, bin, addr string, reg *registrytest.Server, s3 *s3test.Server, topic string, n int, useAvro bool, target string, rep int) runStats {
+func runSluice(t *testing.T, bin, addr string, reg *registrytest.Server, s3 *s3test.Server, topic string, n int, valueFormat string, target string, rep int) runStats {
 	t.Helper()
 	name := fmt.Sprintf("bench-%s-%s-%d-%d", topic, target, rep, time.Now().UnixNano())
 	location := filepath.Join(t.TempDir(), "table")
@@ -383,8 +434,8 @@ func runSluice(t *testing.T, bin, addr string, reg *registrytest.Server, s3 *s3t
 	}
 	_, cols := benchSchema(fields)
 	format := "format: json\n    schema: " + cols
-	if useAvro {
-		format = "format: avro"
+	if valueFormat != "json" {
+		format = "format: " + valueFormat
 	}
 	decoders := ""
 	if d := os.Getenv("SLUICE_BENCH_E2E_DECODERS"); d != "" {

@@ -1,0 +1,181 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/sluicelake/sluice/schema"
+	"github.com/sluicelake/sluice/table"
+)
+
+// Protobuf values (format: protobuf) and keys. A writer schema id names a .proto file;
+// the message indexes after the Confluent header name the message type in it, so one
+// worker keeps a decoder per id and message type. Nearly every producer writes the
+// file's first type, whose indexes are the single byte 0: that lookup is a field read,
+// the others a map lookup by the raw index bytes, neither allocating.
+
+// protoPlans are one worker's decoders of one writer schema id, by message type.
+type protoPlans struct {
+	file   protoreflect.FileDescriptor
+	first  *schema.ProtoDecoder            // indexes [0]
+	other  map[string]*schema.ProtoDecoder // by raw indexes
+	failed map[string]error                // message types that do not fit the table
+}
+
+func firstMessage(raw []byte) bool { return len(raw) == 1 && raw[0] == 0 }
+
+// getOrNil returns the decoder of a message type already compiled; p may be nil.
+func (p *protoPlans) getOrNil(raw []byte) *schema.ProtoDecoder {
+	if p == nil {
+		return nil
+	}
+	return p.get(raw)
+}
+
+func (p *protoPlans) get(raw []byte) *schema.ProtoDecoder {
+	if firstMessage(raw) {
+		return p.first
+	}
+	return p.other[string(raw)]
+}
+
+// protoFile fetches and compiles a Protobuf writer schema.
+func (c *Connector) protoFile(ctx context.Context, id int32) (protoreflect.FileDescriptor, error) {
+	s, err := c.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return compileProto(id, s)
+}
+
+func compileProto(id int32, s *schema.Schema) (protoreflect.FileDescriptor, error) {
+	if s.Type != schema.TypeProtobuf {
+		return nil, &schema.ProtoSchemaError{SchemaID: id, Msg: fmt.Sprintf("the registry has it as a %s schema: the message was not written by a Protobuf serializer", s.Type)}
+	}
+	return schema.ParseProtobuf(s)
+}
+
+// splitProto splits a wire-format Protobuf message into its schema id, raw message
+// indexes and message.
+func splitProto(value []byte) (id int32, raw, msg []byte, err error) {
+	id, payload, err := schema.ParseWire(value)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	raw, msg, err = schema.SplitProtoIndexes(payload)
+	return id, raw, msg, err
+}
+
+// protoPlan returns the decoder of a message type, compiling it the first time: after
+// asking for evolution when the type brings what the table lacks, as compileAvro does.
+func (d *msgDecoder) protoPlan(ctx context.Context, id int32, raw []byte) (*schema.ProtoDecoder, error) {
+	p := d.proto[id]
+	if p != nil {
+		if dec := p.get(raw); dec != nil {
+			return dec, nil
+		}
+		if err := p.failed[string(raw)]; err != nil {
+			return nil, err
+		}
+	}
+	if err := d.failed[id]; err != nil {
+		return nil, err
+	}
+	if p == nil {
+		s, err := d.dest.conn.schemaByID(ctx, id)
+		if err != nil {
+			return nil, err // a registry that does not answer is not remembered
+		}
+		fd, err := compileProto(id, s)
+		if err != nil {
+			d.failed[id] = err
+			return nil, err
+		}
+		p = &protoPlans{file: fd, other: map[string]*schema.ProtoDecoder{}, failed: map[string]error{}}
+		d.proto[id] = p
+	}
+	md, err := schema.ProtoMessage(p.file, schema.ProtoIndexes(raw))
+	if err != nil {
+		err = fmt.Errorf("writer schema %d: %w", id, err)
+		p.failed[string(raw)] = err
+		return nil, err
+	}
+	if d.dest.cfg.Evolution == EvolutionAddColumns {
+		if mapped, err := schema.ProtoTableSchema(md); err == nil {
+			if incoming, changed := schema.Widen(d.spec.msg, mapped, d.spec.evolveOptions()); changed {
+				return nil, &needEvolution{incoming: incoming}
+			}
+		}
+	}
+	dec, err := schema.NewProtoDecoder(md, id, d.buf, d.cols, schema.ProtoOptions{})
+	if err != nil {
+		err = fmt.Errorf("writer schema %d message %s does not fit the table: %w", id, md.FullName(), err)
+		p.failed[string(raw)] = err
+		return nil, err
+	}
+	if u := dec.Unmapped(); len(u) > 0 {
+		d.dest.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "message", md.FullName(), "fields", u)
+	}
+	if firstMessage(raw) {
+		p.first = dec
+	} else {
+		p.other[string(raw)] = dec
+	}
+	return dec, nil
+}
+
+// protoTableSchema maps the message type of a wire-format Protobuf message to columns.
+func (t *ingestTable) protoTableSchema(ctx context.Context, value []byte) (*table.StructType, error) {
+	id, raw, _, err := splitProto(value)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := t.conn.protoFile(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	md, err := schema.ProtoMessage(fd, schema.ProtoIndexes(raw))
+	if err != nil {
+		return nil, fmt.Errorf("writer schema %d: %w", id, err)
+	}
+	return schema.ProtoTableSchema(md)
+}
+
+// protoKeyJSON renders a Protobuf message key as JSON (protojson's mapping, with field
+// names as declared and every field present), for the _kafka_key variant column
+// (key_format: protobuf).
+func (w *worker) protoKeyJSON(ctx context.Context, key []byte) ([]byte, error) {
+	id, raw, msg, err := splitProto(key)
+	if err != nil {
+		return nil, err
+	}
+	fd, ok := w.keyProtos[id]
+	if !ok {
+		if fd, err = w.dest.conn.protoFile(ctx, id); err != nil {
+			return nil, err
+		}
+		if w.keyProtos == nil {
+			w.keyProtos = map[int32]protoreflect.FileDescriptor{}
+		}
+		w.keyProtos[id] = fd
+	}
+	md, err := schema.ProtoMessage(fd, schema.ProtoIndexes(raw))
+	if err != nil {
+		return nil, fmt.Errorf("protobuf key (schema %d): %w", id, err)
+	}
+	m := dynamicpb.NewMessage(md)
+	if err := proto.Unmarshal(msg, m); err != nil {
+		return nil, fmt.Errorf("protobuf key (schema %d): %w", id, err)
+	}
+	// Every field, zero or not: a key whose id is 0 still has "id".
+	out, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("protobuf key (schema %d): as JSON: %w", id, err)
+	}
+	return out, nil
+}
