@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicelake/sluice/connector"
 )
@@ -405,9 +406,24 @@ func TestMaxLatencyTrickle(t *testing.T) {
 }
 
 // A static member (kafka.instance_id) ingests, stops, and started again under the same
-// id goes on from the table's positions: every message once.
+// id goes on from the table's positions: every message once. Every JoinGroup it sends
+// carries the instance id. (kfake does not implement KIP-345's broker side, keeping a
+// static member's assignment over a restart without a rebalance; that part is Kafka's.)
 func TestStaticMembership(t *testing.T) {
 	cluster := newCluster(t, "events", 3)
+	var mu sync.Mutex
+	var joins []string
+	cluster.ControlKey(int16(kmsg.JoinGroup), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		id := "<none>"
+		if req := r.(*kmsg.JoinGroupRequest); req.InstanceID != nil {
+			id = *req.InstanceID
+		}
+		mu.Lock()
+		joins = append(joins, id)
+		mu.Unlock()
+		return nil, nil, false
+	})
 	location := filepath.Join(t.TempDir(), "events")
 	produce(t, cluster, events("events", 0, 600)...)
 	cfg := issueConfig(t, cluster.ListenAddrs()[0], location, 200)
@@ -422,6 +438,11 @@ func TestStaticMembership(t *testing.T) {
 	var pairs int
 	if err := db.QueryRow(`SELECT count(DISTINCT (_kafka_partition, _kafka_offset)) FROM events`).Scan(&pairs); err != nil || pairs != 1000 {
 		t.Fatalf("%d distinct (partition, offset), %v", pairs, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(joins) < 2 || slices.ContainsFunc(joins, func(id string) bool { return id != "sluice-0" }) {
+		t.Fatalf("JoinGroup instance ids %v, want sluice-0 in each of at least two joins", joins)
 	}
 }
 
