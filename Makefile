@@ -42,10 +42,11 @@ test: lint tools
 # make bench-e2e: the end-to-end harness in full: throughput (e2e/benche2e_test.go: the
 # broker in its own process, librdkafka's consume-and-discard limit, the real binary into
 # local disk and versitygw, three repetitions), freshness at a steady rate
-# (freshness_test.go), resume on a long log (resume_test.go) and many writers on one table
-# (writers_test.go); figures to bench-e2e.md.
+# (freshness_test.go), resume on a long log (resume_test.go), many writers on one table
+# (writers_test.go) and peak RSS against memory_budget at 256 partitions over 4 tables
+# (benchmemory_test.go); figures to bench-e2e.md.
 bench-e2e: tools
-	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBench(E2E|Freshness|Resume|ManyWriters)$$' -v ./e2e
+	SLUICE_BENCH_E2E=full SLUICE_BENCH_E2E_OUT=$(CURDIR)/bench-e2e.md $(GO) test -count=1 -timeout 0 -run '^TestBench(E2E|Freshness|Resume|ManyWriters|Memory)$$' -v ./e2e
 
 # make sim SEEDS=10000: the simulation over more seeds; a failing seed prints the
 # command that replays it.

@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -201,6 +202,34 @@ func TestInstanceID(t *testing.T) {
 	_, err = ParseConfig("test.yaml", []byte("name: x\nkafka: {bootstrap_servers: b, properties: {group.instance.id: p}}\ntables: [{name: t, topics: [a], location: /tmp/t, schema: [{name: id, type: long}]}]\n"))
 	if err == nil || !strings.Contains(err.Error(), "kafka.instance_id") {
 		t.Fatalf("group.instance.id in properties: %v", err)
+	}
+}
+
+// librdkafka's fetch sizes and prefetch queue follow memory_budget; properties still
+// override them.
+func TestFetchSettingsFollowBudget(t *testing.T) {
+	for _, c := range []struct {
+		budget, props       string
+		fetch, part, queued int
+	}{
+		{"64MiB", "", 4 << 20, 4 << 20, 16 << 10},
+		{"256MiB", "", 8 << 20, 8 << 20, 32 << 10},
+		{"512MiB", "", 16 << 20, 10 << 20, 32 << 10},
+		{"4GiB", "", 50 << 20, 10 << 20, 32 << 10},
+		{"64MiB", ", properties: {fetch.max.bytes: \"1000000\"}", 1000000, 4 << 20, 16 << 10},
+	} {
+		cfg, err := ParseConfig("test.yaml", []byte("name: x\nmemory_budget: "+c.budget+"\nkafka: {bootstrap_servers: b"+c.props+"}\ntables: [{name: t, topics: [a], location: /tmp/t, schema: [{name: id, type: long}]}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm := newConnector(cfg, Options{}).consumerConfig()
+		fetch, _ := cm.Get("fetch.max.bytes", nil)
+		part, _ := cm.Get("max.partition.fetch.bytes", nil)
+		queued, _ := cm.Get("queued.max.messages.kbytes", nil)
+		if fmt.Sprint(fetch) != fmt.Sprint(c.fetch) || part != c.part || queued != c.queued {
+			t.Errorf("budget %s%s: fetch.max.bytes %v, max.partition.fetch.bytes %v, queued.max.messages.kbytes %v; want %d, %d, %d",
+				c.budget, c.props, fetch, part, queued, c.fetch, c.part, c.queued)
+		}
 	}
 }
 

@@ -239,6 +239,12 @@ func (c *Connector) requestReseek(t *ingestTable) {
 // consumerConfig is librdkafka's configuration: Sluice's defaults, then the user's
 // properties on top.
 func (c *Connector) consumerConfig() *kafka.ConfigMap {
+	// librdkafka's own memory is fetch responses and the prefetch queue, outside the Go
+	// heap and its limit: bounded by the budget too (BENCHMARKS.md, "Memory at 256
+	// partitions"). A fetch response is at most 1/32 of the budget (4–50 MiB), and a
+	// partition's prefetch stops at 10,000 messages, not librdkafka's 100,000.
+	budget := int64(c.cfg.MemoryBudget)
+	fetchMax := min(50<<20, max(4<<20, budget/32))
 	cm := kafka.ConfigMap{
 		"bootstrap.servers": c.cfg.Kafka.BootstrapServers,
 		"group.id":          c.cfg.Kafka.GroupID,
@@ -250,9 +256,11 @@ func (c *Connector) consumerConfig() *kafka.ConfigMap {
 		"auto.offset.reset":             "earliest",
 		"partition.assignment.strategy": "cooperative-sticky",
 		"fetch.queue.backoff.ms":        10,
-		"max.partition.fetch.bytes":     10 << 20,
+		"fetch.max.bytes":               int(fetchMax),
+		"max.partition.fetch.bytes":     int(min(10<<20, fetchMax)),
+		"queued.min.messages":           10_000,
 		// Prefetched messages take memory too: bound them by the budget.
-		"queued.max.messages.kbytes": int(min(32<<10, max(int64(c.cfg.MemoryBudget)/4/1024, 1024))),
+		"queued.max.messages.kbytes": int(min(32<<10, max(budget/4/1024, 1024))),
 		"enable.metrics.push":        false,
 		"enable.partition.eof":       c.opts.UntilCaughtUp,
 		"go.logs.channel.enable":     true,

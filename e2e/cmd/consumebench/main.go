@@ -35,6 +35,7 @@ func main() {
 		"enable.auto.commit": false, "auto.offset.reset": "earliest",
 		// Sluice's fetch settings (connector.consumerConfig).
 		"fetch.queue.backoff.ms": 10, "max.partition.fetch.bytes": 10 << 20, "queued.max.messages.kbytes": 32 << 10,
+		"fetch.max.bytes": 16 << 20, "queued.min.messages": 10_000, // at the default memory_budget (512MiB)
 		"enable.metrics.push": false, "partition.assignment.strategy": "cooperative-sticky",
 	}
 	c, err := kafka.NewConsumer(&cm)
