@@ -110,11 +110,7 @@ func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error
 		if err != nil {
 			return nil, fmt.Errorf("key schema %d: %w", id, err)
 		}
-		var names []string
-		for _, f := range ts.Fields {
-			names = append(names, f.Name)
-		}
-		return names, nil
+		return fieldNames(ts), nil
 	case key[0] == 0 && len(key) >= 5 && k.dest.cfg.Format == FormatAvro:
 		id, _, err := schema.ParseWire(key)
 		if err != nil {
@@ -128,11 +124,7 @@ func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error
 		if err != nil {
 			return nil, fmt.Errorf("key schema %d: %w", id, err)
 		}
-		var names []string
-		for _, f := range ts.Fields {
-			names = append(names, f.Name)
-		}
-		return names, nil
+		return fieldNames(ts), nil
 	case trimmed[0] == '{':
 		names, err := schema.JSONFieldNames(trimmed)
 		if err == nil && len(names) == 0 {
@@ -141,6 +133,14 @@ func (k *keyDecoder) namesFrom(ctx context.Context, key []byte) ([]string, error
 		return names, err
 	}
 	return nil, fmt.Errorf("key %q is not a JSON object, an Avro record or a Protobuf message: set key: [columns]", key)
+}
+
+func fieldNames(st *table.StructType) []string {
+	names := make([]string, len(st.Fields))
+	for i, f := range st.Fields {
+		names[i] = f.Name
+	}
+	return names
 }
 
 // rowKey appends the key of the row being built.
@@ -234,20 +234,15 @@ func (k *keyDecoder) protobufKeys() bool {
 // protoKey compiles the decoder of a Protobuf key's message type into the key columns.
 func (k *keyDecoder) protoKey(ctx context.Context, id int32, raw []byte) (*schema.ProtoDecoder, error) {
 	p := k.proto[id]
-	if p != nil {
-		if dec := p.get(raw); dec != nil {
-			return dec, nil
-		}
-		if err := p.failed[string(raw)]; err != nil {
-			return nil, err
-		}
+	if dec, found, err := p.lookup(raw); found {
+		return dec, err
 	}
 	if p == nil {
 		fd, err := k.dest.conn.protoFile(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("key schema %d: %w", id, err)
 		}
-		p = &protoPlans{file: fd, other: map[string]*schema.ProtoDecoder{}, failed: map[string]error{}}
+		p = newProtoPlans(fd)
 		if k.proto == nil {
 			k.proto = map[int32]*protoPlans{}
 		}
@@ -256,23 +251,21 @@ func (k *keyDecoder) protoKey(ctx context.Context, id int32, raw []byte) (*schem
 	md, err := schema.ProtoMessage(p.file, schema.ProtoIndexes(raw))
 	var dec *schema.ProtoDecoder
 	if err == nil {
-		var cols []*writer.Column
-		for _, i := range k.cols {
-			cols = append(cols, k.buf.Columns()[i])
-		}
-		dec, err = schema.NewProtoDecoder(md, id, k.buf, cols, schema.ProtoOptions{})
+		dec, err = schema.NewProtoDecoder(md, id, k.buf, k.keyColumns(), schema.ProtoOptions{})
 	}
 	if err != nil {
 		err = fmt.Errorf("key schema %d: %w", id, err)
-		p.failed[string(raw)] = err
-		return nil, err
 	}
-	if firstMessage(raw) {
-		p.first = dec
-	} else {
-		p.other[string(raw)] = dec
+	return p.keep(raw, dec, err)
+}
+
+// keyColumns are the buffer's key columns.
+func (k *keyDecoder) keyColumns() []*writer.Column {
+	var cols []*writer.Column
+	for _, i := range k.cols {
+		cols = append(cols, k.buf.Columns()[i])
 	}
-	return dec, nil
+	return cols
 }
 
 // avroKey compiles the decoder of an Avro key schema into the key columns.
@@ -285,12 +278,8 @@ func (k *keyDecoder) avroKey(ctx context.Context, id int32) (*schema.AvroDecoder
 	}
 	as, err := k.dest.conn.avroSchema(ctx, id)
 	if err == nil {
-		var cols []*writer.Column
-		for _, i := range k.cols {
-			cols = append(cols, k.buf.Columns()[i])
-		}
 		var dec *schema.AvroDecoder
-		if dec, err = schema.NewAvroDecoder(as, id, k.buf, cols, schema.AvroOptions{}); err == nil {
+		if dec, err = schema.NewAvroDecoder(as, id, k.buf, k.keyColumns(), schema.AvroOptions{}); err == nil {
 			k.avro[id] = dec
 			return dec, nil
 		}

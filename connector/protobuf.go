@@ -29,12 +29,43 @@ type protoPlans struct {
 
 func firstMessage(raw []byte) bool { return len(raw) == 1 && raw[0] == 0 }
 
+func newProtoPlans(fd protoreflect.FileDescriptor) *protoPlans {
+	return &protoPlans{file: fd, other: map[string]*schema.ProtoDecoder{}, failed: map[string]error{}}
+}
+
 // getOrNil returns the decoder of a message type already compiled; p may be nil.
 func (p *protoPlans) getOrNil(raw []byte) *schema.ProtoDecoder {
 	if p == nil {
 		return nil
 	}
 	return p.get(raw)
+}
+
+// lookup returns what is known of a message type: its decoder, or why it has none;
+// found is false for a type not tried yet. p may be nil.
+func (p *protoPlans) lookup(raw []byte) (dec *schema.ProtoDecoder, found bool, err error) {
+	if p == nil {
+		return nil, false, nil
+	}
+	if dec := p.get(raw); dec != nil {
+		return dec, true, nil
+	}
+	err, found = p.failed[string(raw)]
+	return nil, found, err
+}
+
+// keep remembers a message type's decoder, or the error that it has none, and returns
+// them.
+func (p *protoPlans) keep(raw []byte, dec *schema.ProtoDecoder, err error) (*schema.ProtoDecoder, error) {
+	switch {
+	case err != nil:
+		p.failed[string(raw)] = err
+	case firstMessage(raw):
+		p.first = dec
+	default:
+		p.other[string(raw)] = dec
+	}
+	return dec, err
 }
 
 func (p *protoPlans) get(raw []byte) *schema.ProtoDecoder {
@@ -75,13 +106,8 @@ func splitProto(value []byte) (id int32, raw, msg []byte, err error) {
 // asking for evolution when the type brings what the table lacks, as compileAvro does.
 func (d *msgDecoder) protoPlan(ctx context.Context, id int32, raw []byte) (*schema.ProtoDecoder, error) {
 	p := d.proto[id]
-	if p != nil {
-		if dec := p.get(raw); dec != nil {
-			return dec, nil
-		}
-		if err := p.failed[string(raw)]; err != nil {
-			return nil, err
-		}
+	if dec, found, err := p.lookup(raw); found {
+		return dec, err
 	}
 	if err := d.failed[id]; err != nil {
 		return nil, err
@@ -96,14 +122,12 @@ func (d *msgDecoder) protoPlan(ctx context.Context, id int32, raw []byte) (*sche
 			d.failed[id] = err
 			return nil, err
 		}
-		p = &protoPlans{file: fd, other: map[string]*schema.ProtoDecoder{}, failed: map[string]error{}}
+		p = newProtoPlans(fd)
 		d.proto[id] = p
 	}
 	md, err := schema.ProtoMessage(p.file, schema.ProtoIndexes(raw))
 	if err != nil {
-		err = fmt.Errorf("writer schema %d: %w", id, err)
-		p.failed[string(raw)] = err
-		return nil, err
+		return p.keep(raw, nil, fmt.Errorf("writer schema %d: %w", id, err))
 	}
 	if d.dest.cfg.Evolution == EvolutionAddColumns {
 		if mapped, err := schema.ProtoTableSchema(md); err == nil {
@@ -114,19 +138,12 @@ func (d *msgDecoder) protoPlan(ctx context.Context, id int32, raw []byte) (*sche
 	}
 	dec, err := schema.NewProtoDecoder(md, id, d.buf, d.cols, schema.ProtoOptions{})
 	if err != nil {
-		err = fmt.Errorf("writer schema %d message %s does not fit the table: %w", id, md.FullName(), err)
-		p.failed[string(raw)] = err
-		return nil, err
+		return p.keep(raw, nil, fmt.Errorf("writer schema %d message %s does not fit the table: %w", id, md.FullName(), err))
 	}
 	if u := dec.Unmapped(); len(u) > 0 {
 		d.dest.log.Debug("writer schema fields without a column are ignored", "schema_id", id, "message", md.FullName(), "fields", u)
 	}
-	if firstMessage(raw) {
-		p.first = dec
-	} else {
-		p.other[string(raw)] = dec
-	}
-	return dec, nil
+	return p.keep(raw, dec, nil)
 }
 
 // protoTableSchema maps the message type of a wire-format Protobuf message to columns.

@@ -206,15 +206,7 @@ tables:
 	if n := countRowsNamed(t, location, "orders", "coupon IS NULL AND items[1].note IS NULL AND payment IS NULL AND attrs IS NULL"); n != 120 {
 		t.Fatalf("%d v1 rows with null new fields, want 120", n)
 	}
-	dead := readDLQTableChecked(t, dir+"/orders_dlq", false)
-	if len(dead) != 1 {
-		t.Fatalf("dead letters %v, want the one v3 message", dead)
-	}
-	for _, stage := range dead {
-		if stage != "schema" {
-			t.Fatalf("the v3 message failed at stage %q, want schema", stage)
-		}
-	}
+	checkOneSchemaDeadLetter(t, dir+"/orders_dlq")
 }
 
 // TestProtobufUpsert: an upsert table of Protobuf values whose key columns come from

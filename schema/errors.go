@@ -221,16 +221,21 @@ type AvroSchemaError struct {
 }
 
 func (e *AvroSchemaError) Error() string {
+	return schemaErrorText("avro", e.SchemaID, e.Field, e.Msg)
+}
+
+// schemaErrorText is "<format> schema [id][: field "f"]: msg".
+func schemaErrorText(format string, id int32, field, msg string) string {
 	var b strings.Builder
-	b.WriteString("avro schema")
-	if e.SchemaID != 0 {
-		fmt.Fprintf(&b, " %d", e.SchemaID)
+	b.WriteString(format + " schema")
+	if id != 0 {
+		fmt.Fprintf(&b, " %d", id)
 	}
-	if e.Field != "" {
-		fmt.Fprintf(&b, ": field %q", e.Field)
+	if field != "" {
+		fmt.Fprintf(&b, ": field %q", field)
 	}
 	b.WriteString(": ")
-	b.WriteString(e.Msg)
+	b.WriteString(msg)
 	return b.String()
 }
 
@@ -248,17 +253,7 @@ type ProtoSchemaError struct {
 }
 
 func (e *ProtoSchemaError) Error() string {
-	var b strings.Builder
-	b.WriteString("protobuf schema")
-	if e.SchemaID != 0 {
-		fmt.Fprintf(&b, " %d", e.SchemaID)
-	}
-	if e.Field != "" {
-		fmt.Fprintf(&b, ": field %q", e.Field)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
-	return b.String()
+	return schemaErrorText("protobuf", e.SchemaID, e.Field, e.Msg)
 }
 
 // EvolutionError is a schema change Evolve refuses: a changed type, a new non-nullable
