@@ -233,6 +233,22 @@ func TestFetchSettingsFollowBudget(t *testing.T) {
 	}
 }
 
+// The Go heap's soft limit leaves 32 MiB over the budget, and room for the key caches of
+// upsert tables, which live outside the budget: a limit below the live heap would make
+// the collector run without end.
+func TestMemoryLimit(t *testing.T) {
+	cfg, err := ParseConfig("test.yaml", []byte("name: x\nmemory_budget: 64MiB\nkafka: {bootstrap_servers: b}\ntables:\n"+
+		"  - {name: a, topics: [a], location: /tmp/a, schema: [{name: id, type: long}]}\n"+
+		"  - {name: u, topics: [u], location: /tmp/u, mode: upsert, key: [id], key_cache: 100MiB, schema: [{name: id, type: long, nullable: false}]}\n"+
+		"  - {name: v, topics: [v], location: /tmp/v, mode: upsert, key: [id], schema: [{name: id, type: long, nullable: false}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.MemoryLimit(), int64(64+32+100+256)<<20; got != want {
+		t.Fatalf("memory limit %d MiB, want %d MiB", got>>20, want>>20)
+	}
+}
+
 func TestCDCExampleLoads(t *testing.T) {
 	t.Setenv("S3_ACCESS_KEY_ID", "id")
 	t.Setenv("S3_SECRET_ACCESS_KEY", "secret")
