@@ -65,12 +65,26 @@ func (t *ingestTable) run(ctx context.Context) {
 		case <-t.force:
 			t.flushOrFail(ctx)
 		case <-tick.C:
-			if o := t.oldest.Load(); o != 0 && time.Since(time.Unix(0, o)) >= latency {
+			if o := t.oldest.Load(); o != 0 && time.Since(time.Unix(0, o)) >= t.pacer.Interval(latency) {
 				t.flushOrFail(ctx)
 			}
 		case req := <-t.evolveCh:
 			t.evolve(ctx, req)
 		}
+	}
+}
+
+// pace feeds a commit's puts to the flush pacer, logging when pacing starts and stops.
+func (t *ingestTable) pace(attempts int) {
+	was := t.pacer.Stretch()
+	t.pacer.Observe(attempts)
+	now := t.pacer.Stretch()
+	t.metrics.flushStretch.Set(now)
+	switch {
+	case was == 1 && now > 1:
+		t.log.Info("commits lose races to other instances: flushing less often", "max_latency_factor", fmt.Sprintf("%.2f", now), "lost_races", attempts-1)
+	case was > 1 && now == 1:
+		t.log.Info("commits win again: flushing at max_latency")
 	}
 }
 
@@ -283,6 +297,7 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 	if res.Attempts > 1 {
 		t.metrics.conflicts.WithLabelValues("lost_race").Add(float64(res.Attempts - 1))
 	}
+	t.pace(res.Attempts)
 	if res.CheckpointDue {
 		t.maint.checkpointDue(res.Version) // written in the background, off the commit path
 	}

@@ -262,6 +262,10 @@ type FlushConfig struct {
 	MaxBytes ByteSize `yaml:"max_bytes"`
 	// MaxLatency flushes when the oldest buffered row is this old. Defaults to 1m.
 	MaxLatency Duration `yaml:"max_latency"`
+	// MaxStretch is how far MaxLatency stretches, as a factor, while the table's commits
+	// lose races to other instances' (FlushPacer): fewer, larger commits when many
+	// instances share a table. 1 turns pacing off. Defaults to 4.
+	MaxStretch float64 `yaml:"max_stretch"`
 }
 
 // JSONConfig tunes JSON decoding.
@@ -450,6 +454,7 @@ const (
 	DefaultMaxRows         = 100_000
 	DefaultMaxBytes        = 64 << 20
 	DefaultMaxLatency      = Duration(time.Minute)
+	DefaultMaxStretch      = 4.0
 	DefaultMemoryBudget    = 512 << 20
 	DefaultShutdownTimeout = Duration(30 * time.Second)
 	DefaultStartupTimeout  = Duration(60 * time.Second)
@@ -540,6 +545,9 @@ func (t *TableConfig) setDefaults() {
 	}
 	if t.Flush.MaxLatency == 0 {
 		t.Flush.MaxLatency = DefaultMaxLatency
+	}
+	if t.Flush.MaxStretch == 0 {
+		t.Flush.MaxStretch = DefaultMaxStretch
 	}
 	if t.JSON.UnknownFields == "" {
 		t.JSON.UnknownFields = schema.UnknownIgnore

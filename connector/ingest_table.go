@@ -35,6 +35,8 @@ type ingestTable struct {
 	workers []*worker
 	metrics *tableMetrics
 	maint   *maintainer
+	// pacer stretches max_latency while commits lose races (the committer's only).
+	pacer FlushPacer
 	// keys caches the keys of the table's data files between upsert flushes (the
 	// committer's goroutine only; nil in other modes).
 	keys *upsert.Cache
@@ -85,7 +87,7 @@ type evolveReq struct {
 
 // openTable opens (or, with a declared schema, creates) the table and starts nothing.
 func (c *Connector) openTable(ctx context.Context, cfg *TableConfig) (*ingestTable, error) {
-	t := &ingestTable{conn: c, cfg: cfg, log: c.log.With("table", cfg.Name), route: newRouter(cfg),
+	t := &ingestTable{conn: c, cfg: cfg, log: c.log.With("table", cfg.Name), route: newRouter(cfg), pacer: FlushPacer{Max: cfg.Flush.MaxStretch},
 		kick: make(chan struct{}, 1), force: make(chan struct{}, 1), flushCh: make(chan flushReq), evolveCh: make(chan evolveReq, 64),
 		posCh: make(chan posReq), done: make(chan struct{}), metrics: c.metrics.table(cfg.Name)}
 	t.book = newTxnBook(t.appID)

@@ -43,6 +43,7 @@ type metrics struct {
 	smallFiles           *prometheus.GaugeVec
 	maintenanceOwner     *prometheus.GaugeVec
 	lastCommit           *prometheus.GaugeVec
+	flushStretch         *prometheus.GaugeVec
 	newestEventTime      *prometheus.GaugeVec
 	tombstones           *prometheus.CounterVec
 	changes              *prometheus.CounterVec
@@ -99,6 +100,7 @@ func newMetrics() *metrics {
 	m.smallFiles = gauge("table_small_files", "Live data files under the optimize target size (from the maintenance owner).", "table")
 	m.maintenanceOwner = gauge("maintenance_owner", "1 while this instance runs the table's auto-optimize and vacuum.", "table")
 	m.lastCommit = gauge("last_commit_timestamp_seconds", "When this instance last committed to the table (unix seconds).", "table")
+	m.flushStretch = gauge("flush_latency_stretch", "The factor on flush.max_latency while the table's commits lose races to other instances' (1: not pacing; at most flush.max_stretch).", "table")
 	m.newestEventTime = gauge("newest_event_timestamp_seconds", "The newest event time (the Kafka timestamp, or the event_time column) of the rows this instance committed (unix seconds).", "table")
 	m.tombstones = counter("tombstones_total", "Messages with no value (tombstones), handled as on_tombstone says.", "table")
 	m.changes = counter("changes_total", "Change events applied (modes upsert and changelog), by type: insert, update, delete, snapshot, upsert.", "table", "type")
@@ -143,6 +145,7 @@ type tableMetrics struct {
 	smallFiles           prometheus.Gauge
 	maintenanceOwner     prometheus.Gauge
 	lastCommit           prometheus.Gauge
+	flushStretch         prometheus.Gauge
 	newestEventTime      prometheus.Gauge
 	tombstones           prometheus.Counter
 	changes              *prometheus.CounterVec
@@ -166,7 +169,7 @@ func (m *metrics) table(name string) *tableMetrics {
 		optimizeFilesAdded: m.optimizeFilesAdded.With(l), optimizeBytes: m.optimizeBytes.With(l),
 		vacuumRuns: m.vacuumRuns.MustCurryWith(l), vacuumFiles: m.vacuumFiles.With(l), vacuumBytes: m.vacuumBytes.With(l),
 		tableFiles: m.tableFiles.With(l), tableBytes: m.tableBytes.With(l), smallFiles: m.smallFiles.With(l),
-		maintenanceOwner: m.maintenanceOwner.With(l), lastCommit: m.lastCommit.With(l), newestEventTime: m.newestEventTime.With(l),
+		maintenanceOwner: m.maintenanceOwner.With(l), lastCommit: m.lastCommit.With(l), flushStretch: m.flushStretch.With(l), newestEventTime: m.newestEventTime.With(l),
 		tombstones: m.tombstones.With(l), changes: m.changes.MustCurryWith(l), upsertRowsDeleted: m.upsertRowsDeleted.With(l),
 		upsertFilesTouched: m.upsertFilesTouched.With(l), keyLookup: m.keyLookup.With(l), keyLookupBytes: m.keyLookupBytes.With(l), keyCacheBytes: m.keyCacheBytes.With(l),
 	}

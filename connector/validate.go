@@ -197,6 +197,9 @@ func (t *TableConfig) validateFlush(v *validator, path string) {
 	if t.Flush.MaxRows < 0 || t.Flush.MaxBytes < 0 || t.Flush.MaxLatency < 0 {
 		v.errorf(path+".flush", "limits must be positive")
 	}
+	if t.Flush.MaxStretch < 1 {
+		v.errorf(path+".flush.max_stretch", "%g: want 1 (no pacing) or more", t.Flush.MaxStretch)
+	}
 }
 
 func (t *TableConfig) validateJSON(v *validator, path string) {

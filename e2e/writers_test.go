@@ -9,11 +9,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluicelake/sluice/connector"
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/table/storage"
 	"github.com/sluicelake/sluice/table/storage/s3test"
@@ -32,8 +34,29 @@ func TestBenchManyWriters(t *testing.T) {
 	if os.Getenv("SLUICE_BENCH_E2E") == "full" {
 		ns, duration, interval = []int{1, 2, 4, 8, 16, 32, 64}, 30*time.Second, 5*time.Second
 	}
+	if only := os.Getenv("SLUICE_BENCH_E2E_WRITERS"); only != "" { // e.g. "32,64"
+		ns = ns[:0]
+		for _, f := range strings.Split(only, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				t.Fatalf("SLUICE_BENCH_E2E_WRITERS: %v", err)
+			}
+			ns = append(ns, n)
+		}
+	}
+	if secs := os.Getenv("SLUICE_BENCH_E2E_SECONDS"); secs != "" { // a run's length
+		n, err := strconv.Atoi(secs)
+		if err != nil {
+			t.Fatalf("SLUICE_BENCH_E2E_SECONDS: %v", err)
+		}
+		duration = time.Duration(n) * time.Second
+	}
+	maxStretch := connector.DefaultMaxStretch // each writer paces as the connector does
+	if os.Getenv("SLUICE_BENCH_E2E_PACING") == "off" {
+		maxStretch = 1
+	}
 	srv := s3test.Start(t)
-	report := []string{"| writers | commits/s | lost races per commit | commit p50 | commit p99 | kept up | checkpoints | checkpoint p50 |", "|---|---|---|---|---|---|---|---|"}
+	report := []string{"| writers | commits/s | lost races per commit | commit p50 | commit p99 | kept up | checkpoints | checkpoint p50 | interval p50 / max |", "|---|---|---|---|---|---|---|---|---|"}
 	for _, n := range ns {
 		location := fmt.Sprintf("s3://%s/writers-%d-%d", srv.Bucket, n, time.Now().UnixNano())
 		base, err := storage.OpenWith(context.Background(), location, storage.Options{S3: storage.S3Options{Endpoint: srv.Endpoint,
@@ -47,7 +70,7 @@ func TestBenchManyWriters(t *testing.T) {
 			Configuration: map[string]string{"delta.checkpointInterval": "10"}}); err != nil {
 			t.Fatal(err)
 		}
-		r := runWriters(t, store, n, duration, interval)
+		r := runWriters(t, store, n, duration, interval, maxStretch)
 		report = append(report, r.row(n, duration, interval))
 	}
 	text := strings.Join(report, "\n")
@@ -65,7 +88,8 @@ type writersResult struct {
 	commits, attempts int
 	latencies         []time.Duration
 	checkpoints       []time.Duration
-	behind            int // flushes that started more than one interval late
+	behind            int // flushes that started more than one (paced) interval late
+	intervals         []time.Duration
 }
 
 func (r writersResult) row(n int, duration, interval time.Duration) string {
@@ -81,13 +105,16 @@ func (r writersResult) row(n int, duration, interval time.Duration) string {
 	if r.behind > 0 {
 		kept = fmt.Sprintf("no (%d late flushes)", r.behind)
 	}
-	return fmt.Sprintf("| %d | %.2f | %.2f | %s | %s | %s | %d | %s |", n, float64(r.commits)/duration.Seconds(),
-		float64(r.attempts-r.commits)/float64(max(r.commits, 1)), q(r.latencies, 0.5), q(r.latencies, 0.99), kept, len(r.checkpoints), q(r.checkpoints, 0.5))
+	slices.Sort(r.intervals)
+	return fmt.Sprintf("| %d | %.2f | %.2f | %s | %s | %s | %d | %s | %s / %s |", n, float64(r.commits)/duration.Seconds(),
+		float64(r.attempts-r.commits)/float64(max(r.commits, 1)), q(r.latencies, 0.5), q(r.latencies, 0.99), kept, len(r.checkpoints), q(r.checkpoints, 0.5),
+		q(r.intervals, 0.5), q(r.intervals, 1))
 }
 
 // runWriters runs n writers for duration, each committing every interval (the first
-// at a random offset, as instances start at different times).
-func runWriters(t *testing.T, store storage.Storage, n int, duration, interval time.Duration) writersResult {
+// at a random offset, as instances start at different times), stretched by a
+// connector.FlushPacer of maxStretch while its commits lose races.
+func runWriters(t *testing.T, store storage.Storage, n int, duration, interval time.Duration, maxStretch float64) writersResult {
 	var mu sync.Mutex
 	var res writersResult
 	var wg, cps sync.WaitGroup
@@ -97,6 +124,7 @@ func runWriters(t *testing.T, store storage.Storage, n int, duration, interval t
 		go func() {
 			defer wg.Done()
 			tbl := table.New(store, table.ForAppending(), table.DeferCheckpoints())
+			pacer := connector.FlushPacer{Max: maxStretch}
 			next := time.Now().Add(time.Duration(rand.Int64N(int64(interval))))
 			prev := int64(-1)
 			for seq := int64(0); ; seq++ {
@@ -104,7 +132,8 @@ func runWriters(t *testing.T, store storage.Storage, n int, duration, interval t
 				if time.Now().After(deadline) {
 					return
 				}
-				late := time.Since(next) > interval
+				paced := pacer.Interval(interval)
+				late := time.Since(next) > paced
 				key := fmt.Sprintf("w%d-%d.parquet", w, seq)
 				if err := store.Put(context.Background(), key, bytes.NewReader(make([]byte, 1024)), 1024); err != nil {
 					t.Error(err)
@@ -124,6 +153,7 @@ func runWriters(t *testing.T, store storage.Storage, n int, duration, interval t
 				res.commits++
 				res.attempts += cr.Attempts
 				res.latencies = append(res.latencies, took)
+				res.intervals = append(res.intervals, paced)
 				if late {
 					res.behind++
 				}
@@ -140,7 +170,8 @@ func runWriters(t *testing.T, store storage.Storage, n int, duration, interval t
 						}
 					}()
 				}
-				next = next.Add(interval)
+				pacer.Observe(cr.Attempts)
+				next = next.Add(pacer.Interval(interval))
 			}
 		}()
 	}

@@ -328,7 +328,7 @@ func (s *Snapshot) replay(ctx context.Context, store storage.Storage, files []lo
 }
 
 // replayParallel is how many commits replay reads at once.
-const replayParallel = 8
+const replayParallel = 32
 
 // apply applies the actions of one commit and moves the snapshot to version.
 func (s *Snapshot) apply(version int64, actions []Action) error {
