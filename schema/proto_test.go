@@ -242,6 +242,8 @@ func TestProtoDecodeErrors(t *testing.T) {
 	}{
 		{"cut short", "malformed value", valid[:len(valid)-1]},
 		{"bad tag", "malformed field tag", []byte{0x00}},
+		// Found by FuzzProtoDecode: protowire takes numbers up to 2^31-1, Protobuf up to 2^29-1.
+		{"field number too large", "beyond the largest valid one", protowire.AppendVarint(protowire.AppendTag(nil, protowire.MaxValidNumber+1, protowire.VarintType), 1)},
 		{"wrong wire type", `field "user"`, protowire.AppendFixed32(protowire.AppendTag(nil, 2, protowire.Fixed32Type), 1)},
 		{"invalid UTF-8", "not valid UTF-8", protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), []byte{0xff})},
 		{"nested cut short", `field 1: malformed`, protowire.AppendBytes(protowire.AppendTag(nil, 11, protowire.BytesType), []byte{0x0a, 0x05, 'a'})},
