@@ -73,6 +73,8 @@ type Connector struct {
 	tables    []*ingestTable
 	templates templates
 	registry  *schema.Registry
+	// protoFiles are compiled Protobuf writer schemas by id (protoFile).
+	protoFiles sync.Map
 
 	// openStore opens a table location (storage.OpenWith with the configured S3 options).
 	openStore func(ctx context.Context, location string) (storage.Storage, error)
@@ -160,9 +162,9 @@ func isPermanentRegistryError(err error) bool {
 // MemoryLimit is the Go heap size that suits a configuration: the memory budget, the
 // key caches of upsert tables (memory besides the budget), and 32 MiB for messages in
 // flight and decoding. The process sets it (debug.SetMemoryLimit), not the connector,
-// since it applies to the whole process. (It was budget + 96 MiB: at 256 partitions
-// and a 64 MiB budget, 32 MiB took peak RSS from 245 to 188 MiB at no cost in
-// throughput; BENCHMARKS.md, "Memory at 256 partitions".)
+// since it applies to the whole process. 32 MiB rather than more: the collector's
+// headroom is most of the process's memory past the budget (BENCHMARKS.md, "Memory at
+// 256 partitions").
 func (c *Config) MemoryLimit() int64 {
 	limit := int64(c.MemoryBudget) + 32<<20
 	for _, t := range c.Tables {

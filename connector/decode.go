@@ -94,11 +94,9 @@ func (d *msgDecoder) decode(ctx context.Context, value []byte) (string, error) {
 		if err != nil {
 			return "decode", err
 		}
-		dec := d.proto[id].getOrNil(raw)
-		if dec == nil {
-			if dec, err = d.protoPlan(ctx, id, raw); err != nil {
-				return "schema", err
-			}
+		dec, err := d.protoPlan(ctx, id, raw)
+		if err != nil {
+			return "schema", err
 		}
 		return "decode", dec.Decode(msg)
 	default:

@@ -33,14 +33,6 @@ func newProtoPlans(fd protoreflect.FileDescriptor) *protoPlans {
 	return &protoPlans{file: fd, other: map[string]*schema.ProtoDecoder{}, failed: map[string]error{}}
 }
 
-// getOrNil returns the decoder of a message type already compiled; p may be nil.
-func (p *protoPlans) getOrNil(raw []byte) *schema.ProtoDecoder {
-	if p == nil {
-		return nil
-	}
-	return p.get(raw)
-}
-
 // lookup returns what is known of a message type: its decoder, or why it has none;
 // found is false for a type not tried yet. p may be nil.
 func (p *protoPlans) lookup(raw []byte) (dec *schema.ProtoDecoder, found bool, err error) {
@@ -75,13 +67,28 @@ func (p *protoPlans) get(raw []byte) *schema.ProtoDecoder {
 	return p.other[string(raw)]
 }
 
-// protoFile fetches and compiles a Protobuf writer schema.
+// compiledProto is a writer schema id's compiled file, or why it does not compile.
+type compiledProto struct {
+	fd  protoreflect.FileDescriptor
+	err error
+}
+
+// protoFile fetches and compiles a Protobuf writer schema, once per connector: an id's
+// schema never changes and a compiled file is read-only, so every worker, key decoder
+// and table shares it. A schema that does not compile is remembered too; a registry that
+// does not answer is asked again next time.
 func (c *Connector) protoFile(ctx context.Context, id int32) (protoreflect.FileDescriptor, error) {
+	if v, ok := c.protoFiles.Load(id); ok {
+		r := v.(compiledProto)
+		return r.fd, r.err
+	}
 	s, err := c.schemaByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return compileProto(id, s)
+	fd, err := compileProto(id, s)
+	c.protoFiles.Store(id, compiledProto{fd, err})
+	return fd, err
 }
 
 func compileProto(id int32, s *schema.Schema) (protoreflect.FileDescriptor, error) {
@@ -109,17 +116,9 @@ func (d *msgDecoder) protoPlan(ctx context.Context, id int32, raw []byte) (*sche
 	if dec, found, err := p.lookup(raw); found {
 		return dec, err
 	}
-	if err := d.failed[id]; err != nil {
-		return nil, err
-	}
 	if p == nil {
-		s, err := d.dest.conn.schemaByID(ctx, id)
+		fd, err := d.dest.conn.protoFile(ctx, id)
 		if err != nil {
-			return nil, err // a registry that does not answer is not remembered
-		}
-		fd, err := compileProto(id, s)
-		if err != nil {
-			d.failed[id] = err
 			return nil, err
 		}
 		p = newProtoPlans(fd)
@@ -171,15 +170,9 @@ func (w *worker) protoKeyJSON(ctx context.Context, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, ok := w.keyProtos[id]
-	if !ok {
-		if fd, err = w.dest.conn.protoFile(ctx, id); err != nil {
-			return nil, err
-		}
-		if w.keyProtos == nil {
-			w.keyProtos = map[int32]protoreflect.FileDescriptor{}
-		}
-		w.keyProtos[id] = fd
+	fd, err := w.dest.conn.protoFile(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	md, err := schema.ProtoMessage(fd, schema.ProtoIndexes(raw))
 	if err != nil {

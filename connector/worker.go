@@ -10,7 +10,6 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/hamba/avro/v2"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/sluicelake/sluice/table"
 	"github.com/sluicelake/sluice/writer"
@@ -154,8 +153,7 @@ type worker struct {
 	keys       map[string]keySlot
 	dead       []writer.RowRef
 	keyBuf     []byte
-	keySchemas map[int32]avro.Schema                 // key_format avro: key writer schemas by id
-	keyProtos  map[int32]protoreflect.FileDescriptor // key_format protobuf: key schemas by id
+	keySchemas map[int32]avro.Schema // key_format avro: key writer schemas by id
 	// keySchemaIDs are key_format json_schema ids the registry has.
 	keySchemaIDs map[int32]bool
 }

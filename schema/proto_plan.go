@@ -296,7 +296,7 @@ func wireType(k protoreflect.Kind) protowire.Type {
 // value compiles one value of f's type into a t target.
 func (c *protoCompiler) value(f protoreflect.FieldDescriptor, t table.DataType, col, slot int, path string) (*protoNode, error) {
 	n := &protoNode{kind: f.Kind(), wire: wireType(f.Kind()), col: col, slot: slot, path: path}
-	isInt := func(ts ...table.DataType) bool { return slices.Contains(ts, t) }
+	isOneOf := func(ts ...table.DataType) bool { return slices.Contains(ts, t) }
 	switch f.Kind() {
 	case protoreflect.BoolKind:
 		if t == table.Boolean {
@@ -308,10 +308,10 @@ func (c *protoCompiler) value(f protoreflect.FieldDescriptor, t table.DataType, 
 		protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		narrow := f.Kind() == protoreflect.Int32Kind || f.Kind() == protoreflect.Sint32Kind || f.Kind() == protoreflect.Sfixed32Kind
 		switch {
-		case isInt(table.Long), narrow && isInt(table.Integer):
+		case isOneOf(table.Long), narrow && isOneOf(table.Integer):
 			n.conv = pcInt
 			return n, nil
-		case isInt(table.Float, table.Double):
+		case isOneOf(table.Float, table.Double):
 			n.conv = pcIntFloat
 			return n, nil
 		}
@@ -323,12 +323,12 @@ func (c *protoCompiler) value(f protoreflect.FieldDescriptor, t table.DataType, 
 		case t == table.Long:
 			n.conv = pcUintLong
 			return n, nil
-		case isInt(table.Float, table.Double):
+		case isOneOf(table.Float, table.Double):
 			n.conv = pcIntFloat
 			return n, nil
 		}
 	case protoreflect.FloatKind:
-		if isInt(table.Float, table.Double) {
+		if isOneOf(table.Float, table.Double) {
 			n.conv = pcFloat
 			return n, nil
 		}
