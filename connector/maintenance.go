@@ -87,7 +87,8 @@ func (m *maintainer) checkpoint(ctx context.Context, version int64) {
 		if err == nil {
 			m.t.metrics.checkpoints.WithLabelValues("ok").Inc()
 			m.t.metrics.checkpointDuration.Observe(time.Since(start).Seconds())
-			m.t.log.Info("checkpoint written", "version", v, "log_files_deleted", deleted, "took", time.Since(start).Round(time.Millisecond))
+			m.t.log.Info("checkpoint written", "version", v, "written", m.tbl.LastCheckpoint(), "log_files_deleted", deleted,
+				"took", time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if ctx.Err() != nil {

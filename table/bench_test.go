@@ -157,3 +157,75 @@ func BenchmarkHandleMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckpoint1MFiles writes the checkpoint of a V2-checkpoint table of 1,000,000
+// live files on local disk after each 10 more commits of one file, as a ForAppending
+// handle (the connector's) does every delta.checkpointInterval commits: in full (a load
+// of every file, then all of them written again) and incrementally (the last
+// checkpoint's sidecars named again, the new adds written). Run it with -benchtime 3x
+// (30 s in all).
+func BenchmarkCheckpoint1MFiles(b *testing.B) {
+	const files, perCommit = 1_000_000, 10_000
+	ctx := context.Background()
+	dir := filepath.Join(b.TempDir(), "t")
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tbl := New(store)
+	if _, err := tbl.Create(ctx, CreateOptions{Schema: testSchema(), PartitionColumns: []string{"day"},
+		Configuration: map[string]string{"delta.checkpointPolicy": "v2", "delta.checkpointInterval": "1000000"}}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	snap := tbl.snap
+	for v := int64(1); v <= files/perCommit; v++ {
+		actions := make([]Action, perCommit)
+		for i := range actions {
+			a := add(fmt.Sprintf("day=2024-01-%02d/part-%07d-c000.snappy.parquet", v%28+1, int(v)*perCommit+i))
+			a.Size = 8 << 20
+			a.Stats = `{"numRecords":50000,"minValues":{"id":1,"name":"a"},"maxValues":{"id":50000,"name":"z"},"nullCount":{"id":0,"name":0}}`
+			actions[i] = Action{Add: &a}
+		}
+		if err := snap.apply(v, actions); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := snap.writeCheckpoint(ctx, store, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built a %d-file table and its checkpoint in %s", files, time.Since(start).Round(time.Millisecond))
+	tbl, snap = nil, nil
+	runtime.GC()
+
+	next := 0
+	for _, mode := range []string{"full", "incremental"} {
+		b.Run(mode, func(b *testing.B) {
+			h := New(store, ForAppending(), DeferCheckpoints())
+			for b.Loop() {
+				b.StopTimer()
+				for range 10 {
+					if _, err := h.Commit(ctx, &Transaction{Adds: []Add{add(fmt.Sprintf("day=2024-01-01/new-%d.parquet", next))}}); err != nil {
+						b.Fatal(err)
+					}
+					next++
+				}
+				runtime.GC()
+				b.StartTimer()
+				h.mu.Lock()
+				if mode == "full" {
+					err = h.fullCheckpoint(ctx, time.Now())
+				} else {
+					_, _, err = h.checkpoint(ctx)
+				}
+				h.mu.Unlock()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mode == "incremental" && h.lastCheckpoint != "incremental" {
+					b.Fatalf("checkpoint written %s", h.lastCheckpoint)
+				}
+			}
+		})
+	}
+}

@@ -398,45 +398,13 @@ func stringPtrs(ss []string) []*string {
 // tombstones still within retention.
 func (s *Snapshot) checkpointRows(now time.Time) iter.Seq[cpRow] {
 	return func(yield func(cpRow) bool) {
-		p := s.protocol
-		cp := &cpProtocol{MinReaderVersion: ptr(int32(p.MinReaderVersion)), MinWriterVersion: ptr(int32(p.MinWriterVersion))}
-		if p.MinReaderVersion >= 3 {
-			cp.ReaderFeatures = stringPtrs(p.ReaderFeatures)
-		}
-		if p.MinWriterVersion >= 7 {
-			cp.WriterFeatures = stringPtrs(p.WriterFeatures)
-		}
-		if !yield(cpRow{Protocol: cp}) {
-			return
-		}
-		m := s.metadata
-		if !yield(cpRow{MetaData: &cpMetadata{
-			ID: &m.ID, Name: m.Name, Description: m.Description,
-			Format:       &cpFormat{Provider: &m.Format.Provider, Options: pointerMap(nonNilStrMap(m.Format.Options))},
-			SchemaString: &m.SchemaString, PartitionColumns: stringPtrs(m.PartitionColumns),
-			Configuration: pointerMap(nonNilStrMap(m.Configuration)), CreatedTime: m.CreatedTime,
-		}}) {
-			return
-		}
-		for _, id := range slices.Sorted(maps.Keys(s.txns)) {
-			t := s.txns[id]
-			if !yield(cpRow{Txn: &cpTxn{AppID: ptr(t.AppID), Version: ptr(t.Version), LastUpdated: t.LastUpdated}}) {
-				return
-			}
-		}
-		for _, d := range slices.Sorted(maps.Keys(s.domains)) {
-			dm := s.domains[d]
-			if !yield(cpRow{DomainMetadata: &cpDomainMetadata{Domain: ptr(dm.Domain), Configuration: ptr(dm.Configuration), Removed: ptr(false)}}) {
+		for _, row := range s.nonFileRows() {
+			if !yield(row) {
 				return
 			}
 		}
 		for _, a := range s.Files() {
-			if !yield(cpRow{Add: &cpAdd{
-				Path: ptr(a.Path), PartitionValues: nonNilMap(a.PartitionValues), Size: ptr(a.Size),
-				ModificationTime: ptr(a.ModificationTime), DataChange: ptr(false), Tags: pointerMap(a.Tags),
-				DeletionVector: fromDV(a.DeletionVector), BaseRowID: a.BaseRowID, DefaultRowCommit: a.DefaultRowCommit,
-				Stats: optString(a.Stats),
-			}}) {
+			if !yield(cpRow{Add: checkpointAdd(a)}) {
 				return
 			}
 		}
@@ -454,6 +422,45 @@ func (s *Snapshot) checkpointRows(now time.Time) iter.Seq[cpRow] {
 				return
 			}
 		}
+	}
+}
+
+// nonFileRows returns the checkpoint rows of the snapshot's non-file actions: protocol,
+// metaData, txns and domain metadata.
+func (s *Snapshot) nonFileRows() []cpRow {
+	p := s.protocol
+	cp := &cpProtocol{MinReaderVersion: ptr(int32(p.MinReaderVersion)), MinWriterVersion: ptr(int32(p.MinWriterVersion))}
+	if p.MinReaderVersion >= 3 {
+		cp.ReaderFeatures = stringPtrs(p.ReaderFeatures)
+	}
+	if p.MinWriterVersion >= 7 {
+		cp.WriterFeatures = stringPtrs(p.WriterFeatures)
+	}
+	m := s.metadata
+	rows := []cpRow{{Protocol: cp}, {MetaData: &cpMetadata{
+		ID: &m.ID, Name: m.Name, Description: m.Description,
+		Format:       &cpFormat{Provider: &m.Format.Provider, Options: pointerMap(nonNilStrMap(m.Format.Options))},
+		SchemaString: &m.SchemaString, PartitionColumns: stringPtrs(m.PartitionColumns),
+		Configuration: pointerMap(nonNilStrMap(m.Configuration)), CreatedTime: m.CreatedTime,
+	}}}
+	for _, id := range slices.Sorted(maps.Keys(s.txns)) {
+		t := s.txns[id]
+		rows = append(rows, cpRow{Txn: &cpTxn{AppID: ptr(t.AppID), Version: ptr(t.Version), LastUpdated: t.LastUpdated}})
+	}
+	for _, d := range slices.Sorted(maps.Keys(s.domains)) {
+		dm := s.domains[d]
+		rows = append(rows, cpRow{DomainMetadata: &cpDomainMetadata{Domain: ptr(dm.Domain), Configuration: ptr(dm.Configuration), Removed: ptr(false)}})
+	}
+	return rows
+}
+
+// checkpointAdd is the checkpoint row of a live file: dataChange is false in checkpoints.
+func checkpointAdd(a *Add) *cpAdd {
+	return &cpAdd{
+		Path: ptr(a.Path), PartitionValues: nonNilMap(a.PartitionValues), Size: ptr(a.Size),
+		ModificationTime: ptr(a.ModificationTime), DataChange: ptr(false), Tags: pointerMap(a.Tags),
+		DeletionVector: fromDV(a.DeletionVector), BaseRowID: a.BaseRowID, DefaultRowCommit: a.DefaultRowCommit,
+		Stats: optString(a.Stats),
 	}
 }
 

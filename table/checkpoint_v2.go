@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,8 @@ var (
 type v2Rows struct {
 	metadata []int64  // the version of each checkpointMetadata action
 	sidecars []string // sidecar paths as written (URI-encoded)
+	// actions are the sidecar actions whole, from Parquet checkpoints only.
+	actions []cpSidecar
 }
 
 // lastCheckpointV2 is the v2Checkpoint field of _last_checkpoint. Readers that know it
@@ -117,6 +120,7 @@ func (v2 *v2Rows) readParquet(pf *parquet.File) error {
 				v2.metadata = append(v2.metadata, deref(row.CheckpointMetadata.Version))
 			case row.Sidecar != nil && row.Sidecar.Path != nil:
 				v2.sidecars = append(v2.sidecars, *row.Sidecar.Path)
+				v2.actions = append(v2.actions, *row.Sidecar)
 			}
 			rows[i] = cpV2Row{}
 		}
@@ -253,7 +257,9 @@ const lastCheckpointActions = 30
 // checkpointMetadata, a sidecar action per sidecar file and the non-file actions, then
 // _last_checkpoint naming it. The sidecars come first, so a checkpoint never names a
 // missing one; a failure leaves sidecars no checkpoint names, which log cleanup deletes
-// once they are past the retention.
+// once they are past the retention. Adds and removes go to sidecars of their own,
+// tagged with the kind and number of their actions, so that the next checkpoint can
+// name them again (checkpoint_incremental.go).
 func (s *Snapshot) writeCheckpointV2(ctx context.Context, store storage.Storage, now time.Time, perSidecar int64) error {
 	sw := sidecarWriter{ctx: ctx, store: store, max: perSidecar, modTime: now.UnixMilli(), done: []cpSidecar{}}
 	var nonFile []cpRow
@@ -263,9 +269,9 @@ func (s *Snapshot) writeCheckpointV2(ctx context.Context, store storage.Storage,
 		switch {
 		case row.Add != nil:
 			adds++
-			err = sw.write(cpSidecarRow{Add: row.Add})
+			err = sw.write(sidecarAdds, cpSidecarRow{Add: row.Add})
 		case row.Remove != nil:
-			err = sw.write(cpSidecarRow{Remove: row.Remove})
+			err = sw.write(sidecarRemoves, cpSidecarRow{Remove: row.Remove})
 		default:
 			nonFile = append(nonFile, row)
 		}
@@ -276,13 +282,22 @@ func (s *Snapshot) writeCheckpointV2(ctx context.Context, store storage.Storage,
 	if err := sw.end(err); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", s.version, err)
 	}
+	return s.finishCheckpointV2(ctx, store, sw.modTime, sw.done, nonFile, sidecarTotals{rows: sw.rows, bytes: sw.bytes, adds: adds})
+}
 
+// sidecarTotals adds up the sidecars a checkpoint names, for _last_checkpoint.
+type sidecarTotals struct{ rows, bytes, adds int64 }
+
+// finishCheckpointV2 writes the UUID-named Parquet checkpoint of the snapshot's version
+// naming the sidecars, which are already written, with the non-file actions, then
+// _last_checkpoint naming it.
+func (s *Snapshot) finishCheckpointV2(ctx context.Context, store storage.Storage, modTime int64, sidecars []cpSidecar, nonFile []cpRow, totals sidecarTotals) error {
 	name := fmt.Sprintf("%020d.checkpoint.%s.parquet", s.version, uuid.NewString())
 	cp := newParquetObject[cpV2CheckpointRow](ctx, store, LogDir+name, v2CheckpointSchema)
 	meta := cpCheckpointMetadata{Version: &s.version}
-	err = cp.write(cpV2CheckpointRow{cpV2Row: cpV2Row{CheckpointMetadata: &meta}})
-	for i := 0; err == nil && i < len(sw.done); i++ {
-		err = cp.write(cpV2CheckpointRow{cpV2Row: cpV2Row{Sidecar: &sw.done[i]}})
+	err := cp.write(cpV2CheckpointRow{cpV2Row: cpV2Row{CheckpointMetadata: &meta}})
+	for i := 0; err == nil && i < len(sidecars); i++ {
+		err = cp.write(cpV2CheckpointRow{cpV2Row: cpV2Row{Sidecar: &sidecars[i]}})
 	}
 	for i := 0; err == nil && i < len(nonFile); i++ {
 		err = cp.write(cpV2CheckpointRow{cpRow: nonFile[i]})
@@ -291,7 +306,7 @@ func (s *Snapshot) writeCheckpointV2(ctx context.Context, store storage.Storage,
 		return fmt.Errorf("checkpoint %d: %w", s.version, err)
 	}
 
-	v2 := &lastCheckpointV2{Path: name, SizeInBytes: cp.out.n, ModificationTime: sw.modTime}
+	v2 := &lastCheckpointV2{Path: name, SizeInBytes: cp.out.n, ModificationTime: modTime}
 	if len(nonFile)+1 <= lastCheckpointActions {
 		actions := make([]Action, 0, len(nonFile)+1)
 		for i := range nonFile {
@@ -304,30 +319,49 @@ func (s *Snapshot) writeCheckpointV2(ctx context.Context, store storage.Storage,
 			return fmt.Errorf("checkpoint %d: _last_checkpoint: %w", s.version, err)
 		}
 	}
-	if len(sw.done) <= lastCheckpointActions {
-		v2.SidecarFiles, _ = encodeJSON(sw.done)
+	if len(sidecars) <= lastCheckpointActions {
+		v2.SidecarFiles, _ = encodeJSON(sidecars)
 	}
-	return putLastCheckpoint(ctx, store, lastCheckpoint{Version: s.version, Size: sw.rows + cp.rows,
-		SizeInBytes: sw.bytes + cp.out.n, NumOfAddFiles: adds, V2Checkpoint: v2})
+	return putLastCheckpoint(ctx, store, lastCheckpoint{Version: s.version, Size: totals.rows + cp.rows,
+		SizeInBytes: totals.bytes + cp.out.n, NumOfAddFiles: totals.adds, V2Checkpoint: v2})
 }
 
+// The tags of the sidecars Sluice writes: the one kind of action a sidecar holds
+// (sidecarAdds or sidecarRemoves) and how many. An incremental checkpoint names such
+// sidecars again without reading them; it never reuses a sidecar without them.
+const (
+	tagSidecarActions = "sluice.actions"
+	tagSidecarRows    = "sluice.rows"
+	sidecarAdds       = "add"
+	sidecarRemoves    = "remove"
+)
+
 // sidecarWriter spreads the add and remove actions of a checkpoint over sidecar files
-// of at most max actions each, and lists the sidecar actions of the files it wrote.
+// of at most max actions each, each holding one kind, and lists the sidecar actions of
+// the files it wrote.
 type sidecarWriter struct {
 	ctx     context.Context
 	store   storage.Storage
 	max     int64
 	modTime int64 // the modificationTime of the sidecar actions
 	cur     *parquetObject[cpSidecarRow]
+	kind    string // what cur holds: sidecarAdds or sidecarRemoves
 	name    string // cur's file name
 	done    []cpSidecar
 	// rows and bytes total the finished sidecars.
 	rows, bytes int64
 }
 
-func (w *sidecarWriter) write(row cpSidecarRow) error {
+// write adds a row holding an action of the given kind.
+func (w *sidecarWriter) write(kind string, row cpSidecarRow) error {
+	if w.cur != nil && w.kind != kind {
+		if err := w.end(nil); err != nil {
+			return err
+		}
+	}
 	if w.cur == nil {
 		w.name = uuid.NewString() + ".parquet"
+		w.kind = kind
 		w.cur = newParquetObject[cpSidecarRow](w.ctx, w.store, sidecarDir+w.name, sidecarSchema)
 	}
 	if err := w.cur.write(row); err != nil {
@@ -349,7 +383,8 @@ func (w *sidecarWriter) end(err error) error {
 	if err := cur.finish(err); err != nil {
 		return fmt.Errorf("sidecar %s: %w", cur.key, err)
 	}
-	w.done = append(w.done, cpSidecar{Path: ptr(w.name), SizeInBytes: ptr(cur.out.n), ModificationTime: ptr(w.modTime)})
+	w.done = append(w.done, cpSidecar{Path: ptr(w.name), SizeInBytes: ptr(cur.out.n), ModificationTime: ptr(w.modTime),
+		Tags: map[string]*string{tagSidecarActions: ptr(w.kind), tagSidecarRows: ptr(strconv.FormatInt(cur.rows, 10))}})
 	w.rows += cur.rows
 	w.bytes += cur.out.n
 	return nil

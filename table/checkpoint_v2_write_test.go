@@ -223,8 +223,8 @@ func TestV2CheckpointSidecarSplit(t *testing.T) {
 	if err := s.writeCheckpointV2(ctx, store, time.Now(), 5); err != nil {
 		t.Fatal(err)
 	}
-	if _, sidecars := checkV2Checkpoint(t, store, 15); len(sidecars) != 3 {
-		t.Fatalf("%d sidecars of at most 5 actions for 14, want 3", len(sidecars))
+	if _, sidecars := checkV2Checkpoint(t, store, 15); len(sidecars) != 4 {
+		t.Fatalf("%d sidecars of at most 5 actions for 13 adds and a remove, want 4 (adds and removes apart)", len(sidecars))
 	}
 	deleteCommits(t, store, 15)
 	sameState(t, mustLoad(t, store), s)
@@ -370,15 +370,20 @@ func TestCleanupV2Sidecars(t *testing.T) {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	// Kept: checkpoint 6 (the newest expired one) and everything from 6 on. Deleted:
-	// commits 0 to 5, checkpoints 2 and 4, the sidecars of 4 and the orphan.
-	if want := 6 + 2 + len(sidecarsAt[4]) + 1; res.LogFilesDeleted != want {
+	// commits 0 to 5, checkpoints 2 and 4, the sidecars of 4 that 6 does not name again
+	// (6 is incremental: it names 4's sidecar again) and the orphan.
+	gone := slices.DeleteFunc(slices.Clone(sidecarsAt[4]), func(k string) bool { return slices.Contains(sidecarsAt[6], k) })
+	if len(gone) == len(sidecarsAt[4]) {
+		t.Fatalf("checkpoint 6 names none of 4's sidecars %v again: %v", sidecarsAt[4], sidecarsAt[6])
+	}
+	if want := 6 + 2 + len(gone) + 1; res.LogFilesDeleted != want {
 		t.Fatalf("deleted %d files, want %d", res.LogFilesDeleted, want)
 	}
 	exists := func(key string) bool {
 		_, err := store.Stat(ctx, key)
 		return err == nil
 	}
-	for _, k := range append(slices.Clone(sidecarsAt[4]), orphan) {
+	for _, k := range append(gone, orphan) {
 		if exists(k) {
 			t.Errorf("%s is left", k)
 		}

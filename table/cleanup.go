@@ -33,18 +33,24 @@ func (t *Table) Checkpoint(ctx context.Context) (version int64, deleted int, err
 func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 	now := t.opts.now()
 	s := t.snap
-	if s.noFiles {
-		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion})
+	written := false
+	t.lastCheckpoint = "full"
+	if s.v2Checkpoints() {
+		ok, why, err := s.writeIncrementalCheckpointV2(ctx, t.store, now, sidecarActions)
 		if err != nil {
-			return false, 0, fmt.Errorf("checkpoint %d: %w", s.version, err) // err names the table
+			return false, 0, fmt.Errorf("table %s: %w", t.URI(), err)
 		}
-		if full.version != s.version {
-			return false, 0, fmt.Errorf("table %s: checkpoint %d: the log read back ends at version %d", t.URI(), s.version, full.version)
+		written = ok
+		if ok {
+			t.lastCheckpoint = "incremental"
+		} else {
+			t.lastCheckpoint = "full (" + why + ")"
 		}
-		s = full
 	}
-	if err := s.writeCheckpoint(ctx, t.store, now); err != nil {
-		return false, 0, fmt.Errorf("table %s: %w", t.URI(), err)
+	if !written {
+		if err := t.fullCheckpoint(ctx, now); err != nil {
+			return false, 0, err
+		}
 	}
 	t.mutable().checkpointVersion = s.version
 	if s.Property("delta.enableExpiredLogCleanup", "true") == "false" {
@@ -55,6 +61,34 @@ func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 		return true, n, fmt.Errorf("table %s: log cleanup: %w", t.URI(), err)
 	}
 	return true, n, nil
+}
+
+// LastCheckpoint says how the handle wrote its last checkpoint: "incremental" (naming
+// the previous checkpoint's sidecars again, checkpoint_incremental.go), "full", or
+// "full (why an incremental one did not apply)"; "" before the first.
+func (t *Table) LastCheckpoint() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastCheckpoint
+}
+
+// fullCheckpoint writes a checkpoint of every live file at t.snap's version.
+func (t *Table) fullCheckpoint(ctx context.Context, now time.Time) error {
+	s := t.snap
+	if s.noFiles {
+		full, err := load(ctx, t.store, loadConfig{upTo: s.version, fromCheckpoint: s.checkpointVersion})
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: %w", s.version, err) // err names the table
+		}
+		if full.version != s.version {
+			return fmt.Errorf("table %s: checkpoint %d: the log read back ends at version %d", t.URI(), s.version, full.version)
+		}
+		s = full
+	}
+	if err := s.writeCheckpoint(ctx, t.store, now); err != nil {
+		return fmt.Errorf("table %s: %w", t.URI(), err)
+	}
+	return nil
 }
 
 // cleanupLog deletes commits, checkpoints and checksums older than

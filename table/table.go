@@ -43,7 +43,9 @@ type Table struct {
 	// that is most likely taken already.
 	contended bool
 	lastOwn   int64 // the version of the handle's last commit, -1 before one
-	opts      options
+	// lastCheckpoint says how the handle wrote its last checkpoint (LastCheckpoint).
+	lastCheckpoint string
+	opts           options
 }
 
 // New returns a handle on the table stored in store. Nothing is read until Snapshot,
