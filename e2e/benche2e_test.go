@@ -40,7 +40,8 @@ import (
 // of 50 fields (~1 KB, 500k), three repetitions each, medians, printed as a Markdown table (and
 // written to SLUICE_BENCH_E2E_OUT when set). With SLUICE_BENCH_E2E_PROFILE=dir, the
 // first run of each workload writes CPU and allocation profiles there;
-// SLUICE_BENCH_E2E_DECODERS sets the configuration's decoders.
+// SLUICE_BENCH_E2E_DECODERS sets the configuration's decoders; SLUICE_BENCH_E2E_BIN
+// runs that sluice binary instead of one built from this tree.
 func TestBenchE2E(t *testing.T) {
 	full := os.Getenv("SLUICE_BENCH_E2E") == "full"
 	only := os.Getenv("SLUICE_BENCH_E2E_ONLY") // a workload's topic (json, avro, protobuf, wide): that one alone
@@ -119,7 +120,11 @@ type harnessBins struct{ sluice, broker, consume string }
 func buildHarness(t *testing.T) harnessBins {
 	t.Helper()
 	dir := t.TempDir()
-	b := harnessBins{sluice: sluiceBinary(t), broker: filepath.Join(dir, "kfakebroker"), consume: filepath.Join(dir, "consumebench")}
+	sluice := os.Getenv("SLUICE_BENCH_E2E_BIN") // another build of sluice, to compare two
+	if sluice == "" {
+		sluice = sluiceBinary(t)
+	}
+	b := harnessBins{sluice: sluice, broker: filepath.Join(dir, "kfakebroker"), consume: filepath.Join(dir, "consumebench")}
 	for pkg, out := range map[string]string{"./cmd/kfakebroker": b.broker, "./cmd/consumebench": b.consume} {
 		if out, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
