@@ -29,6 +29,23 @@ type maintainer struct {
 	// the one instance per table that optimizes and vacuums, so that scaling out does
 	// not multiply the work. The poller sets it on each assignment and revocation.
 	owner atomic.Bool
+	// lastTook and lastEnd are the duration and end of the last checkpoint written:
+	// the next waits until checkpointWait says (run's goroutine only).
+	lastTook time.Duration
+	lastEnd  time.Time
+}
+
+// checkpointDuty bounds the share of time a maintainer spends writing checkpoints: after
+// one that took d, the next starts no sooner than checkpointDuty × d after it ended. A
+// checkpoint's cost follows the table's size (a classic one of 1,000,000 files takes
+// seconds), so a huge table gets one every few intervals instead of every interval,
+// while an incremental one (milliseconds) is never held back.
+const checkpointDuty = 10
+
+// checkpointWait is how long a checkpoint due at now waits, after one that took took and
+// ended at end.
+func checkpointWait(took time.Duration, end, now time.Time) time.Duration {
+	return max(0, end.Add(checkpointDuty*took).Sub(now))
 }
 
 func newMaintainer(t *ingestTable) *maintainer {
@@ -58,12 +75,28 @@ func (m *maintainer) run(ctx context.Context) {
 	defer optimizeTick.Stop()
 	vacuumTick := time.NewTicker(time.Duration(m.cfg.Vacuum.Interval))
 	defer vacuumTick.Stop()
+	held := int64(-1) // a due checkpoint waiting for checkpointWait
+	var release <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			m.finalCheckpoint()
+			m.finalCheckpoint(held)
 			return
 		case v := <-m.due:
+			if wait := checkpointWait(m.lastTook, m.lastEnd, time.Now()); wait > 0 {
+				if held < 0 {
+					m.t.log.Info("checkpoint held: the last one took long", "version", v, "last_took", m.lastTook.Round(time.Millisecond),
+						"wait", wait.Round(time.Millisecond))
+					release = time.After(wait)
+				}
+				held = v // a newer version covers the older one
+				continue
+			}
+			m.checkpoint(ctx, v)
+		case <-release:
+			release = nil
+			v := held
+			held = -1
 			m.checkpoint(ctx, v)
 		case <-optimizeTick.C:
 			if m.cfg.Optimize.On() && m.owner.Load() {
@@ -85,8 +118,10 @@ func (m *maintainer) checkpoint(ctx context.Context, version int64) {
 		start := time.Now()
 		v, deleted, err := m.tbl.Checkpoint(ctx)
 		if err == nil {
+			m.lastEnd = time.Now()
+			m.lastTook = m.lastEnd.Sub(start)
 			m.t.metrics.checkpoints.WithLabelValues("ok").Inc()
-			m.t.metrics.checkpointDuration.Observe(time.Since(start).Seconds())
+			m.t.metrics.checkpointDuration.Observe(m.lastTook.Seconds())
 			m.t.log.Info("checkpoint written", "version", v, "written", m.tbl.LastCheckpoint(), "log_files_deleted", deleted,
 				"took", time.Since(start).Round(time.Millisecond))
 			return
@@ -107,11 +142,16 @@ func (m *maintainer) checkpoint(ctx context.Context, version int64) {
 	}
 }
 
-// finalCheckpoint writes a checkpoint still asked for at shutdown, within a short
-// time: the next one would otherwise wait for the next interval.
-func (m *maintainer) finalCheckpoint() {
+// finalCheckpoint writes a checkpoint still asked for at shutdown (held, or due), within
+// a short time: the next one would otherwise wait for the next interval.
+func (m *maintainer) finalCheckpoint(held int64) {
 	select {
 	case v := <-m.due:
+		held = v
+	default:
+	}
+	if held >= 0 {
+		v := held
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if _, _, err := m.tbl.Checkpoint(ctx); err != nil {
@@ -120,7 +160,6 @@ func (m *maintainer) finalCheckpoint() {
 			return
 		}
 		m.t.metrics.checkpoints.WithLabelValues("ok").Inc()
-	default:
 	}
 }
 
