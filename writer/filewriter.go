@@ -16,7 +16,7 @@ type FileWriter struct {
 	b     *Buffer
 	cw    *countingWriter
 	pw    *parquet.Writer
-	enc   encoder
+	encs  []encoder
 	stats *fileStats
 	rows  int
 }
@@ -24,7 +24,7 @@ type FileWriter struct {
 // NewFileWriter starts a data file on w.
 func (b *Buffer) NewFileWriter(w io.Writer) *FileWriter {
 	cw := &countingWriter{w: w}
-	return &FileWriter{b: b, cw: cw, pw: b.newParquetWriter(cw), enc: encoder{vals: make([]parquet.Value, 0, chunkValues)},
+	return &FileWriter{b: b, cw: cw, pw: b.newParquetWriter(cw), encs: newEncoders(len(b.leaves)),
 		stats: b.newFileStats()}
 }
 
@@ -36,7 +36,7 @@ func (f *FileWriter) Write(p *Pending) error {
 	}
 	start := slices.Clone(p.cursors)
 	first := p.done
-	if err := p.writeRowGroups(f.pw, &f.enc, nil); err != nil {
+	if err := p.writeRowGroups(f.pw, f.encs, nil); err != nil {
 		return err
 	}
 	f.stats.gather(p, start, p.cursors)

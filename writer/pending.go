@@ -3,7 +3,10 @@ package writer
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -88,8 +91,7 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	pw := b.newParquetWriter(cw)
 	start := slices.Clone(p.cursors)
 	firstRow := p.done
-	enc := encoder{vals: make([]parquet.Value, 0, chunkValues)}
-	if err := p.writeRowGroups(pw, &enc, func() bool { return cw.n >= b.cfg.TargetFileSize }); err != nil {
+	if err := p.writeRowGroups(pw, newEncoders(len(b.leaves)), func() bool { return cw.n >= b.cfg.TargetFileSize }); err != nil {
 		return FileInfo{}, err
 	}
 	if err := pw.Close(); err != nil {
@@ -120,7 +122,7 @@ func (b *Buffer) newParquetWriter(w io.Writer) *parquet.Writer {
 
 // writeRowGroups writes the remaining rows as row groups of about
 // Config.RowGroupSize, stopping early when full reports true after a row group.
-func (p *Pending) writeRowGroups(pw *parquet.Writer, enc *encoder, full func() bool) error {
+func (p *Pending) writeRowGroups(pw *parquet.Writer, encs []encoder, full func() bool) error {
 	b := p.buf
 	rowsPerGroup := p.Rows
 	if est := p.estimatedBytes(); est > b.cfg.RowGroupSize {
@@ -128,10 +130,8 @@ func (p *Pending) writeRowGroups(pw *parquet.Writer, enc *encoder, full func() b
 	}
 	for !p.Done() {
 		n := min(rowsPerGroup, p.Rows-p.done)
-		for li, l := range b.leaves {
-			if err := enc.writeLeaf(pw.ColumnWriters()[li], l, &p.part.leaves[li], &p.cursors[li], n); err != nil {
-				return fmt.Errorf("writer: column %q: %w", l.path, err)
-			}
+		if err := p.writeLeaves(pw.ColumnWriters(), encs, n); err != nil {
+			return err
 		}
 		if err := pw.Flush(); err != nil {
 			return fmt.Errorf("writer: flush row group: %w", err)
@@ -143,6 +143,58 @@ func (p *Pending) writeRowGroups(pw *parquet.Writer, enc *encoder, full func() b
 	}
 	return nil
 }
+
+// writeLeaves writes the next n rows of every leaf column into its column writer. With
+// several encoders, the columns are encoded concurrently, one goroutine per encoder
+// taking the next column not yet done: a column's values, pages and compression are
+// its own (the column writers of one row group share nothing but pools), and the row
+// group is flushed, in order, once all are done. So the encoding of a flush, which runs
+// after its last row arrived, uses every core.
+func (p *Pending) writeLeaves(cws []*parquet.ColumnWriter, encs []encoder, n int) error {
+	b := p.buf
+	if len(encs) == 1 {
+		for li, l := range b.leaves {
+			if err := encs[0].writeLeaf(cws[li], l, &p.part.leaves[li], &p.cursors[li], n); err != nil {
+				return fmt.Errorf("writer: column %q: %w", l.path, err)
+			}
+		}
+		return nil
+	}
+	var next atomic.Int64
+	errs := make([]error, len(b.leaves))
+	var wg sync.WaitGroup
+	for w := range encs {
+		enc := &encs[w]
+		wg.Go(func() {
+			for li := int(next.Add(1) - 1); li < len(b.leaves); li = int(next.Add(1) - 1) {
+				errs[li] = enc.writeLeaf(cws[li], b.leaves[li], &p.part.leaves[li], &p.cursors[li], n)
+				if errs[li] == nil {
+					errs[li] = cws[li].Flush() // its last page, encoded and compressed here rather than by pw.Flush, serially
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for li, err := range errs {
+		if err != nil {
+			return fmt.Errorf("writer: column %q: %w", b.leaves[li].path, err)
+		}
+	}
+	return nil
+}
+
+// newEncoders returns the encoders of one file of the given number of leaf columns: one
+// per core, at most maxEncoders, at most one per column.
+func newEncoders(leaves int) []encoder {
+	encs := make([]encoder, max(1, min(runtime.GOMAXPROCS(0), maxEncoders, leaves)))
+	for i := range encs {
+		encs[i].vals = make([]parquet.Value, 0, chunkValues)
+	}
+	return encs
+}
+
+// maxEncoders bounds the columns of one file encoded at once.
+const maxEncoders = 8
 
 func (p *Pending) estimatedBytes() int64 {
 	var n int64
