@@ -47,7 +47,7 @@ const settledSidecarRows = sidecarActions / 2
 // last one and the commits since, when it applies. It reports false (and writes
 // nothing) when it does not, and why; the caller then writes a full checkpoint.
 func (s *Snapshot) writeIncrementalCheckpointV2(ctx context.Context, store storage.Storage, now time.Time, perSidecar int64) (bool, string, error) {
-	base, why, err := s.incrementalBase(ctx, store)
+	base, why, err := s.incrementalBase(ctx, store, now)
 	if base == nil || err != nil {
 		return false, why, err
 	}
@@ -108,7 +108,13 @@ type incrementalBase struct {
 
 // incrementalBase reads the checkpoint _last_checkpoint names, when an incremental
 // checkpoint can build on it; else it returns nil and why not.
-func (s *Snapshot) incrementalBase(ctx context.Context, store storage.Storage) (*incrementalBase, string, error) {
+//
+// Its sidecars must all be younger than half the log retention: log cleanup deletes a
+// sidecar only once it is older than the whole retention and no remaining checkpoint
+// names it, so one it could delete is never named again, even by a writer whose
+// _last_checkpoint is stale. It also makes a full checkpoint, which drops expired
+// tombstones, at least every half retention.
+func (s *Snapshot) incrementalBase(ctx context.Context, store storage.Storage, now time.Time) (*incrementalBase, string, error) {
 	lc, ok := readLastCheckpoint(ctx, store)
 	switch {
 	case !ok:
@@ -138,10 +144,14 @@ func (s *Snapshot) incrementalBase(ctx context.Context, store storage.Storage) (
 		return nil, "the last checkpoint's checkpointMetadata does not name its version", nil
 	}
 	base := &incrementalBase{version: lc.Version}
+	oldest := now.Add(-s.logRetention() / 2).UnixMilli()
 	for _, sc := range v2.actions {
 		kind := sc.Tags[tagSidecarActions]
 		if _, err := strconv.ParseInt(deref(sc.Tags[tagSidecarRows]), 10, 64); err != nil || kind == nil || sc.Path == nil || sc.SizeInBytes == nil {
 			return nil, "the last checkpoint names a sidecar Sluice did not tag", nil
+		}
+		if deref(sc.ModificationTime) < oldest {
+			return nil, "the last checkpoint's sidecars are older than half the log retention", nil
 		}
 		switch *kind {
 		case sidecarAdds:

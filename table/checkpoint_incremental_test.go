@@ -48,7 +48,7 @@ func checkpointNow(t *testing.T, tbl *Table, store storage.Storage, want string)
 // last checkpoint say, checked against the sidecar's rows.
 func sidecarKinds(t *testing.T, store storage.Storage) []string {
 	t.Helper()
-	base, why, err := (&Snapshot{version: math.MaxInt64}).incrementalBase(context.Background(), store)
+	base, why, err := (&Snapshot{version: math.MaxInt64, metadata: &Metadata{}}).incrementalBase(context.Background(), store, time.Now())
 	if err != nil || base == nil {
 		t.Fatalf("last checkpoint: %s, %v", why, err)
 	}
@@ -251,4 +251,24 @@ func (f failPuts) Put(ctx context.Context, key string, r io.Reader, size int64) 
 		return errors.New("injected put failure")
 	}
 	return f.Storage.Put(ctx, key, r, size)
+}
+
+// TestIncrementalCheckpointOldSidecars: sidecars older than half the log retention are
+// never named again (log cleanup may delete them once past the whole retention), so
+// the checkpoint after that is full, and the ones after it incremental again.
+func TestIncrementalCheckpointOldSidecars(t *testing.T) {
+	tbl, store, now := createClockedTable(t, map[string]string{"delta.checkpointPolicy": "v2", "delta.checkpointInterval": "100",
+		"delta.logRetentionDuration": "interval 2 days"})
+	commitAdds(t, tbl, "a", 20)
+	checkpointNow(t, tbl, store, "full")
+	commitAdds(t, tbl, "b", 2)
+	checkpointNow(t, tbl, store, "incremental")
+	*now = now.Add(25 * time.Hour)
+	commitAdds(t, tbl, "c", 2)
+	checkpointNow(t, tbl, store, "full (the last checkpoint's sidecars are older than half the log retention)")
+	commitAdds(t, tbl, "d", 2)
+	checkpointNow(t, tbl, store, "incremental")
+	want := replayAll(t, store)
+	deleteCommits(t, store, want.Version())
+	sameState(t, mustLoad(t, store), want)
 }
