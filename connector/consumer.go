@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -106,4 +107,24 @@ func (k *kafkaConsumer) Ping(timeoutMs int) error {
 	return err
 }
 
-func (k *kafkaConsumer) Close() error { return k.consumer.Close() }
+// Close leaves the group, then closes. librdkafka can hang for good in Close when the
+// group hands the member an incremental assignment while it closes (librdkafka issues
+// 4527 and 4884; seen here when another instance left during our final commit, when
+// nothing polls): so the member first unsubscribes and polls, serving its rebalance
+// callbacks, until nothing is assigned (for at most closeDrain), and closes after. The
+// messages polled meanwhile are dropped: their offsets are never committed, and the
+// next owner reads them.
+func (k *kafkaConsumer) Close() error {
+	if err := k.consumer.Unsubscribe(); err == nil {
+		for deadline := time.Now().Add(closeDrain); time.Now().Before(deadline); {
+			if parts, err := k.consumer.Assignment(); err != nil || len(parts) == 0 {
+				break
+			}
+			k.consumer.Poll(50)
+		}
+	}
+	return k.consumer.Close()
+}
+
+// closeDrain bounds how long Close waits for the group to take the assignment back.
+const closeDrain = 10 * time.Second
