@@ -14,14 +14,17 @@ import (
 	"github.com/sluicelake/sluice/table"
 )
 
-// maintainer is one table's maintenance goroutine. It has a table handle of its own
-// (one that lists files), so that nothing it does holds the committer's handle or
-// delays a commit; the log's optimistic concurrency keeps it safe beside the commits,
-// and beside other instances'.
+// maintainer is one table's maintenance goroutine. It has table handles of its own, so
+// that nothing it does holds the committer's handle or delays a commit; the log's
+// optimistic concurrency keeps it safe beside the commits, and beside other instances'.
 type maintainer struct {
 	t   *ingestTable
 	cfg MaintenanceConfig
-	tbl *table.Table
+	// tbl lists the table's files, for optimize and vacuum: it is read only on the
+	// instance that owns maintenance. cp writes the checkpoints every instance writes,
+	// and keeps no file list (ForAppending), so that an instance does not hold every
+	// file of a large table for them.
+	tbl, cp *table.Table
 	// due carries a commit version that reached the checkpoint interval (the committer
 	// hands it over and goes on; a newer one replaces an older one not yet written).
 	due chan int64
@@ -50,7 +53,8 @@ func checkpointWait(took time.Duration, end, now time.Time) time.Duration {
 
 func newMaintainer(t *ingestTable) *maintainer {
 	return &maintainer{t: t, cfg: t.cfg.Maintenance, due: make(chan int64, 1),
-		tbl: table.New(t.tbl.Store(), table.EngineInfo("sluice/"+Version))}
+		tbl: table.New(t.tbl.Store(), table.EngineInfo("sluice/"+Version)),
+		cp:  table.New(t.tbl.Store(), table.EngineInfo("sluice/"+Version), table.ForAppending())}
 }
 
 // checkpointDue hands a version that reached the checkpoint interval to the maintainer.
@@ -116,13 +120,13 @@ func (m *maintainer) checkpoint(ctx context.Context, version int64) {
 	delay := m.t.conn.retryBase
 	for {
 		start := time.Now()
-		v, deleted, err := m.tbl.Checkpoint(ctx)
+		v, deleted, err := m.cp.Checkpoint(ctx)
 		if err == nil {
 			m.lastEnd = time.Now()
 			m.lastTook = m.lastEnd.Sub(start)
 			m.t.metrics.checkpoints.WithLabelValues("ok").Inc()
 			m.t.metrics.checkpointDuration.Observe(m.lastTook.Seconds())
-			m.t.log.Info("checkpoint written", "version", v, "written", m.tbl.LastCheckpoint(), "log_files_deleted", deleted,
+			m.t.log.Info("checkpoint written", "version", v, "written", m.cp.LastCheckpoint(), "log_files_deleted", deleted,
 				"took", time.Since(start).Round(time.Millisecond))
 			return
 		}
@@ -154,7 +158,7 @@ func (m *maintainer) finalCheckpoint(held int64) {
 		v := held
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, _, err := m.tbl.Checkpoint(ctx); err != nil {
+		if _, _, err := m.cp.Checkpoint(ctx); err != nil {
 			m.t.metrics.checkpoints.WithLabelValues("error").Inc()
 			m.t.log.Warn("checkpoint at shutdown failed; the next interval writes one", "version", v, "error", err)
 			return

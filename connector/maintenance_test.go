@@ -29,7 +29,8 @@ func (s slowCheckpoints) Put(ctx context.Context, key string, r io.Reader, size 
 
 // TestCheckpointPacing: after a checkpoint that took d, the maintainer holds the next
 // one due until checkpointDuty × d after it (a newer due version replacing the held
-// one), then writes it; one still held at shutdown is written then.
+// one), then writes it; one still held at shutdown is written then; and it writes them
+// with a handle that keeps no file list.
 func TestCheckpointPacing(t *testing.T) {
 	ctx := context.Background()
 	const delay = 300 * time.Millisecond
@@ -46,10 +47,10 @@ func TestCheckpointPacing(t *testing.T) {
 	}
 	var logs syncBuffer
 	c := &Connector{log: slog.New(slog.NewTextHandler(&logs, nil)), metrics: newMetrics(), retryBase: time.Millisecond}
-	it := &ingestTable{conn: c, cfg: &TableConfig{Name: "t"}, log: c.log, metrics: c.metrics.table("t")}
+	it := &ingestTable{conn: c, cfg: &TableConfig{Name: "t"}, log: c.log, metrics: c.metrics.table("t"), tbl: table.New(store)}
 	it.cfg.Maintenance.Optimize.Interval = Duration(time.Hour)
 	it.cfg.Maintenance.Vacuum.Interval = Duration(time.Hour)
-	m := &maintainer{t: it, cfg: it.cfg.Maintenance, due: make(chan int64, 1), tbl: table.New(store)}
+	m := newMaintainer(it)
 	written := func() int {
 		var pm dto.Metric
 		if err := it.metrics.checkpoints.WithLabelValues("ok").Write(&pm); err != nil {
@@ -112,6 +113,11 @@ func TestCheckpointPacing(t *testing.T) {
 	<-done
 	if n, v := written(), checkpointed(); n != 3 || v != 4 {
 		t.Fatalf("after shutdown: %d checkpoints written, the last at version %d; want 3 and 4", n, v)
+	}
+	// The checkpoints were written by a handle that keeps no file list: an instance does
+	// not hold every file of a large table for them.
+	if snap, err := m.cp.Snapshot(ctx); err != nil || snap.NumFiles() != -1 {
+		t.Fatalf("the checkpoint handle's snapshot keeps a file list (%v)", err)
 	}
 }
 

@@ -120,11 +120,7 @@ type harnessBins struct{ sluice, broker, consume string }
 func buildHarness(t *testing.T) harnessBins {
 	t.Helper()
 	dir := t.TempDir()
-	sluice := os.Getenv("SLUICE_BENCH_E2E_BIN") // another build of sluice, to compare two
-	if sluice == "" {
-		sluice = sluiceBinary(t)
-	}
-	b := harnessBins{sluice: sluice, broker: filepath.Join(dir, "kfakebroker"), consume: filepath.Join(dir, "consumebench")}
+	b := harnessBins{sluice: sluiceBinary(t), broker: filepath.Join(dir, "kfakebroker"), consume: filepath.Join(dir, "consumebench")}
 	for pkg, out := range map[string]string{"./cmd/kfakebroker": b.broker, "./cmd/consumebench": b.consume} {
 		if out, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)

@@ -30,6 +30,9 @@ var (
 // sluiceBinary builds cmd/sluice once per test run.
 func sluiceBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("SLUICE_BENCH_E2E_BIN"); bin != "" {
+		return bin // another build, for the benchmarks to compare two
+	}
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "sluice-e2e-bin")
 		if err != nil {

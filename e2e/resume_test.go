@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicelake/sluice/table"
@@ -27,6 +28,8 @@ import (
 // append mode and in upsert mode (whose handle tracks every file).
 // SLUICE_BENCH_E2E_RESUME_POLICY=v2 creates the table with delta.checkpointPolicy v2:
 // its checkpoint keeps the files in sidecars, which an append handle never reads.
+// SLUICE_BENCH_E2E_RESUME_CHECKPOINT=1 then goes on committing, in append mode, until
+// the next checkpoint is written, and reports its time and the memory it took.
 func TestBenchResume(t *testing.T) {
 	commits := 1_000
 	if os.Getenv("SLUICE_BENCH_E2E") == "full" {
@@ -96,6 +99,9 @@ tables:
 		waitFor(t, 10*time.Minute, "the first new commit", func() bool { return snapVersion(t, store) > before })
 		took := time.Since(start)
 		peak := int64(procStatus(p.cmd.Process.Pid, "VmHWM:")) >> 20
+		if os.Getenv("SLUICE_BENCH_E2E_RESUME_CHECKPOINT") != "" && mode == "append" {
+			checkpointAfterResume(t, cluster, store, p, before)
+		}
 		p.cmd.Process.Signal(os.Interrupt)
 		<-p.done
 		t.Logf("resume (%s mode): %s from start to the first new commit on %d commits and %d live files; peak RSS %d MiB",
@@ -127,4 +133,35 @@ func snapVersion(t *testing.T, store storage.Storage) int64 {
 		}
 	}
 	return latest
+}
+
+// checkpointAfterResume produces one message at a time until the running sluice p has
+// committed to the next checkpoint interval and written its checkpoint, then reports how
+// long that took and the process's memory: peak, and resident after.
+func checkpointAfterResume(t *testing.T, cluster *kfake.Cluster, store storage.Storage, p *process, before int64) {
+	t.Helper()
+	ctx := context.Background()
+	target := (before/10 + 1) * 10 // the next version a checkpoint is due at (interval 10)
+	start := time.Now()
+	for i := 0; snapVersion(t, store) < target; i++ {
+		produce(t, cluster, &kgo.Record{Topic: "events", Key: []byte(`{"id":1}`), Value: []byte(fmt.Sprintf(`{"id":%d}`, i))})
+		time.Sleep(150 * time.Millisecond)
+	}
+	waitFor(t, 10*time.Minute, "the checkpoint", func() bool {
+		data, err := store.Get(ctx, table.LastCheckpointKey)
+		var lc struct{ Version int64 }
+		return err == nil && json.Unmarshal(data, &lc) == nil && lc.Version >= target
+	})
+	took := time.Since(start)
+	time.Sleep(2 * time.Second)
+	peak, rss := int64(procStatus(p.cmd.Process.Pid, "VmHWM:"))>>20, int64(procStatus(p.cmd.Process.Pid, "VmRSS:"))>>20
+	line := fmt.Sprintf("checkpoint after resume: version %d written %s after the resume's first commit (%d commits); peak RSS %d MiB, RSS 2 s after %d MiB",
+		target, took.Round(time.Millisecond), target-before, peak, rss)
+	t.Log(line)
+	if out := os.Getenv("SLUICE_BENCH_E2E_OUT"); out != "" {
+		if f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, line)
+			f.Close()
+		}
+	}
 }
