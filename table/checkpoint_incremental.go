@@ -25,11 +25,14 @@ import (
 // adds: its cost follows the commits since the last checkpoint, not the table's size.
 //
 // It applies when (else the checkpoint is written in full, as before):
-//   - _last_checkpoint names a V2-spec Parquet checkpoint older than the version, every
-//     sidecar of which Sluice tagged with the kind and number of its actions;
-//   - every commit since is still there and holds no remove, no add with dataChange
-//     false, no protocol and no metaData action (so each new add is a new file, and the
-//     old sidecars still hold exactly the live files and tombstones they held);
+//   - _last_checkpoint names a V2-spec Parquet checkpoint older than the version, written
+//     by Sluice (its checkpointMetadata says all its file actions are in sidecars, every
+//     one tagged with the kind and number of its actions), whose sidecars are all there
+//     and younger than half the log retention;
+//   - every commit since is still there, was written by Sluice, and holds no remove, no
+//     add with dataChange false, no protocol and no metaData action (so each new add is
+//     a new file, and the old sidecars still hold exactly the live files and tombstones
+//     they held; another engine may add a live file again, with new statistics);
 //   - no new add re-adds a path the old tombstones hold (a restore): a checkpoint may not
 //     hold an add and a remove of one file.
 //
@@ -143,6 +146,10 @@ func (s *Snapshot) incrementalBase(ctx context.Context, store storage.Storage, n
 	if len(v2.metadata) != 1 || v2.metadata[0] != lc.Version {
 		return nil, "the last checkpoint's checkpointMetadata does not name its version", nil
 	}
+	if deref(v2.metadataTags[0][tagFileActions]) != fileActionsInTaggedSidecars {
+		// Another writer's: its file actions may be inline, or in sidecars that hold both kinds.
+		return nil, "the last checkpoint was not written by Sluice", nil
+	}
 	base := &incrementalBase{version: lc.Version}
 	oldest := now.Add(-s.logRetention() / 2).UnixMilli()
 	for _, sc := range v2.actions {
@@ -162,7 +169,39 @@ func (s *Snapshot) incrementalBase(ctx context.Context, store storage.Storage, n
 			return nil, "the last checkpoint names a sidecar Sluice did not tag", nil
 		}
 	}
+	if gone, err := missingSidecar(ctx, store, v2.actions); err != nil || gone != "" {
+		return nil, "sidecar " + gone + " of the last checkpoint is missing", err
+	}
 	return base, "", nil
+}
+
+// missingSidecar returns the path of a sidecar that is not in the store with the size
+// its action says, or "". It stats them all at once (a request each).
+func missingSidecar(ctx context.Context, store storage.Storage, sidecars []cpSidecar) (string, error) {
+	errs := make([]error, len(sidecars))
+	sizes := make([]int64, len(sidecars))
+	var wg sync.WaitGroup
+	for i, sc := range sidecars {
+		wg.Go(func() {
+			key, err := sidecarKey(deref(sc.Path))
+			if err == nil {
+				var info storage.ObjectInfo
+				info, err = store.Stat(ctx, key)
+				sizes[i] = info.Size
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, sc := range sidecars {
+		switch {
+		case errors.Is(errs[i], storage.ErrNotFound) || errs[i] == nil && sizes[i] != deref(sc.SizeInBytes):
+			return deref(sc.Path), nil
+		case errs[i] != nil:
+			return "", fmt.Errorf("checkpoint: sidecar %s: %w", deref(sc.Path), errs[i])
+		}
+	}
+	return "", nil
 }
 
 // sidecarRows is the number of actions a tagged sidecar holds.
@@ -197,8 +236,11 @@ func (s *Snapshot) addsSince(ctx context.Context, store storage.Storage, version
 			if err != nil {
 				return nil, "", &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", v, err)}
 			}
+			engine := "" // commitInfo.engineInfo
 			for _, a := range actions {
 				switch {
+				case a.CommitInfo != nil:
+					engine = a.CommitInfo.EngineInfo
 				case a.Remove != nil:
 					return nil, fmt.Sprintf("commit %d removes files", v), nil
 				case a.MetaData != nil || a.Protocol != nil:
@@ -216,6 +258,12 @@ func (s *Snapshot) addsSince(ctx context.Context, store storage.Storage, version
 					seen[k] = true
 					adds = append(adds, a.Add)
 				}
+			}
+			// Another engine may add a live file again with new statistics or tags (the
+			// protocol allows it): the old sidecars would then hold a second add of it.
+			// Sluice never does; telling which files are live would mean reading them all.
+			if engine != "sluice" && !strings.HasPrefix(engine, "sluice/") {
+				return nil, fmt.Sprintf("commit %d was written by another engine (%q)", v, engine), nil
 			}
 		}
 	}

@@ -41,6 +41,29 @@ func checkpointNow(t *testing.T, tbl *Table, store storage.Storage, want string)
 		t.Fatalf("checkpoint %d written %q, want %q", v, got, want)
 	}
 	_, sidecars := checkV2Checkpoint(t, store, v)
+	// One add row per live file, and as many as a replay of the commits finds.
+	seen := map[fileKey]bool{}
+	for _, key := range sidecars {
+		err := readSidecar(context.Background(), store, cpSidecar{Path: ptr(strings.TrimPrefix(key, sidecarDir))}, func(r cpSidecarRow) error {
+			if r.Add != nil {
+				k, _ := addKey(*r.Add.Path, nil)
+				if r.Add.DeletionVector != nil {
+					k.dv = fmt.Sprint(*r.Add.DeletionVector)
+				}
+				if seen[k] {
+					t.Fatalf("checkpoint %d holds two adds of %s", v, *r.Add.Path)
+				}
+				seen[k] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := replayTo(t, store, v).NumFiles(); len(seen) != want {
+		t.Fatalf("checkpoint %d holds %d files, a replay %d", v, len(seen), want)
+	}
 	return sidecars
 }
 
@@ -189,7 +212,36 @@ func TestIncrementalCheckpointFallsBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			commitAdds(t, tbl, "b", 1)
-		}, "the last checkpoint names a sidecar Sluice did not tag"},
+		}, "the last checkpoint was not written by Sluice"},
+		{"another writer's checkpoint with its files inline", func(t *testing.T, tbl *Table, store storage.Storage) {
+			key := uuidCheckpointKey(2, "parquet")
+			writeV2Checkpoint(t, store, 2, v2Layout{key: key})
+			if err := putLastCheckpoint(ctx, store, lastCheckpoint{Version: 2, V2Checkpoint: &lastCheckpointV2{Path: path.Base(key)}}); err != nil {
+				t.Fatal(err)
+			}
+			commitAdds(t, tbl, "b", 1)
+		}, "the last checkpoint was not written by Sluice"},
+		{"another engine's commit adding a live file again", func(t *testing.T, tbl *Table, store storage.Storage) {
+			a := add("day=2024-01-01/a-000.parquet") // live: new statistics, as the protocol allows
+			a.Stats = `{"numRecords":7}`
+			data, err := encodeActions([]Action{{CommitInfo: &CommitInfo{Timestamp: 1, Operation: "WRITE", EngineInfo: "Apache-Spark/3.5.1 Delta-Lake/3.2.0"}}, {Add: &a}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.PutIfAbsent(ctx, CommitKey(3), data); err != nil {
+				t.Fatal(err)
+			}
+		}, `commit 3 was written by another engine ("Apache-Spark/3.5.1 Delta-Lake/3.2.0")`},
+		{"a sidecar gone", func(t *testing.T, tbl *Table, store storage.Storage) {
+			base, _, err := (&Snapshot{version: math.MaxInt64, metadata: &Metadata{}}).incrementalBase(ctx, store, time.Now())
+			if err != nil || base == nil {
+				t.Fatalf("last checkpoint: %v", err)
+			}
+			if err := store.Delete(ctx, sidecarDir+*base.adds[0].Path); err != nil {
+				t.Fatal(err)
+			}
+			commitAdds(t, tbl, "b", 1)
+		}, "sidecar "},
 		{"a classic checkpoint", func(t *testing.T, tbl *Table, store storage.Storage) {
 			writeV2Checkpoint(t, store, 2, v2Layout{key: CheckpointKey(2)})
 			if err := putLastCheckpoint(ctx, store, lastCheckpoint{Version: 2}); err != nil {
@@ -221,7 +273,7 @@ func TestIncrementalCheckpointFailedPut(t *testing.T) {
 	ctx := context.Background()
 	mem := storage.NewMemory(t.Name())
 	tbl := createTable(t, mem, map[string]string{"delta.checkpointPolicy": "v2", "delta.checkpointInterval": "100"})
-	commitAdds(t, tbl, "a", 20)
+	commitAdds(t, tbl, "a", 2) // small: the next checkpoints merge its sidecar with the new adds
 	checkpointNow(t, tbl, mem, "full")
 	for _, broken := range []string{sidecarDir, ".checkpoint."} {
 		commitAdds(t, tbl, "b"+fmt.Sprint(len(broken)), 2)

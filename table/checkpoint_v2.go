@@ -76,8 +76,11 @@ var (
 
 // v2Rows collects what the V2-spec rows of one checkpoint say.
 type v2Rows struct {
-	metadata []int64  // the version of each checkpointMetadata action
-	sidecars []string // sidecar paths as written (URI-encoded)
+	metadata []int64 // the version of each checkpointMetadata action
+	// metadataTags are the tags of each checkpointMetadata action, from Parquet
+	// checkpoints only.
+	metadataTags []map[string]*string
+	sidecars     []string // sidecar paths as written (URI-encoded)
 	// actions are the sidecar actions whole, from Parquet checkpoints only.
 	actions []cpSidecar
 }
@@ -118,6 +121,7 @@ func (v2 *v2Rows) readParquet(pf *parquet.File) error {
 			switch row := &rows[i]; {
 			case row.CheckpointMetadata != nil:
 				v2.metadata = append(v2.metadata, deref(row.CheckpointMetadata.Version))
+				v2.metadataTags = append(v2.metadataTags, row.CheckpointMetadata.Tags)
 			case row.Sidecar != nil && row.Sidecar.Path != nil:
 				v2.sidecars = append(v2.sidecars, *row.Sidecar.Path)
 				v2.actions = append(v2.actions, *row.Sidecar)
@@ -294,7 +298,7 @@ type sidecarTotals struct{ rows, bytes, adds int64 }
 func (s *Snapshot) finishCheckpointV2(ctx context.Context, store storage.Storage, modTime int64, sidecars []cpSidecar, nonFile []cpRow, totals sidecarTotals) error {
 	name := fmt.Sprintf("%020d.checkpoint.%s.parquet", s.version, uuid.NewString())
 	cp := newParquetObject[cpV2CheckpointRow](ctx, store, LogDir+name, v2CheckpointSchema)
-	meta := cpCheckpointMetadata{Version: &s.version}
+	meta := cpCheckpointMetadata{Version: &s.version, Tags: map[string]*string{tagFileActions: ptr(fileActionsInTaggedSidecars)}}
 	err := cp.write(cpV2CheckpointRow{cpV2Row: cpV2Row{CheckpointMetadata: &meta}})
 	for i := 0; err == nil && i < len(sidecars); i++ {
 		err = cp.write(cpV2CheckpointRow{cpV2Row: cpV2Row{Sidecar: &sidecars[i]}})
@@ -334,6 +338,14 @@ const (
 	tagSidecarRows    = "sluice.rows"
 	sidecarAdds       = "add"
 	sidecarRemoves    = "remove"
+)
+
+// tagFileActions, in the tags of a checkpoint's checkpointMetadata action, says where
+// its file actions are: fileActionsInTaggedSidecars, all in sidecars tagged as above
+// (every checkpoint Sluice writes). An incremental checkpoint builds only on such a one.
+const (
+	tagFileActions              = "sluice.fileActions"
+	fileActionsInTaggedSidecars = "tagged-sidecars"
 )
 
 // sidecarWriter spreads the add and remove actions of a checkpoint over sidecar files

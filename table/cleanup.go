@@ -33,25 +33,23 @@ func (t *Table) Checkpoint(ctx context.Context) (version int64, deleted int, err
 func (t *Table) checkpoint(ctx context.Context) (bool, int, error) {
 	now := t.opts.now()
 	s := t.snap
-	written := false
-	t.lastCheckpoint = "full"
+	how := "full"
 	if s.v2Checkpoints() {
 		ok, why, err := s.writeIncrementalCheckpointV2(ctx, t.store, now, sidecarActions)
 		if err != nil {
 			return false, 0, fmt.Errorf("table %s: %w", t.URI(), err)
 		}
-		written = ok
-		if ok {
-			t.lastCheckpoint = "incremental"
-		} else {
-			t.lastCheckpoint = "full (" + why + ")"
+		how = "incremental"
+		if !ok {
+			how = "full (" + why + ")"
 		}
 	}
-	if !written {
+	if how != "incremental" {
 		if err := t.fullCheckpoint(ctx, now); err != nil {
 			return false, 0, err
 		}
 	}
+	t.lastCheckpoint = how
 	t.mutable().checkpointVersion = s.version
 	if s.Property("delta.enableExpiredLogCleanup", "true") == "false" {
 		return true, 0, nil
