@@ -3,6 +3,7 @@ package connector
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -263,5 +264,23 @@ func TestCDCExampleLoads(t *testing.T) {
 	}
 	if got := up.instantiate("dbserver1.inventory.orders"); got.Name != "dbserver1.inventory.orders" || got.Location != "s3://lake/inventory/dbserver1.inventory.orders" {
 		t.Fatalf("instantiated %s at %s", got.Name, got.Location)
+	}
+}
+
+// TestEncodersFollowBudget: a data file's columns are encoded one per 128 MiB of memory
+// budget at once, at most one per core and 8, at least one.
+func TestEncodersFollowBudget(t *testing.T) {
+	cores := runtime.GOMAXPROCS(0)
+	for _, c := range []struct {
+		budget string
+		want   int
+	}{{"64MiB", 1}, {"128MiB", 1}, {"256MiB", min(2, cores)}, {"512MiB", min(4, cores)}, {"4GiB", min(8, cores)}} {
+		cfg, err := ParseConfig("test.yaml", []byte("name: x\nmemory_budget: "+c.budget+"\nkafka: {bootstrap_servers: b}\ntables: [{name: t, topics: [a], location: /tmp/t, schema: [{name: id, type: long}]}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := newConnector(cfg, Options{}).encoders(); got != c.want {
+			t.Errorf("budget %s: %d encoders, want %d", c.budget, got, c.want)
+		}
 	}
 }

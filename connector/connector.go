@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,6 +180,14 @@ func (c *Config) MemoryLimit() int64 {
 // budget, shared by every worker of every table.
 func (c *Connector) reuseBytes() int64 {
 	return int64(c.cfg.MemoryBudget) / 2 / int64(max(1, len(c.cfg.Tables)*c.cfg.Decoders))
+}
+
+// encoders is how many columns of a data file are encoded at once: one per 128 MiB of
+// memory budget, at most one per core and at most 8. Each holds its column's pages and a compressor
+// while it works; at 256 partitions and a 64 MiB budget two of them took 10–40 MiB more
+// (BENCHMARKS.md), so a small budget encodes one column at a time.
+func (c *Connector) encoders() int {
+	return max(1, min(runtime.GOMAXPROCS(0), 8, int(int64(c.cfg.MemoryBudget)/(128<<20))))
 }
 
 func (c *Connector) storageOptions() storage.Options {

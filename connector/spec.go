@@ -69,11 +69,13 @@ func isKafkaColumn(name string) bool {
 
 // newBuffer builds a writer buffer for the spec.
 // reuseBytes bounds the memory a buffer keeps from encoded files for its next rows, so
-// that reuse stays within the memory budget shared by every worker.
+// that reuse stays within the memory budget shared by every worker; encoders is how
+// many of a file's columns are encoded at once (Connector.encoders).
 // keys are the key columns that get bloom filters (mode upsert), nil for none.
-func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64, keys []string) (*writer.Buffer, error) {
+func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64, encoders int, keys []string) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()
 	wc.ReuseBytes = min(wc.ReuseBytes, reuseBytes)
+	wc.Encoders = encoders
 	rules, err := table.Rules(&s.meta, s.full)
 	if err != nil {
 		return nil, err

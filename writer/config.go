@@ -41,6 +41,10 @@ type Config struct {
 	// Spark writes), "better" or "best". Defaults to "fastest": streaming ingestion
 	// trades some file size for CPU; compaction can rewrite files denser.
 	ZstdLevel string
+	// Encoders is how many columns of a file are encoded at once, each by a goroutine
+	// holding that column's pages and a compressor while it works: 1 encodes them one
+	// after another. Defaults to 0: one per core (GOMAXPROCS), at most 8.
+	Encoders int
 }
 
 // DefaultConfig returns the defaults documented on each field.
@@ -63,6 +67,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReuseBytes < 0 {
 		return fmt.Errorf("writer: ReuseBytes must not be negative")
+	}
+	if c.Encoders < 0 {
+		return fmt.Errorf("writer: Encoders must not be negative")
 	}
 	if c.NumIndexedCols < -1 || c.StringPrefixLength < 1 {
 		return fmt.Errorf("writer: NumIndexedCols must be >= -1 and StringPrefixLength >= 1")

@@ -24,7 +24,7 @@ type FileWriter struct {
 // NewFileWriter starts a data file on w.
 func (b *Buffer) NewFileWriter(w io.Writer) *FileWriter {
 	cw := &countingWriter{w: w}
-	return &FileWriter{b: b, cw: cw, pw: b.newParquetWriter(cw), encs: newEncoders(len(b.leaves)),
+	return &FileWriter{b: b, cw: cw, pw: b.newParquetWriter(cw), encs: b.newEncoders(),
 		stats: b.newFileStats()}
 }
 

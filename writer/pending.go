@@ -91,7 +91,7 @@ func (p *Pending) Encode(w io.Writer) (info FileInfo, err error) {
 	pw := b.newParquetWriter(cw)
 	start := slices.Clone(p.cursors)
 	firstRow := p.done
-	if err := p.writeRowGroups(pw, newEncoders(len(b.leaves)), func() bool { return cw.n >= b.cfg.TargetFileSize }); err != nil {
+	if err := p.writeRowGroups(pw, b.newEncoders(), func() bool { return cw.n >= b.cfg.TargetFileSize }); err != nil {
 		return FileInfo{}, err
 	}
 	if err := pw.Close(); err != nil {
@@ -183,17 +183,21 @@ func (p *Pending) writeLeaves(cws []*parquet.ColumnWriter, encs []encoder, n int
 	return nil
 }
 
-// newEncoders returns the encoders of one file of the given number of leaf columns: one
-// per core, at most maxEncoders, at most one per column.
-func newEncoders(leaves int) []encoder {
-	encs := make([]encoder, max(1, min(runtime.GOMAXPROCS(0), maxEncoders, leaves)))
+// newEncoders returns the encoders of one file: Config.Encoders, by default one per
+// core, at most maxEncoders, at most one per leaf column.
+func (b *Buffer) newEncoders() []encoder {
+	n := b.cfg.Encoders
+	if n == 0 {
+		n = min(runtime.GOMAXPROCS(0), maxEncoders)
+	}
+	encs := make([]encoder, max(1, min(n, len(b.leaves))))
 	for i := range encs {
 		encs[i].vals = make([]parquet.Value, 0, chunkValues)
 	}
 	return encs
 }
 
-// maxEncoders bounds the columns of one file encoded at once.
+// maxEncoders bounds the default number of columns of one file encoded at once.
 const maxEncoders = 8
 
 func (p *Pending) estimatedBytes() int64 {
