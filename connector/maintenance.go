@@ -127,7 +127,7 @@ func (m *maintainer) checkpoint(ctx context.Context, version int64) {
 			m.t.metrics.checkpoints.WithLabelValues("ok").Inc()
 			m.t.metrics.checkpointDuration.Observe(m.lastTook.Seconds())
 			m.t.log.Info("checkpoint written", "version", v, "written", m.cp.LastCheckpoint(), "log_files_deleted", deleted,
-				"took", time.Since(start).Round(time.Millisecond))
+				"took", m.lastTook.Round(time.Millisecond))
 			return
 		}
 		if ctx.Err() != nil {

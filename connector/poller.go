@@ -106,7 +106,7 @@ func (p *poller) loop(ctx context.Context) error {
 		default:
 		}
 		p.checkMemory()
-		if ev != nil && i%64 != 0 {
+		if ev != nil && i%controlEvery != 0 {
 			continue // housekeeping below is not needed per message
 		}
 		now := time.Now()
@@ -146,7 +146,8 @@ func (p *poller) loop(ctx context.Context) error {
 }
 
 // controlEvery is how many messages the poller dispatches between two looks at its
-// control channels (stop, failure, rewind, offsets to commit) when not idle.
+// control channels (stop, failure, rewind, offsets to commit) and its housekeeping
+// (gauges, topics, lag, progress) when not idle.
 const controlEvery = 64
 
 // control serves the poller's control channels without blocking; stop says the loop

@@ -221,35 +221,46 @@ func (s *Snapshot) applyParquetCheckpoint(version int64, data []byte, v2 *v2Rows
 	if err != nil {
 		return err
 	}
-	r := parquet.NewGenericReader[cpRow](pf)
-	defer r.Close()
 	b := actionBatch{s: s, version: version}
-	rows := make([]cpRow, 256)
-	for {
-		n, err := r.Read(rows)
-		for i := range rows[:n] {
-			if s.noFiles && (rows[i].Add != nil || rows[i].Remove != nil) {
-				rows[i] = cpRow{}
-				continue
-			}
-			if a, ok := rows[i].action(); ok {
-				if aerr := b.add(a); aerr != nil {
-					return aerr
-				}
-			}
-			rows[i] = cpRow{}
+	if err := eachRow(pf, func(row *cpRow) error {
+		if s.noFiles && (row.Add != nil || row.Remove != nil) {
+			return nil
 		}
-		if errors.Is(err, io.EOF) {
-			break
+		if a, ok := row.action(); ok {
+			return b.add(a)
 		}
-		if err != nil {
-			return err
-		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	if err := b.flush(); err != nil {
 		return err
 	}
 	return v2.readParquet(pf)
+}
+
+// eachRow calls f with every row of pf read as T, reading a batch at a time so that the
+// rows are never all held at once, until f returns an error.
+func eachRow[T any](pf *parquet.File, f func(*T) error) error {
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	rows := make([]T, 256)
+	var zero T
+	for {
+		n, err := r.Read(rows)
+		for i := range rows[:n] {
+			if ferr := f(&rows[i]); ferr != nil {
+				return ferr
+			}
+			rows[i] = zero
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // actionBatch applies the actions of a checkpoint to a snapshot in batches, so that its

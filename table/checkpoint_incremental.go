@@ -215,60 +215,68 @@ func sidecarRows(sc cpSidecar) int64 {
 func (s *Snapshot) addsSince(ctx context.Context, store storage.Storage, version int64) ([]*Add, string, error) {
 	adds := []*Add{}
 	seen := map[fileKey]bool{}
-	for from := version + 1; from <= s.version; from += replayParallel {
-		to := min(s.version, from+replayParallel-1)
-		data := make([][]byte, to-from+1)
-		errs := make([]error, len(data))
-		var wg sync.WaitGroup
-		for i := range data {
-			wg.Go(func() { data[i], errs[i] = store.Get(ctx, CommitKey(from+int64(i))) })
+	keys := make([]string, 0, s.version-version)
+	for v := version + 1; v <= s.version; v++ {
+		keys = append(keys, CommitKey(v))
+	}
+	err := getInOrder(ctx, store, keys, func(i int, data []byte, err error) error {
+		v := version + 1 + int64(i)
+		if errors.Is(err, storage.ErrNotFound) {
+			return notIncremental(fmt.Sprintf("commit %d is gone", v))
 		}
-		wg.Wait()
-		for i := range data {
-			v := from + int64(i)
-			if errors.Is(errs[i], storage.ErrNotFound) {
-				return nil, fmt.Sprintf("commit %d is gone", v), nil
-			}
-			if errs[i] != nil {
-				return nil, "", fmt.Errorf("checkpoint %d: read commit %d: %w", s.version, v, errs[i])
-			}
-			actions, err := decodeCommit(data[i])
-			if err != nil {
-				return nil, "", &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", v, err)}
-			}
-			engine := "" // commitInfo.engineInfo
-			for _, a := range actions {
-				switch {
-				case a.CommitInfo != nil:
-					engine = a.CommitInfo.EngineInfo
-				case a.Remove != nil:
-					return nil, fmt.Sprintf("commit %d removes files", v), nil
-				case a.MetaData != nil || a.Protocol != nil:
-					return nil, fmt.Sprintf("commit %d changes the table's metadata or protocol", v), nil
-				case a.Add != nil && !a.Add.DataChange:
-					return nil, fmt.Sprintf("commit %d rewrites files (an add with dataChange false)", v), nil
-				case a.Add != nil:
-					k, err := addKey(a.Add.Path, a.Add.DeletionVector)
-					if err != nil {
-						return nil, "", &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", v, err)}
-					}
-					if seen[k] {
-						return nil, fmt.Sprintf("commit %d adds %s again", v, a.Add.Path), nil
-					}
-					seen[k] = true
-					adds = append(adds, a.Add)
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: read commit %d: %w", s.version, v, err)
+		}
+		actions, err := decodeCommit(data)
+		if err != nil {
+			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", v, err)}
+		}
+		engine := "" // commitInfo.engineInfo
+		for _, a := range actions {
+			switch {
+			case a.CommitInfo != nil:
+				engine = a.CommitInfo.EngineInfo
+			case a.Remove != nil:
+				return notIncremental(fmt.Sprintf("commit %d removes files", v))
+			case a.MetaData != nil || a.Protocol != nil:
+				return notIncremental(fmt.Sprintf("commit %d changes the table's metadata or protocol", v))
+			case a.Add != nil && !a.Add.DataChange:
+				return notIncremental(fmt.Sprintf("commit %d rewrites files (an add with dataChange false)", v))
+			case a.Add != nil:
+				k, err := addKey(a.Add.Path, a.Add.DeletionVector)
+				if err != nil {
+					return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", v, err)}
 				}
-			}
-			// Another engine may add a live file again with new statistics or tags (the
-			// protocol allows it): the old sidecars would then hold a second add of it.
-			// Sluice never does; telling which files are live would mean reading them all.
-			if engine != "sluice" && !strings.HasPrefix(engine, "sluice/") {
-				return nil, fmt.Sprintf("commit %d was written by another engine (%q)", v, engine), nil
+				if seen[k] {
+					return notIncremental(fmt.Sprintf("commit %d adds %s again", v, a.Add.Path))
+				}
+				seen[k] = true
+				adds = append(adds, a.Add)
 			}
 		}
+		// Another engine may add a live file again with new statistics or tags (the
+		// protocol allows it): the old sidecars would then hold a second add of it.
+		// Sluice never does; telling which files are live would mean reading them all.
+		if engine != "sluice" && !strings.HasPrefix(engine, "sluice/") {
+			return notIncremental(fmt.Sprintf("commit %d was written by another engine (%q)", v, engine))
+		}
+		return nil
+	})
+	var why notIncremental
+	switch {
+	case errors.As(err, &why):
+		return nil, string(why), nil
+	case err != nil:
+		return nil, "", err
 	}
 	return adds, "", nil
 }
+
+// notIncremental stops addsSince's reading with why an incremental checkpoint does not
+// apply.
+type notIncremental string
+
+func (n notIncremental) Error() string { return string(n) }
 
 // readdsTombstone returns the path of a new add that one of the tombstone sidecars
 // holds as removed, or "". It reads the tombstones only when there are new adds.
@@ -283,7 +291,7 @@ func readdsTombstone(ctx context.Context, store storage.Storage, removes []cpSid
 	}
 	for _, sc := range removes {
 		var clash string
-		err := readSidecar(ctx, store, sc, func(row cpSidecarRow) error {
+		err := readSidecar(ctx, store, sc, func(row *cpSidecarRow) error {
 			if row.Remove != nil && row.Remove.Path != nil {
 				d, _ := DecodePath(*row.Remove.Path)
 				if p, ok := paths[d]; ok {
@@ -303,12 +311,12 @@ func readdsTombstone(ctx context.Context, store storage.Storage, removes []cpSid
 // copySidecar writes the rows of a sidecar the last checkpoint names into w.
 func copySidecar(ctx context.Context, store storage.Storage, sc cpSidecar, w *sidecarWriter) error {
 	kind := *sc.Tags[tagSidecarActions]
-	return readSidecar(ctx, store, sc, func(row cpSidecarRow) error { return w.write(kind, row) })
+	return readSidecar(ctx, store, sc, func(row *cpSidecarRow) error { return w.write(kind, *row) })
 }
 
 // readSidecar calls f with every row of a sidecar, until f returns an error (io.EOF
 // stops it without one).
-func readSidecar(ctx context.Context, store storage.Storage, sc cpSidecar, f func(cpSidecarRow) error) error {
+func readSidecar(ctx context.Context, store storage.Storage, sc cpSidecar, f func(*cpSidecarRow) error) error {
 	key, err := sidecarKey(deref(sc.Path))
 	if err != nil {
 		return err
@@ -318,28 +326,14 @@ func readSidecar(ctx context.Context, store storage.Storage, sc cpSidecar, f fun
 		return fmt.Errorf("read sidecar %s: %w", key, err)
 	}
 	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
+	if err == nil {
+		err = eachRow(pf, f)
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
 		return fmt.Errorf("sidecar %s: %w", key, err)
 	}
-	r := parquet.NewGenericReader[cpSidecarRow](pf)
-	defer r.Close()
-	rows := make([]cpSidecarRow, 256)
-	for {
-		n, rerr := r.Read(rows)
-		for i := range rows[:n] {
-			if err := f(rows[i]); err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				return err
-			}
-			rows[i] = cpSidecarRow{}
-		}
-		if errors.Is(rerr, io.EOF) {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("sidecar %s: %w", key, rerr)
-		}
-	}
+	return nil
 }

@@ -44,7 +44,7 @@ func checkpointNow(t *testing.T, tbl *Table, store storage.Storage, want string)
 	// One add row per live file, and as many as a replay of the commits finds.
 	seen := map[fileKey]bool{}
 	for _, key := range sidecars {
-		err := readSidecar(context.Background(), store, cpSidecar{Path: ptr(strings.TrimPrefix(key, sidecarDir))}, func(r cpSidecarRow) error {
+		err := readSidecar(context.Background(), store, cpSidecar{Path: ptr(strings.TrimPrefix(key, sidecarDir))}, func(r *cpSidecarRow) error {
 			if r.Add != nil {
 				k, _ := addKey(*r.Add.Path, nil)
 				if r.Add.DeletionVector != nil {
@@ -78,7 +78,7 @@ func sidecarKinds(t *testing.T, store storage.Storage) []string {
 	var out []string
 	for _, sc := range append(append([]cpSidecar{}, base.adds...), base.removes...) {
 		kind, rows := *sc.Tags[tagSidecarActions], 0
-		if err := readSidecar(context.Background(), store, sc, func(r cpSidecarRow) error {
+		if err := readSidecar(context.Background(), store, sc, func(r *cpSidecarRow) error {
 			if (r.Add != nil) != (kind == sidecarAdds) || (r.Remove != nil) != (kind == sidecarRemoves) {
 				t.Fatalf("sidecar %s tagged %s holds %+v", *sc.Path, kind, r)
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"slices"
 	"strconv"
@@ -112,29 +111,17 @@ func (v2 *v2Rows) readParquet(pf *parquet.File) error {
 	}) {
 		return nil // V1 spec
 	}
-	r := parquet.NewGenericReader[cpV2Row](pf)
-	defer r.Close()
-	rows := make([]cpV2Row, 256)
-	for {
-		n, err := r.Read(rows)
-		for i := range rows[:n] {
-			switch row := &rows[i]; {
-			case row.CheckpointMetadata != nil:
-				v2.metadata = append(v2.metadata, deref(row.CheckpointMetadata.Version))
-				v2.metadataTags = append(v2.metadataTags, row.CheckpointMetadata.Tags)
-			case row.Sidecar != nil && row.Sidecar.Path != nil:
-				v2.sidecars = append(v2.sidecars, *row.Sidecar.Path)
-				v2.actions = append(v2.actions, *row.Sidecar)
-			}
-			rows[i] = cpV2Row{}
+	return eachRow(pf, func(row *cpV2Row) error {
+		switch {
+		case row.CheckpointMetadata != nil:
+			v2.metadata = append(v2.metadata, deref(row.CheckpointMetadata.Version))
+			v2.metadataTags = append(v2.metadataTags, row.CheckpointMetadata.Tags)
+		case row.Sidecar != nil && row.Sidecar.Path != nil:
+			v2.sidecars = append(v2.sidecars, *row.Sidecar.Path)
+			v2.actions = append(v2.actions, *row.Sidecar)
 		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+		return nil
+	})
 }
 
 // applyJSONCheckpoint applies the actions of a UUID-named JSON checkpoint, one a line

@@ -294,32 +294,39 @@ func (s *Snapshot) replay(ctx context.Context, store storage.Storage, files []lo
 		todo = append(todo, f)
 		next++
 	}
-	// The commits are read a chunk at a time, concurrently, then applied in order: on
-	// an object store, a handle that is several commits behind catches up in about one
-	// request's time rather than one per commit, and memory holds one chunk.
-	for len(todo) > 0 {
-		chunk := todo[:min(len(todo), replayParallel)]
-		todo = todo[len(chunk):]
+	keys := make([]string, len(todo))
+	for i, f := range todo {
+		keys[i] = f.key
+	}
+	return getInOrder(ctx, store, keys, func(i int, data []byte, err error) error {
+		f := todo[i]
+		if err != nil {
+			return fmt.Errorf("table %s: read commit %d: %w", s.uri, f.version, err)
+		}
+		actions, err := decodeCommit(data)
+		if err != nil {
+			return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", f.version, err)}
+		}
+		return s.apply(f.version, actions)
+	})
+}
+
+// getInOrder reads keys a chunk of replayParallel at a time, concurrently, and calls f
+// with each in order, until f returns an error: on an object store, a handle that is
+// several commits behind catches up in about one request's time rather than one per
+// commit, and memory holds one chunk.
+func getInOrder(ctx context.Context, store storage.Storage, keys []string, f func(i int, data []byte, err error) error) error {
+	for start := 0; start < len(keys); start += replayParallel {
+		chunk := keys[start:min(len(keys), start+replayParallel)]
 		data := make([][]byte, len(chunk))
 		errs := make([]error, len(chunk))
 		var wg sync.WaitGroup
-		for i, f := range chunk {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				data[i], errs[i] = store.Get(ctx, f.key)
-			}()
+		for i, k := range chunk {
+			wg.Go(func() { data[i], errs[i] = store.Get(ctx, k) })
 		}
 		wg.Wait()
-		for i, f := range chunk {
-			if errs[i] != nil {
-				return fmt.Errorf("table %s: read commit %d: %w", s.uri, f.version, errs[i])
-			}
-			actions, err := decodeCommit(data[i])
-			if err != nil {
-				return &InvalidTableError{Table: s.uri, Reason: fmt.Sprintf("commit %d: %v", f.version, err)}
-			}
-			if err := s.apply(f.version, actions); err != nil {
+		for i := range chunk {
+			if err := f(start+i, data[i], errs[i]); err != nil {
 				return err
 			}
 		}

@@ -152,29 +152,25 @@ func (p *Pending) writeRowGroups(pw *parquet.Writer, encs []encoder, full func()
 // after its last row arrived, uses every core.
 func (p *Pending) writeLeaves(cws []*parquet.ColumnWriter, encs []encoder, n int) error {
 	b := p.buf
-	if len(encs) == 1 {
-		for li, l := range b.leaves {
-			if err := encs[0].writeLeaf(cws[li], l, &p.part.leaves[li], &p.cursors[li], n); err != nil {
-				return fmt.Errorf("writer: column %q: %w", l.path, err)
-			}
-		}
-		return nil
-	}
 	var next atomic.Int64
 	errs := make([]error, len(b.leaves))
-	var wg sync.WaitGroup
-	for w := range encs {
-		enc := &encs[w]
-		wg.Go(func() {
-			for li := int(next.Add(1) - 1); li < len(b.leaves); li = int(next.Add(1) - 1) {
-				errs[li] = enc.writeLeaf(cws[li], b.leaves[li], &p.part.leaves[li], &p.cursors[li], n)
-				if errs[li] == nil {
-					errs[li] = cws[li].Flush() // its last page, encoded and compressed here rather than by pw.Flush, serially
-				}
+	work := func(enc *encoder) {
+		for li := int(next.Add(1) - 1); li < len(b.leaves); li = int(next.Add(1) - 1) {
+			errs[li] = enc.writeLeaf(cws[li], b.leaves[li], &p.part.leaves[li], &p.cursors[li], n)
+			if errs[li] == nil {
+				errs[li] = cws[li].Flush() // its last page, encoded and compressed here rather than by pw.Flush, serially
 			}
-		})
+		}
 	}
-	wg.Wait()
+	if len(encs) == 1 {
+		work(&encs[0])
+	} else {
+		var wg sync.WaitGroup
+		for w := range encs {
+			wg.Go(func() { work(&encs[w]) })
+		}
+		wg.Wait()
+	}
 	for li, err := range errs {
 		if err != nil {
 			return fmt.Errorf("writer: column %q: %w", b.leaves[li].path, err)
