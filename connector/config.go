@@ -92,6 +92,10 @@ type S3Config struct {
 type MetricsConfig struct {
 	// Listen is the address, e.g. ":9090". Empty disables the endpoint.
 	Listen string `yaml:"listen"`
+	// Pprof also serves Go's profiles under /debug/pprof/ on the same address, for
+	// diagnosing memory and CPU in a running process. Off by default: profiles show
+	// the process's internals to whoever reaches the port.
+	Pprof bool `yaml:"pprof"`
 }
 
 // LoggingConfig configures log output.

@@ -89,6 +89,7 @@ type Connector struct {
 
 	buffered atomic.Int64 // bytes of rows in worker buffers
 	inflight atomic.Int64 // bytes of sealed batches being written
+	reused   atomic.Int64 // bytes of written batches' buffers kept for the next rows (writer.Config.Reused)
 
 	failOnce  sync.Once
 	failErr   error
@@ -177,7 +178,8 @@ func (c *Config) MemoryLimit() int64 {
 }
 
 // reuseBytes is how much released buffer memory each worker may keep: half the memory
-// budget, shared by every worker of every table.
+// budget, shared by every worker of every table. What they keep counts against the
+// budget (Connector.reused): kept or not, it is memory the process holds.
 func (c *Connector) reuseBytes() int64 {
 	return int64(c.cfg.MemoryBudget) / 2 / int64(max(1, len(c.cfg.Tables)*c.cfg.Decoders))
 }

@@ -28,6 +28,7 @@ type metrics struct {
 	paused         prometheus.Gauge
 	memory         prometheus.Gauge
 	memoryMax      prometheus.Gauge
+	memoryReused   prometheus.Gauge
 
 	checkpoints          *prometheus.CounterVec
 	checkpointDuration   *prometheus.HistogramVec
@@ -81,9 +82,10 @@ func newMetrics() *metrics {
 	m.bufferBytes = gauge("buffer_bytes", "Bytes of rows buffered in memory, not yet committed.", "table")
 	m.lag = gauge("consumer_lag", "Messages between the table's position and the partition's high watermark.", "table", "topic", "partition")
 	m.paused = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "fetch_paused", Help: "1 while fetching is paused because the memory budget is exhausted."})
-	m.memory = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes", Help: "Bytes of rows buffered or being written, counted against memory_budget."})
+	m.memory = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes", Help: "Bytes of rows buffered or being written, and of buffers kept for reuse, counted against memory_budget."})
 	m.memoryMax = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_bytes_max", Help: "The largest memory_bytes seen since start."})
-	m.reg.MustRegister(m.paused, m.memory, m.memoryMax, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.memoryReused = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "sluice", Name: "memory_reused_bytes", Help: "Bytes of written files' buffers kept to hold the next rows (part of memory_bytes)."})
+	m.reg.MustRegister(m.paused, m.memory, m.memoryMax, m.memoryReused, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.checkpoints = counter("checkpoints_total", "Checkpoints written in the background after a commit reached delta.checkpointInterval, by result (ok, error: retried).", "table", "result")
 	m.checkpointDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "sluice", Name: "checkpoint_duration_seconds",
 		Help: "Time to write one checkpoint.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}, []string{"table"})

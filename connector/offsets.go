@@ -87,12 +87,17 @@ func (p *poller) logProgress(total, rows int64, d time.Duration, lag int64) {
 }
 
 // checkMemory pauses fetching past the memory budget (flushing the largest buffer) and
-// resumes once memory falls below three quarters of it.
+// resumes once memory falls below three quarters of it. Memory is the rows buffered and
+// being written, and the buffers kept for reuse: at most half the budget
+// (Connector.reuseBytes), so that with nothing buffered it is below three quarters and
+// fetching resumes.
 func (p *poller) checkMemory() {
 	c := p.conn
 	budget := int64(c.cfg.MemoryBudget)
-	used := c.buffered.Load() + c.inflight.Load()
+	reused := c.reused.Load()
+	used := c.buffered.Load() + c.inflight.Load() + reused
 	c.metrics.memory.Set(float64(used))
+	c.metrics.memoryReused.Set(float64(reused))
 	if used > p.peakMemory {
 		p.peakMemory = used
 		c.metrics.memoryMax.Set(float64(used))

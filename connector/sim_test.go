@@ -801,10 +801,25 @@ func (s *sim) drain() error {
 		}
 		if complete {
 			s.logf("drained in %d rounds", round+1)
-			return nil
+			return s.checkMemoryCounts(n)
 		}
 	}
 	return fmt.Errorf("not every message reached the table: txns %v, high watermarks %v", s.txns, s.broker.high)
+}
+
+// checkMemoryCounts: once everything is committed, no memory is counted as buffered
+// (the counts followed every row in and out, through schema changes, revocations and
+// failed writes), none below zero as being written (an optimize in the background may
+// count its buffer), and what is kept for reuse is within its share.
+func (s *sim) checkMemoryCounts(n *simNode) error {
+	c := n.c
+	if b, f := c.buffered.Load(), c.inflight.Load(); b != 0 || f < 0 {
+		return fmt.Errorf("drained, yet %d bytes counted as buffered and %d as being written", b, f)
+	}
+	if r, most := c.reused.Load(), int64(c.cfg.MemoryBudget)/2; r < 0 || r > most {
+		return fmt.Errorf("drained, %d bytes counted as kept for reuse, want 0 to %d", r, most)
+	}
+	return nil
 }
 
 // stop cancels a node's run from inside its Poll and answers its polls until it has

@@ -3,6 +3,7 @@ package connector
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
@@ -68,13 +69,14 @@ func isKafkaColumn(name string) bool {
 }
 
 // newBuffer builds a writer buffer for the spec.
-// reuseBytes bounds the memory a buffer keeps from encoded files for its next rows, so
-// that reuse stays within the memory budget shared by every worker; encoders is how
+// reuseBytes bounds the memory a buffer keeps from encoded files for its next rows, and
+// reused counts it, so that reuse stays within the memory budget shared by every
+// worker; encoders is how
 // many of a file's columns are encoded at once (Connector.encoders).
 // keys are the key columns that get bloom filters (mode upsert), nil for none.
-func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64, encoders int, keys []string) (*writer.Buffer, error) {
+func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64, reused *atomic.Int64, encoders int, keys []string) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()
-	wc.ReuseBytes = min(wc.ReuseBytes, reuseBytes)
+	wc.ReuseBytes, wc.Reused = min(wc.ReuseBytes, reuseBytes), reused
 	wc.Encoders = encoders
 	rules, err := table.Rules(&s.meta, s.full)
 	if err != nil {

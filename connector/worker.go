@@ -52,7 +52,7 @@ type batch struct {
 	spans   map[tp]span
 	dlq     []dlqEntry
 	rows    int
-	bytes   int64
+	bytes   int64 // the memory its rows hold (Buffer.Memory), counted against the budget while it is written
 	newest  int64 // the newest Kafka timestamp of its rows, unix micros; 0 for none
 	// keys are the keys an upsert batch changes, each with its last change; dead are
 	// rows of the batch's files that are not live (a later change replaced them, or
@@ -141,8 +141,11 @@ type worker struct {
 	kafkaCols struct{ topic, partition, offset, timestamp, key, headers int }
 	topicName string
 	topicBuf  []byte
-	rows      int
-	bytes     int64
+	// The buffer's rows, bytes (Buffer.Bytes: the flush limits) and memory
+	// (Buffer.Memory: the memory budget) as last published to the table and connector.
+	rows  int
+	bytes int64
+	mem   int64
 	// Modes changelog and upsert (changes.go): the buffer indexes of the change
 	// columns (-1 for none), each key's last change and the dead rows since the last
 	// seal, and scratch.
@@ -170,7 +173,7 @@ func newWorker(t *ingestTable) *worker {
 
 // setSpec builds the buffer and decoder for a schema version.
 func (w *worker) setSpec(spec *schemaSpec) error {
-	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseBytes(), w.dest.conn.encoders(), w.dest.keyNames())
+	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseBytes(), &w.dest.conn.reused, w.dest.conn.encoders(), w.dest.keyNames())
 	if err != nil {
 		return err
 	}
@@ -178,8 +181,11 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 	if err != nil {
 		return err
 	}
-	if w.buf != nil && w.buf.Rows() > 0 {
-		w.carry = append(w.carry, w.buf.Take()...)
+	if w.buf != nil {
+		if w.buf.Rows() > 0 {
+			w.carry = append(w.carry, w.buf.Take()...)
+		}
+		w.buf.DropReuse() // its rows' shape is not the new schema's
 	}
 	w.spec, w.buf, w.dec = spec, buf, dec
 	w.kafkaCols.topic, w.kafkaCols.partition, w.kafkaCols.offset, w.kafkaCols.timestamp, w.kafkaCols.key, w.kafkaCols.headers = -1, -1, -1, -1, -1, -1
@@ -513,15 +519,15 @@ func (w *worker) account() {
 	if w.buf == nil {
 		return
 	}
-	rows, bytes := w.buf.Rows(), w.buf.Bytes()
-	dr, db := rows-w.rows, bytes-w.bytes
-	w.rows, w.bytes = rows, bytes
-	if dr == 0 && db == 0 {
+	rows, bytes, mem := w.buf.Rows(), w.buf.Bytes(), w.buf.Memory()
+	dr, db, dm := rows-w.rows, bytes-w.bytes, mem-w.mem
+	w.rows, w.bytes, w.mem = rows, bytes, mem
+	if dr == 0 && db == 0 && dm == 0 {
 		return
 	}
+	w.dest.conn.buffered.Add(dm)
 	r := w.dest.rows.Add(int64(dr))
 	b := w.dest.bytes.Add(db)
-	w.dest.conn.buffered.Add(db)
 	if r >= int64(w.dest.cfg.Flush.MaxRows) || b >= int64(w.dest.cfg.Flush.MaxBytes) {
 		w.dest.kickFlush()
 	}
@@ -533,13 +539,13 @@ func (w *worker) sealBatch() *batch {
 	b := &batch{spans: map[tp]span{}, dlq: w.dlq, newest: w.newest, keys: w.keys, dead: w.dead}
 	w.newest, w.keys, w.dead = 0, nil, nil
 	if w.buf != nil {
-		b.rows, b.bytes = w.buf.Rows(), w.buf.Bytes()
+		b.rows, b.bytes = w.buf.Rows(), w.buf.Memory()
 		b.pending = append(w.carry, w.buf.Take()...)
 		w.carry = nil
 		w.dest.rows.Add(-int64(w.rows))
 		w.dest.bytes.Add(-w.bytes)
-		w.dest.conn.buffered.Add(-w.bytes)
-		w.rows, w.bytes = 0, 0
+		w.dest.conn.buffered.Add(-w.mem)
+		w.rows, w.bytes, w.mem = 0, 0, 0
 	}
 	for p, st := range w.parts {
 		if st.first >= 0 {
@@ -598,8 +604,8 @@ func (w *worker) dropBuffered() {
 		}
 		w.dest.rows.Add(-int64(w.rows))
 		w.dest.bytes.Add(-w.bytes)
-		w.dest.conn.buffered.Add(-w.bytes)
-		w.rows, w.bytes = 0, 0
+		w.dest.conn.buffered.Add(-w.mem)
+		w.rows, w.bytes, w.mem = 0, 0, 0
 	}
 	w.releaseHeld()
 	if w.waiting {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,16 +22,21 @@ import (
 // holds beyond the Go runtime is librdkafka's (prefetch queues, fetch buffers) and the
 // binary's own pages. It also samples the peak anonymous RSS (RssAnon): RSS less the
 // pages mapped from files, mostly the executable's (about 39 MiB at rest), which are
-// shared and clean, and which the kernel reclaims rather than failing. The short form (make test) runs 4 × 8 partitions and 20,000
-// messages to check it works; SLUICE_BENCH_E2E=full runs 4 × 64 partitions, 1M
-// messages, budgets of 64 MiB and 256 MiB. SLUICE_BENCH_E2E_KAFKA adds librdkafka
-// properties ("k: v, k2: v2") to try settings.
+// shared and clean, and which the kernel reclaims rather than failing. The short form
+// (make test) runs 4 × 8 partitions and 20,000 messages to check it works;
+// SLUICE_BENCH_E2E=full runs 4 × 64 partitions, 1M messages, budgets of 64 MiB, 256 MiB
+// and 512 MiB (the default). SLUICE_BENCH_E2E_KAFKA adds librdkafka properties ("k: v,
+// k2: v2") to try settings. The binary serves /debug/pprof (metrics.pprof): with
+// SLUICE_BENCH_E2E_HEAP_DIR set, a heap profile of the live objects (after a
+// collection) is taken at each new peak of the Go runtime's memory, and the last one
+// written there as heap-<budget MiB>.pprof.
 func TestBenchMemory(t *testing.T) {
 	full := os.Getenv("SLUICE_BENCH_E2E") == "full"
 	parts, perTopic, budgets := 8, 5_000, []int64{64 << 20}
 	if full {
-		parts, perTopic, budgets = 64, 250_000, []int64{64 << 20, 256 << 20}
+		parts, perTopic, budgets = 64, 250_000, []int64{64 << 20, 256 << 20, 512 << 20}
 	}
+	heapDir := os.Getenv("SLUICE_BENCH_E2E_HEAP_DIR")
 	bins := buildHarness(t)
 	var flags []string
 	for i := range 4 {
@@ -64,13 +71,15 @@ func TestBenchMemory(t *testing.T) {
 		}
 		p := startSluice(t, fmt.Sprintf(`name: membench
 kafka: {bootstrap_servers: %s%s}
-metrics: {listen: %q}
+metrics: {listen: %q, pprof: true}
 memory_budget: %d
 logging: {level: warn}
 tables:
 %s`, addr, props, metricsAddr, budget, tables.String()), "--until-caught-up")
 		start := time.Now()
 		var peakRSS, peakAnon, peakGo, peakRest, peakBuf float64
+		var heapAtPeak []byte
+		var lastHeap time.Time
 		deadline := time.After(10 * time.Minute)
 	loop:
 		for {
@@ -88,6 +97,13 @@ tables:
 			peakRSS = max(peakRSS, vmHWM(p.cmd.Process.Pid))
 			peakAnon = max(peakAnon, procStatus(p.cmd.Process.Pid, "RssAnon:"))
 			if sys, ok := metric(metricsAddr, "go_memstats_sys_bytes"); ok {
+				// Profiles are taken after a collection, which lowers the peak a
+				// little: on every new peak only when asked for, else once.
+				if sys > peakGo && time.Since(lastHeap) > 250*time.Millisecond && (heapDir != "" || heapAtPeak == nil) {
+					if prof := heapProfile(metricsAddr); prof != nil {
+						heapAtPeak, lastHeap = prof, time.Now()
+					}
+				}
 				peakGo = max(peakGo, sys)
 				if rss > 0 {
 					peakRest = max(peakRest, rss-sys)
@@ -98,6 +114,16 @@ tables:
 			}
 		}
 		wall := time.Since(start)
+		if len(heapAtPeak) == 0 {
+			t.Fatal("no heap profile from /debug/pprof/heap with metrics.pprof on")
+		}
+		if heapDir != "" {
+			name := filepath.Join(heapDir, fmt.Sprintf("heap-%d.pprof", budget>>20))
+			if err := os.WriteFile(name, heapAtPeak, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("heap profile at the Go runtime's peak: %s", name)
+		}
 		for i := range 4 {
 			if got := countRowsNamed(t, filepath.Join(dir, fmt.Sprint("mem", i)), "events", ""); got != perTopic {
 				t.Fatalf("table mem%d holds %d rows, want %d", i, got, perTopic)
@@ -117,4 +143,18 @@ tables:
 		defer f.Close()
 		fmt.Fprintf(f, "\n%s\n", text)
 	}
+}
+
+// heapProfile fetches /debug/pprof/heap from addr: nil unless it answers 200.
+func heapProfile(addr string) []byte {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	return b
 }

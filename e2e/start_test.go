@@ -108,6 +108,16 @@ tables:
 	if httpStatus(addr, "/healthz") != 200 {
 		t.Fatal("healthz is not 200 while running")
 	}
+	// The committed batch's buffers are kept for the next rows, and count against the
+	// memory budget.
+	waitFor(t, 10*time.Second, "the reused buffers counted", func() bool {
+		reused, _ := metric(addr, "sluice_memory_reused_bytes")
+		used, _ := metric(addr, "sluice_memory_bytes")
+		return reused > 0 && used >= reused
+	})
+	if code := httpStatus(addr, "/debug/pprof/heap"); code != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/heap answers %d without metrics.pprof, want 404", code)
+	}
 	body := httpBody(addr, "/metrics")
 	for _, name := range []string{"sluice_commits_total", "sluice_commit_duration_seconds_bucket", "sluice_table_version", "sluice_buffer_bytes", "sluice_memory_bytes", "go_goroutines"} {
 		if !strings.Contains(body, name) {

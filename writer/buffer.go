@@ -108,12 +108,14 @@ type Buffer struct {
 	order  []*part // parts in creation order, for deterministic output
 	// pool holds released parts whose memory the next rows reuse. Pending.Release may
 	// run on another goroutine (the one that encoded the file), hence the lock.
-	poolMu sync.Mutex
-	pool   []*part
-	pooled int64 // capacity bytes held by pool
-	rows   int
-	bytes  int64
-	last   RowRef // the row the last EndRow appended
+	poolMu  sync.Mutex
+	pool    []*part
+	pooled  int64 // capacity bytes held by pool
+	dropped bool  // DropReuse was called: keep nothing more
+	rows    int
+	bytes   int64
+	mem     int64  // memory the parts hold: each part's bytes, or its floor if larger
+	last    RowRef // the row the last EndRow appended
 }
 
 // staged is one column's value in the row being built.
@@ -245,8 +247,19 @@ func (b *Buffer) Columns() []*Column { return b.cols }
 // Rows is the number of complete buffered rows.
 func (b *Buffer) Rows() int { return b.rows }
 
-// Bytes estimates the memory the buffered values hold.
+// Bytes estimates the memory the buffered values hold: how large their files will be,
+// roughly, before compression.
 func (b *Buffer) Bytes() int64 { return b.bytes }
+
+// Memory is the memory the buffered rows hold: Bytes, or more while rows fill memory
+// taken from the reuse pool (which Config.Reused stops counting as it is taken).
+func (b *Buffer) Memory() int64 { return b.mem }
+
+// grew accounts n more estimated bytes in part p.
+func (b *Buffer) grew(p *part, n int64) {
+	b.mem += max(0, p.bytes+n-p.floor) - max(0, p.bytes-p.floor)
+	p.bytes += n
+}
 
 func (b *Buffer) fail(path, format string, args ...any) {
 	if b.err == nil {
@@ -313,6 +326,7 @@ func (b *Buffer) EndRow() error {
 		return err
 	}
 	p := b.partition()
+	before := b.bytes
 	for j, i := range b.dataIdx {
 		s := &b.stage[i]
 		n := b.roots[j]
@@ -341,6 +355,7 @@ func (b *Buffer) EndRow() error {
 		b.stage[i].state = stateUnset
 	}
 	b.nest.reset()
+	b.grew(p, b.bytes-before)
 	b.last = RowRef{part: p, index: p.rows}
 	p.rows++
 	b.rows++
@@ -467,15 +482,19 @@ func (b *Buffer) partition() *part {
 
 func (b *Buffer) newPart(key string, values []*string) *part {
 	var p *part
+	var c int64
 	b.poolMu.Lock()
 	if n := len(b.pool); n > 0 {
 		p = b.pool[n-1]
 		b.pool = b.pool[:n-1]
-		b.pooled -= p.capacity()
+		c = p.capacity()
+		b.countPooled(-c)
 	}
 	b.poolMu.Unlock()
 	if p != nil {
 		p.reset(values)
+		p.floor = c // its memory moves from the pool to the buffer
+		b.mem += c
 	} else {
 		p = &part{values: values, leaves: make([]leafData, len(b.leaves))}
 	}
@@ -531,11 +550,28 @@ func (b *Buffer) release(p *part) {
 	c := p.capacity()
 	b.poolMu.Lock()
 	defer b.poolMu.Unlock()
-	if b.pooled+c > b.cfg.ReuseBytes {
+	if b.dropped || b.pooled+c > b.cfg.ReuseBytes {
 		return
 	}
 	b.pool = append(b.pool, p)
-	b.pooled += c
+	b.countPooled(c)
+}
+
+// countPooled moves the pool's size by n bytes, in Config.Reused too; poolMu is held.
+func (b *Buffer) countPooled(n int64) {
+	b.pooled += n
+	if b.cfg.Reused != nil {
+		b.cfg.Reused.Add(n)
+	}
+}
+
+// DropReuse lets the memory kept for reuse go, and keeps none from files released
+// later: for a Buffer that is being replaced (its files may still be encoding).
+func (b *Buffer) DropReuse() {
+	b.poolMu.Lock()
+	defer b.poolMu.Unlock()
+	b.countPooled(-b.pooled)
+	b.pool, b.dropped = nil, true
 }
 
 // Take hands out the buffered partitions as pending files and empties the buffer.
@@ -557,6 +593,6 @@ func (b *Buffer) Take() []*Pending {
 	b.parts = map[string]*part{}
 	b.order = nil
 	b.rows = 0
-	b.bytes = 0
+	b.bytes, b.mem = 0, 0
 	return out
 }

@@ -2,10 +2,11 @@ package writer
 
 import (
 	"fmt"
+	"sync/atomic"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // Config tunes the Parquet files a Buffer produces.
@@ -37,6 +38,10 @@ type Config struct {
 	// (Pending.Release) to hold the next rows without growing again; the rest goes back
 	// to the garbage collector. Defaults to 256 MiB; 0 disables reuse.
 	ReuseBytes int64
+	// Reused, when set, counts the bytes the Buffer's reuse pool holds: added as a
+	// released file's memory is kept, taken off as new rows reuse it or DropReuse lets it
+	// go. Buffers may share one counter, so that a memory budget covers them all.
+	Reused *atomic.Int64
 	// ZstdLevel is the zstd encoder level: "fastest", "default" (about zstd level 3, what
 	// Spark writes), "better" or "best". Defaults to "fastest": streaming ingestion
 	// trades some file size for CPU; compaction can rewrite files denser.
@@ -80,15 +85,10 @@ func (c Config) Validate() error {
 func (c Config) codec() (compress.Codec, error) {
 	switch c.Compression {
 	case "", "zstd":
-		switch c.ZstdLevel {
-		case "", "fastest":
-			return &zstd.Codec{Level: zstd.SpeedFastest}, nil
-		case "default":
-			return &zstd.Codec{Level: zstd.SpeedDefault}, nil
-		case "better":
-			return &zstd.Codec{Level: zstd.SpeedBetterCompression}, nil
-		case "best":
-			return &zstd.Codec{Level: zstd.SpeedBestCompression}, nil
+		levels := map[string]zstd.EncoderLevel{"": zstd.SpeedFastest, "fastest": zstd.SpeedFastest,
+			"default": zstd.SpeedDefault, "better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}
+		if level, ok := levels[c.ZstdLevel]; ok {
+			return newZstdCodec(level, c.PageSize), nil
 		}
 		return nil, fmt.Errorf("writer: unknown zstd level %q (want fastest, default, better or best)", c.ZstdLevel)
 	case "snappy":

@@ -436,6 +436,7 @@ func (b *Buffer) AppendRowGroup(rg parquet.RowGroup, l *Layout, first int64, del
 		return 0, nil // every row deleted: nothing to copy, and no empty part to encode
 	}
 	p := b.partition()
+	bytesBefore := b.bytes
 	vals := make([]parquet.Value, 1024)
 	for i, lf := range b.leaves {
 		d := &p.leaves[lf.index]
@@ -498,6 +499,7 @@ func (b *Buffer) AppendRowGroup(rg parquet.RowGroup, l *Layout, first int64, del
 		}
 		b.bytes += int64(d.n-before)*4 + int64(len(d.data)-dataBefore)
 	}
+	b.grew(p, b.bytes-bytesBefore)
 	p.rows += kept
 	b.rows += kept
 	return kept, nil

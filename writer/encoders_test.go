@@ -2,6 +2,8 @@ package writer_test
 
 import (
 	"bytes"
+	"io"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sluicelake/sluice/writer"
@@ -60,5 +62,65 @@ func TestEncodersSameFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReusedCounted: Config.Reused follows the memory a Buffer keeps from released
+// files: up as they are released, down as new rows reuse it (Memory counts it from
+// then on, Bytes only what the rows take), to zero at DropReuse, and nothing is kept
+// from files released after it.
+func TestReusedCounted(t *testing.T) {
+	var reused atomic.Int64
+	cfg := writer.DefaultConfig()
+	cfg.Reused = &reused
+	buf, err := writer.NewBuffer(writer.Spec{Schema: flatSchema10()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill := func() []*writer.Pending {
+		for i := range 20_000 {
+			if err := appendFlat(buf, i, sessions[i%len(sessions)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return buf.Take()
+	}
+	encode := func(ps []*writer.Pending) {
+		for _, p := range ps {
+			for !p.Done() {
+				if _, err := p.Encode(io.Discard); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.Release()
+		}
+	}
+	encode(fill())
+	kept := reused.Load()
+	if kept < 20_000*8 {
+		t.Fatalf("after a released file %d bytes counted as kept for reuse, want at least the 8-byte id column's", kept)
+	}
+	if err := appendFlat(buf, 0, sessions[0]); err != nil { // the next row takes the kept memory
+		t.Fatal(err)
+	}
+	if got := reused.Load(); got != 0 {
+		t.Fatalf("after a new row reused the memory, %d bytes still counted as kept", got)
+	}
+	if buf.Memory() != kept || buf.Bytes() > 200 {
+		t.Fatalf("one row in reused memory: Memory %d (want the %d kept), Bytes %d (want the row's)", buf.Memory(), kept, buf.Bytes())
+	}
+	ps := fill()
+	if buf.Memory() != 0 {
+		t.Fatalf("Memory %d after Take, want 0", buf.Memory())
+	}
+	encode(ps)
+	if reused.Load() != kept {
+		t.Fatalf("after the second release %d bytes counted, want %d again", reused.Load(), kept)
+	}
+	ps = fill()
+	buf.DropReuse()
+	encode(ps) // released after the drop: not kept
+	if got := reused.Load(); got != 0 {
+		t.Fatalf("after DropReuse and a later release %d bytes counted, want 0", got)
 	}
 }

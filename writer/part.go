@@ -5,11 +5,14 @@ type part struct {
 	values []*string // partition values, in partition order
 	rows   int
 	leaves []leafData
+	// bytes is the estimate of the memory the rows take; floor the capacity the part
+	// came with from the reuse pool. Its memory is the larger of the two.
+	bytes, floor int64
 }
 
 // reset empties the part for reuse, keeping its memory.
 func (p *part) reset(values []*string) {
-	p.values, p.rows = values, 0
+	p.values, p.rows, p.bytes, p.floor = values, 0, 0, 0
 	for i := range p.leaves {
 		d := &p.leaves[i]
 		d.valid, d.defs, d.reps, d.n = d.valid[:0], d.defs[:0], d.reps[:0], 0
