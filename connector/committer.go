@@ -235,8 +235,11 @@ func (t *ingestTable) flush(ctx context.Context, meta *table.Metadata) error {
 // one txn per partition. Storage errors are retried until ctx ends.
 func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpec, meta *table.Metadata) error {
 	start := time.Now()
-	t.conn.inflight.Add(b.bytes)
-	defer t.conn.inflight.Add(-b.bytes)
+	// The batch's memory counts as being written until each file's rows are released
+	// (to the reuse pool, which counts them from then on) or the commit ends.
+	counted := b.bytes
+	t.conn.inflight.Add(counted)
+	defer func() { t.conn.inflight.Add(-counted) }()
 	defer b.release() // what is left when a write fails
 	if len(b.dlq) > 0 {
 		if err := t.retry(ctx, "write dead letters", func() error { return t.dlq.write(ctx, b.dlq) }); err != nil {
@@ -257,7 +260,10 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 			bytesOut += a.Size
 		}
 		adds = append(adds, files...)
+		m := min(p.Memory(), counted) // carried rows are not in b.bytes
 		p.Release()
+		t.conn.inflight.Add(-m)
+		counted -= m
 		b.pending = b.pending[1:]
 	}
 	tx := &table.Transaction{Adds: adds, SchemaString: spec.meta.SchemaString, Metadata: meta, BaseSchemaString: spec.meta.SchemaString,

@@ -62,6 +62,7 @@ tables:
 		{"bad format", base + "    format: xml\n", `test.yaml:10:13: tables[0].format: unsupported format "xml"`},
 		{"duplicate column", base + "      - {name: ID, type: string}\n", `column "ID" is defined twice`},
 		{"no tables", "name: x\nkafka: {bootstrap_servers: b}\n", `at least one table`},
+		{"pprof without listen", base + "metrics: {pprof: true}\n", `metrics: pprof: true needs listen`},
 		{"bad size", base + "    flush: {max_bytes: lots}\n", `invalid size "lots"`},
 		{"dlq without target", base + "    on_error: dlq\n", `on_error: dlq needs a dlq`},
 		{"dlq with both", base + "    dlq: {topic: d, location: /tmp/d}\n", `dlq: set exactly one of topic and location`},

@@ -177,11 +177,19 @@ func (c *Config) MemoryLimit() int64 {
 	return limit
 }
 
-// reuseBytes is how much released buffer memory each worker may keep: half the memory
-// budget, shared by every worker of every table. What they keep counts against the
-// budget (Connector.reused): kept or not, it is memory the process holds.
-func (c *Connector) reuseBytes() int64 {
-	return int64(c.cfg.MemoryBudget) / 2 / int64(max(1, len(c.cfg.Tables)*c.cfg.Decoders))
+// reuseLimits bound the memory of written files' buffers kept to hold the next rows:
+// each worker's buffer keeps at most perBuffer (half the budget shared by the workers of
+// the configured tables), and all of them together at most total (half the budget: a
+// table template opens more tables than configured); counter counts it, and it counts
+// against the budget (checkMemory). Kept or not, it is memory the process holds.
+type reuseLimits struct {
+	perBuffer, total int64
+	counter          *atomic.Int64
+}
+
+func (c *Connector) reuseLimits() reuseLimits {
+	half := int64(c.cfg.MemoryBudget) / 2
+	return reuseLimits{perBuffer: half / int64(max(1, len(c.cfg.Tables)*c.cfg.Decoders)), total: half, counter: &c.reused}
 }
 
 // encoders is how many columns of a data file are encoded at once: one per 128 MiB of

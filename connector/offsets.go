@@ -86,11 +86,11 @@ func (p *poller) logProgress(total, rows int64, d time.Duration, lag int64) {
 		"lag", lag, "buffered_bytes", p.conn.buffered.Load(), "partitions", len(p.parts), "tables", versions)
 }
 
-// checkMemory pauses fetching past the memory budget (flushing the largest buffer) and
-// resumes once memory falls below three quarters of it. Memory is the rows buffered and
-// being written, and the buffers kept for reuse: at most half the budget
-// (Connector.reuseBytes), so that with nothing buffered it is below three quarters and
-// fetching resumes.
+// checkMemory pauses fetching past the memory budget, flushing the largest buffer, and
+// while paused flushes the next largest until memory falls below three quarters of the
+// budget, where fetching resumes. Memory is the rows buffered and being written, and
+// the buffers kept for reuse: at most half the budget (Connector.reuseLimits), so that
+// once nothing is buffered or being written it is below three quarters.
 func (p *poller) checkMemory() {
 	c := p.conn
 	budget := int64(c.cfg.MemoryBudget)
@@ -103,7 +103,10 @@ func (p *poller) checkMemory() {
 		c.metrics.memoryMax.Set(float64(used))
 	}
 	switch {
-	case used > budget:
+	case used > budget || p.paused && used >= budget*3/4:
+		// Paused, the buffers no longer grow: flush the largest until memory is below
+		// where fetching resumes, rather than wait for their max_latency. One a check:
+		// a flushed table's count drops at its seal.
 		var largest *ingestTable
 		for _, t := range c.tables {
 			if largest == nil || t.bytes.Load() > largest.bytes.Load() {

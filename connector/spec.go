@@ -3,7 +3,6 @@ package connector
 import (
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/sluicelake/sluice/schema"
 	"github.com/sluicelake/sluice/table"
@@ -69,14 +68,14 @@ func isKafkaColumn(name string) bool {
 }
 
 // newBuffer builds a writer buffer for the spec.
-// reuseBytes bounds the memory a buffer keeps from encoded files for its next rows, and
-// reused counts it, so that reuse stays within the memory budget shared by every
-// worker; encoders is how
+// reuse bounds the memory a buffer keeps from encoded files for its next rows, and
+// counts it, so that reuse stays within the memory budget shared by every worker;
+// encoders is how
 // many of a file's columns are encoded at once (Connector.encoders).
 // keys are the key columns that get bloom filters (mode upsert), nil for none.
-func (s *schemaSpec) newBuffer(cfg *TableConfig, reuseBytes int64, reused *atomic.Int64, encoders int, keys []string) (*writer.Buffer, error) {
+func (s *schemaSpec) newBuffer(cfg *TableConfig, reuse reuseLimits, encoders int, keys []string) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()
-	wc.ReuseBytes, wc.Reused = min(wc.ReuseBytes, reuseBytes), reused
+	wc.ReuseBytes, wc.Reused, wc.ReusedMax = min(wc.ReuseBytes, reuse.perBuffer), reuse.counter, reuse.total
 	wc.Encoders = encoders
 	rules, err := table.Rules(&s.meta, s.full)
 	if err != nil {

@@ -47,6 +47,9 @@ func (c *Config) validate(v *validator) {
 		v.errorf("$", "memory_budget, shutdown_timeout, startup_timeout and decoders must be positive")
 	}
 	c.Logging.validate(v)
+	if c.Metrics.Pprof && c.Metrics.Listen == "" {
+		v.errorf("$.metrics", "pprof: true needs listen, the address that serves it")
+	}
 	if len(c.Tables) == 0 {
 		v.errorf("$", "tables: at least one table is required")
 	}

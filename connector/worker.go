@@ -173,7 +173,7 @@ func newWorker(t *ingestTable) *worker {
 
 // setSpec builds the buffer and decoder for a schema version.
 func (w *worker) setSpec(spec *schemaSpec) error {
-	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseBytes(), &w.dest.conn.reused, w.dest.conn.encoders(), w.dest.keyNames())
+	buf, err := spec.newBuffer(w.dest.cfg, w.dest.conn.reuseLimits(), w.dest.conn.encoders(), w.dest.keyNames())
 	if err != nil {
 		return err
 	}

@@ -261,7 +261,7 @@ func TestJSONEvolve(t *testing.T) {
 	}
 	produce(t, cluster, recs...)
 	location := filepath.Join(t.TempDir(), "events")
-	runUntilCaughtUp(t, parseConfig(t, fmt.Sprintf(`
+	sum := runUntilCaughtUp(t, parseConfig(t, fmt.Sprintf(`
 name: evolve
 kafka: {bootstrap_servers: %s}
 tables:
@@ -280,6 +280,9 @@ tables:
 	}
 	if n := countRows(t, location, ""); n != 40 {
 		t.Fatalf("%d rows, want 40", n)
+	}
+	if sum.Rows != 40 { // the rows buffered before the change count too
+		t.Fatalf("the summary counts %d rows committed, want 40", sum.Rows)
 	}
 }
 

@@ -488,7 +488,7 @@ func (b *Buffer) newPart(key string, values []*string) *part {
 		p = b.pool[n-1]
 		b.pool = b.pool[:n-1]
 		c = p.capacity()
-		b.countPooled(-c)
+		b.unpool(c)
 	}
 	b.poolMu.Unlock()
 	if p != nil {
@@ -545,7 +545,8 @@ func formatDate(days int64) string {
 	return time.Unix(days*86400, 0).UTC().Format("2006-01-02")
 }
 
-// release takes back the memory of an encoded part, up to Config.ReuseBytes.
+// release takes back the memory of an encoded part, up to Config.ReuseBytes (and, with
+// Config.Reused, up to ReusedMax over every buffer sharing the counter).
 func (b *Buffer) release(p *part) {
 	c := p.capacity()
 	b.poolMu.Lock()
@@ -553,15 +554,19 @@ func (b *Buffer) release(p *part) {
 	if b.dropped || b.pooled+c > b.cfg.ReuseBytes {
 		return
 	}
+	if r := b.cfg.Reused; r != nil && r.Add(c) > b.cfg.ReusedMax {
+		r.Add(-c) // other buffers keep enough
+		return
+	}
 	b.pool = append(b.pool, p)
-	b.countPooled(c)
+	b.pooled += c
 }
 
-// countPooled moves the pool's size by n bytes, in Config.Reused too; poolMu is held.
-func (b *Buffer) countPooled(n int64) {
-	b.pooled += n
+// unpool takes n bytes off the pool's size, in Config.Reused too; poolMu is held.
+func (b *Buffer) unpool(n int64) {
+	b.pooled -= n
 	if b.cfg.Reused != nil {
-		b.cfg.Reused.Add(n)
+		b.cfg.Reused.Add(-n)
 	}
 }
 
@@ -570,7 +575,7 @@ func (b *Buffer) countPooled(n int64) {
 func (b *Buffer) DropReuse() {
 	b.poolMu.Lock()
 	defer b.poolMu.Unlock()
-	b.countPooled(-b.pooled)
+	b.unpool(b.pooled)
 	b.pool, b.dropped = nil, true
 }
 

@@ -40,8 +40,10 @@ type Config struct {
 	ReuseBytes int64
 	// Reused, when set, counts the bytes the Buffer's reuse pool holds: added as a
 	// released file's memory is kept, taken off as new rows reuse it or DropReuse lets it
-	// go. Buffers may share one counter, so that a memory budget covers them all.
-	Reused *atomic.Int64
+	// go. Buffers may share one counter, so that a memory budget covers them all; then
+	// ReusedMax bounds it for them all: a release that would take it past keeps nothing.
+	Reused    *atomic.Int64
+	ReusedMax int64
 	// ZstdLevel is the zstd encoder level: "fastest", "default" (about zstd level 3, what
 	// Spark writes), "better" or "best". Defaults to "fastest": streaming ingestion
 	// trades some file size for CPU; compaction can rewrite files denser.

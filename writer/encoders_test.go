@@ -72,7 +72,7 @@ func TestEncodersSameFile(t *testing.T) {
 func TestReusedCounted(t *testing.T) {
 	var reused atomic.Int64
 	cfg := writer.DefaultConfig()
-	cfg.Reused = &reused
+	cfg.Reused, cfg.ReusedMax = &reused, 1<<30
 	buf, err := writer.NewBuffer(writer.Spec{Schema: flatSchema10()}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +109,18 @@ func TestReusedCounted(t *testing.T) {
 	if buf.Memory() != kept || buf.Bytes() > 200 {
 		t.Fatalf("one row in reused memory: Memory %d (want the %d kept), Bytes %d (want the row's)", buf.Memory(), kept, buf.Bytes())
 	}
+	before := buf.Memory()
 	ps := fill()
 	if buf.Memory() != 0 {
 		t.Fatalf("Memory %d after Take, want 0", buf.Memory())
 	}
+	if len(ps) != 1 || ps[0].Memory() < before || ps[0].Memory() < kept {
+		t.Fatalf("the taken file holds %d bytes, want what the buffer counted (at least %d and the %d reused)", ps[0].Memory(), before, kept)
+	}
 	encode(ps)
+	if ps[0].Memory() != 0 {
+		t.Fatalf("a released file still holds %d bytes", ps[0].Memory())
+	}
 	if reused.Load() != kept {
 		t.Fatalf("after the second release %d bytes counted, want %d again", reused.Load(), kept)
 	}
@@ -122,5 +129,23 @@ func TestReusedCounted(t *testing.T) {
 	encode(ps) // released after the drop: not kept
 	if got := reused.Load(); got != 0 {
 		t.Fatalf("after DropReuse and a later release %d bytes counted, want 0", got)
+	}
+
+	// Buffers sharing the counter keep at most ReusedMax between them.
+	cfg.ReusedMax = kept
+	var bufs []*writer.Buffer
+	for range 3 {
+		b, err := writer.NewBuffer(writer.Spec{Schema: flatSchema10()}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufs = append(bufs, b)
+	}
+	for _, b := range bufs {
+		buf = b
+		encode(fill())
+	}
+	if got := reused.Load(); got != kept {
+		t.Fatalf("three buffers sharing the counter keep %d bytes, want ReusedMax %d", got, kept)
 	}
 }

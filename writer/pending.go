@@ -57,6 +57,15 @@ func (p *Pending) Rewind(m Mark) {
 	p.done = m.done
 }
 
+// Memory is the memory the rows hold (as Buffer.Memory counted it) until Release; 0
+// after.
+func (p *Pending) Memory() int64 {
+	if p.part == nil {
+		return 0
+	}
+	return max(p.part.bytes, p.part.floor)
+}
+
 // Release gives the rows' memory back to the Buffer for its next rows. Call it once
 // the Pending is Done and not used any more; it is optional (without it the garbage
 // collector takes the memory). Unlike the Buffer's other methods, it may be called from
