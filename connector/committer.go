@@ -260,7 +260,7 @@ func (t *ingestTable) commitBatch(ctx context.Context, b *batch, spec *schemaSpe
 			bytesOut += a.Size
 		}
 		adds = append(adds, files...)
-		m := min(p.Memory(), counted) // carried rows are not in b.bytes
+		m := min(p.Memory(), counted)
 		p.Release()
 		t.conn.inflight.Add(-m)
 		counted -= m

@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+
+	"github.com/sluicelake/sluice/table"
 )
 
 // TestMemoryPauseFlushesUntilResumed: past the memory budget fetching pauses and the
@@ -58,4 +60,55 @@ func TestMemoryPauseFlushesUntilResumed(t *testing.T) {
 	if forced(3) {
 		t.Fatal("an empty table was flushed")
 	}
+}
+
+// TestCarriedRowsCounted: rows a worker holds when its schema changes (another worker
+// or another engine changed it) are carried into the next batch. Until that seal they
+// still count against the memory budget and the flush limits, and the batch counts
+// them among its rows (sluice_rows_committed_total).
+func TestCarriedRowsCounted(t *testing.T) {
+	cfg, err := ParseConfig("test.yaml", []byte("name: x\nkafka: {bootstrap_servers: b}\ntables: [{name: t, topics: [a], location: /tmp/t, schema: [{name: id, type: long}]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Connector{cfg: cfg, metrics: newMetrics()}
+	tbl := &ingestTable{conn: c, cfg: &cfg.Tables[0]}
+	spec := func(schema string) *schemaSpec {
+		s, err := newSchemaSpec(tbl.cfg, table.Metadata{ID: "id", SchemaString: schema, Format: table.Format{Provider: "parquet"}}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	w := newWorker(tbl)
+	if err := w.setSpec(spec(`{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		w.buf.SetInt(0, int64(i))
+		if err := w.buf.EndRow(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.account()
+	mem, bytes := c.buffered.Load(), tbl.bytes.Load()
+	if mem <= 0 || tbl.rows.Load() != 100 {
+		t.Fatalf("100 rows buffered: %d bytes of memory, %d rows counted", mem, tbl.rows.Load())
+	}
+	if err := w.setSpec(spec(`{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},{"name":"v","type":"string","nullable":true,"metadata":{}}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.account()
+	if c.buffered.Load() != mem || tbl.rows.Load() != 100 || tbl.bytes.Load() != bytes {
+		t.Fatalf("after the schema change: %d bytes of memory (want %d), %d rows (want 100), %d bytes (want %d) counted",
+			c.buffered.Load(), mem, tbl.rows.Load(), tbl.bytes.Load(), bytes)
+	}
+	b := w.sealBatch()
+	if b.rows != 100 || b.bytes != mem {
+		t.Fatalf("the batch counts %d rows and %d bytes of memory, want 100 and %d", b.rows, b.bytes, mem)
+	}
+	if c.buffered.Load() != 0 || tbl.rows.Load() != 0 || tbl.bytes.Load() != 0 {
+		t.Fatalf("after the seal still counted: %d bytes of memory, %d rows, %d bytes", c.buffered.Load(), tbl.rows.Load(), tbl.bytes.Load())
+	}
+	b.release()
 }

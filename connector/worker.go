@@ -146,6 +146,11 @@ type worker struct {
 	rows  int
 	bytes int64
 	mem   int64
+	// The same for the rows in carry (moved out of a buffer whose schema changed),
+	// counted until they are sealed or dropped.
+	carryRows  int
+	carryBytes int64
+	carryMem   int64
 	// Modes changelog and upsert (changes.go): the buffer indexes of the change
 	// columns (-1 for none), each key's last change and the dead rows since the last
 	// seal, and scratch.
@@ -183,7 +188,10 @@ func (w *worker) setSpec(spec *schemaSpec) error {
 	}
 	if w.buf != nil {
 		if w.buf.Rows() > 0 {
+			w.account()
 			w.carry = append(w.carry, w.buf.Take()...)
+			w.carryRows, w.carryBytes, w.carryMem = w.carryRows+w.rows, w.carryBytes+w.bytes, w.carryMem+w.mem
+			w.rows, w.bytes, w.mem = 0, 0, 0
 		}
 		w.buf.DropReuse() // its rows' shape is not the new schema's
 	}
@@ -533,19 +541,26 @@ func (w *worker) account() {
 	}
 }
 
+// uncount takes the buffer's and the carry's rows, bytes and memory off the table's
+// and the connector's counts: they were sealed or dropped.
+func (w *worker) uncount() {
+	w.dest.rows.Add(-int64(w.rows + w.carryRows))
+	w.dest.bytes.Add(-(w.bytes + w.carryBytes))
+	w.dest.conn.buffered.Add(-(w.mem + w.carryMem))
+	w.rows, w.bytes, w.mem = 0, 0, 0
+	w.carryRows, w.carryBytes, w.carryMem = 0, 0, 0
+}
+
 // sealBatch hands over everything buffered and every partition's span; the next batch
 // of each partition continues from this one's last offset.
 func (w *worker) sealBatch() *batch {
 	b := &batch{spans: map[tp]span{}, dlq: w.dlq, newest: w.newest, keys: w.keys, dead: w.dead}
 	w.newest, w.keys, w.dead = 0, nil, nil
 	if w.buf != nil {
-		b.rows, b.bytes = w.buf.Rows(), w.buf.Memory()
+		b.rows, b.bytes = w.buf.Rows()+w.carryRows, w.buf.Memory()+w.carryMem
 		b.pending = append(w.carry, w.buf.Take()...)
 		w.carry = nil
-		w.dest.rows.Add(-int64(w.rows))
-		w.dest.bytes.Add(-w.bytes)
-		w.dest.conn.buffered.Add(-w.mem)
-		w.rows, w.bytes, w.mem = 0, 0, 0
+		w.uncount()
 	}
 	for p, st := range w.parts {
 		if st.first >= 0 {
@@ -602,10 +617,7 @@ func (w *worker) dropBuffered() {
 		for _, p := range w.buf.Take() {
 			p.Release()
 		}
-		w.dest.rows.Add(-int64(w.rows))
-		w.dest.bytes.Add(-w.bytes)
-		w.dest.conn.buffered.Add(-w.mem)
-		w.rows, w.bytes, w.mem = 0, 0, 0
+		w.uncount()
 	}
 	w.releaseHeld()
 	if w.waiting {
