@@ -41,7 +41,9 @@ import (
 // or id mode): files by physical names, new columns with fresh ones. After every step
 // it checks the table: per partition, exactly the messages up to its txn, no gap, no
 // duplicate, and txns never move back. At the end it heals everything and checks that
-// every message got in. One seed in seven opens its table from a table template.
+// every message got in, and that nothing is left counted against the memory budget.
+// One seed in seven opens its table from a table template. One in six has a memory
+// budget of 1 KiB: fetching pauses and buffers are flushed by the budget between steps.
 //
 //	make sim SEEDS=10000                                         (go test ./connector -run TestSimulation -sim.seeds 10000)
 //	go test ./connector -run TestSimulation -sim.seed 1234 -v     (replay one seed)
@@ -210,6 +212,9 @@ type sim struct {
 	// autoOptimize runs the nodes' auto-optimize every few milliseconds, at 2 small
 	// files, so that the maintenance owner compacts while the nodes ingest.
 	autoOptimize bool
+	// smallBudget sets memory_budget to a few KiB, so that fetching pauses and buffers
+	// are flushed by the budget (checkMemory) between the other steps.
+	smallBudget bool
 	// cdc is the change stream of an upsert table (sim_upsert_test.go): "" for an
 	// append table, else the envelope the messages use (none, debezium).
 	cdc string
@@ -242,6 +247,7 @@ func runSim(t *testing.T, s *sim, steps int, verbose bool) bool {
 		s.tableConf = map[string]string{"delta.columnMapping.mode": [...]string{"name", "id"}[seed/4%2]}
 	}
 	s.autoOptimize = seed%5 == 2
+	s.smallBudget = seed%6 == 3
 	ok := true
 	defer func() {
 		s.shutdown()
@@ -358,6 +364,9 @@ func (s *sim) startNode(id int) *simNode {
 	if s.autoOptimize {
 		o := &cfg.Tables[0].Maintenance.Optimize
 		o.Interval, o.MinFiles, o.MaxReadRate = Duration(5*time.Millisecond), 2, 1<<40
+	}
+	if s.smallBudget {
+		cfg.MemoryBudget = 1 << 10
 	}
 	n.c = newConnector(cfg, opts)
 	n.c.openStore = func(context.Context, string) (storage.Storage, error) { return n.store, nil }
