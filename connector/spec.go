@@ -70,8 +70,7 @@ func isKafkaColumn(name string) bool {
 // newBuffer builds a writer buffer for the spec.
 // reuse bounds the memory a buffer keeps from encoded files for its next rows, and
 // counts it, so that reuse stays within the memory budget shared by every worker;
-// encoders is how
-// many of a file's columns are encoded at once (Connector.encoders).
+// encoders is how many of a file's columns are encoded at once (Connector.encoders).
 // keys are the key columns that get bloom filters (mode upsert), nil for none.
 func (s *schemaSpec) newBuffer(cfg *TableConfig, reuse reuseLimits, encoders int, keys []string) (*writer.Buffer, error) {
 	wc := cfg.WriterConfig()

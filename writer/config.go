@@ -84,12 +84,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// zstdLevels are the values of Config.ZstdLevel.
+var zstdLevels = map[string]zstd.EncoderLevel{"": zstd.SpeedFastest, "fastest": zstd.SpeedFastest,
+	"default": zstd.SpeedDefault, "better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}
+
 func (c Config) codec() (compress.Codec, error) {
 	switch c.Compression {
 	case "", "zstd":
-		levels := map[string]zstd.EncoderLevel{"": zstd.SpeedFastest, "fastest": zstd.SpeedFastest,
-			"default": zstd.SpeedDefault, "better": zstd.SpeedBetterCompression, "best": zstd.SpeedBestCompression}
-		if level, ok := levels[c.ZstdLevel]; ok {
+		if level, ok := zstdLevels[c.ZstdLevel]; ok {
 			return newZstdCodec(level, c.PageSize), nil
 		}
 		return nil, fmt.Errorf("writer: unknown zstd level %q (want fastest, default, better or best)", c.ZstdLevel)
